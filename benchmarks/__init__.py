@@ -1,0 +1,1 @@
+"""Benchmarks of siting: solver and pipeline performance, run by ``make bench``."""

@@ -1,0 +1,135 @@
+"""Coverage: which demand points each site would cover, per service and age group.
+
+For every service and every age group it serves, coverage is a boolean sparse matrix
+demand × site: the site is within the service's walking limit at that group's speed.
+Baseline coverage is what existing facilities already give. No solver code here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from siting.catalog import Catalogue
+from siting.district import District
+from siting.walking import Reach
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Who a site would cover, per (service, age group) the service serves.
+
+    Attributes
+    ----------
+    service_keys, group_keys
+        Catalogue order of services and age groups.
+    pairs
+        (service index, group index) of every served combination.
+    reach
+        Per pair, boolean csr matrix demand × site: within the walking limit.
+    baseline
+        Per pair, boolean array over demand: already covered by an existing facility.
+    population
+        Residents per demand point and age group, shape (n, groups).
+    limit_m
+        Per pair, the walking limit in flat-equivalent metres (minutes × 60 × speed).
+    """
+
+    service_keys: tuple[str, ...]
+    group_keys: tuple[str, ...]
+    pairs: tuple[tuple[int, int], ...]
+    reach: tuple[sparse.csr_matrix, ...]
+    baseline: tuple[np.ndarray, ...]
+    population: np.ndarray
+    limit_m: tuple[float, ...]
+
+    @property
+    def n_demand(self) -> int:
+        """Number of demand points."""
+        return int(self.population.shape[0])
+
+    @property
+    def n_sites(self) -> int:
+        """Number of candidate sites."""
+        return int(self.reach[0].shape[1]) if self.reach else 0
+
+    def covered(self, hosts: np.ndarray) -> list[np.ndarray]:
+        """Which demand points are covered per pair, baseline included.
+
+        Parameters
+        ----------
+        hosts
+            Boolean (sites × services): the plan's site–service assignments.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            Per pair, a boolean array over demand points.
+        """
+        out = []
+        for (s, _g), reach, base in zip(self.pairs, self.reach, self.baseline, strict=True):
+            col = hosts[:, s].astype(np.int64)
+            out.append(base | (reach @ col > 0))
+        return out
+
+    def covered_population(self, hosts: np.ndarray) -> np.ndarray:
+        """Residents covered per pair (baseline included) under an assignment."""
+        return np.array([self.population[cov, g].sum()
+                         for (_s, g), cov in zip(self.pairs, self.covered(hosts), strict=True)])
+
+    def baseline_population(self) -> np.ndarray:
+        """Residents covered per pair by existing facilities alone."""
+        return np.array([self.population[base, g].sum()
+                         for (_s, g), base in zip(self.pairs, self.baseline, strict=True)])
+
+    def total_population(self) -> np.ndarray:
+        """Residents of the pair's age group, per pair."""
+        return np.array([self.population[:, g].sum() for _s, g in self.pairs])
+
+
+def walk_cutoff_m(catalogue: Catalogue) -> float:
+    """Longest flat-equivalent walk any (service, age group) needs."""
+    return max(s.walk_limit_min * 60.0 * catalogue.group(g).speed_m_s
+               for s in catalogue.services for g in s.serves)
+
+
+def build_coverage(district: District, catalogue: Catalogue, sites: Reach, existing: Reach) -> Coverage:
+    """Coverage matrices from walking distances.
+
+    Parameters
+    ----------
+    district
+        The district (for population and the services of existing facilities).
+    catalogue
+        Services (walking limits) and age groups (speeds).
+    sites
+        Walking distances demand → candidate site.
+    existing
+        Walking distances demand → existing facility.
+
+    Returns
+    -------
+    Coverage
+        Sparse coverage per served (service, age group).
+    """
+    pairs = tuple(catalogue.served_pairs())
+    reach, baseline, limits = [], [], []
+    e_service = district.existing.service
+    for s, g in pairs:
+        limit = catalogue.services[s].walk_limit_min * 60.0 * catalogue.age_groups[g].speed_m_s
+        reach.append(sites.within(limit))
+        mask = (e_service == s).astype(np.int64)
+        baseline.append(existing.within(limit) @ mask > 0 if e_service.size else
+                        np.zeros(len(district.demand), dtype=bool))
+        limits.append(limit)
+    return Coverage(
+        service_keys=catalogue.service_keys,
+        group_keys=catalogue.group_keys,
+        pairs=pairs,
+        reach=tuple(reach),
+        baseline=tuple(np.asarray(b, dtype=bool) for b in baseline),
+        population=district.demand.population,
+        limit_m=tuple(limits),
+    )

@@ -1,0 +1,156 @@
+"""The plan: which site hosts which service, what it costs, whom it reaches, how sure we are."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from siting.catalog import Catalogue
+from siting.coverage import Coverage
+from siting.district import Sites
+from siting.model.covering import PlanningRules
+from siting.solvers.base import SolveResult, Status, relative_gap
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A retrofit plan and the honest numbers about it.
+
+    Attributes
+    ----------
+    scenario
+        Scenario name.
+    hosts
+        Boolean (sites × services): site ``j`` hosts service ``s``.
+    status
+        How the solve ended.
+    objective
+        Weighted residents newly covered by the plan (what the solver maximised).
+    bound
+        Proven upper bound on that objective.
+    gap
+        Relative gap between objective and bound.
+    solver
+        Backend and version.
+    budget, cost
+        Budget and total cost of the plan, yuan.
+    assignments
+        One row per (site, service) in the plan.
+    coverage
+        Residents covered before and after, per service × age group.
+    timings
+        Seconds per stage.
+    """
+
+    scenario: str
+    hosts: np.ndarray
+    status: Status
+    objective: float
+    bound: float
+    gap: float
+    solver: str
+    budget: float
+    cost: float
+    assignments: pd.DataFrame
+    coverage: pd.DataFrame
+    timings: dict[str, float] = field(default_factory=dict)
+    message: str = ""
+
+    @property
+    def sites_used(self) -> int:
+        """Number of sites converted."""
+        return int(self.hosts.any(axis=1).sum())
+
+
+def plan_cost(hosts: np.ndarray, sites: Sites, rules: PlanningRules) -> float:
+    """Retrofit cost of every converted site plus the fit-out of every service placed."""
+    used = hosts.any(axis=1)
+    return float(sites.retrofit_cost[used].sum() + (hosts * rules.service_fitout[None, :]).sum())
+
+
+def weighted_new_coverage(hosts: np.ndarray, coverage: Coverage, rules: PlanningRules) -> float:
+    """Weighted residents covered by the plan and not by existing facilities.
+
+    Computed straight from the coverage matrices, independently of the solver's variables.
+    """
+    after = coverage.covered_population(hosts)
+    before = coverage.baseline_population()
+    w = np.array([rules.service_weight[s] * rules.group_weight[g] for s, g in coverage.pairs])
+    return float(w @ (after - before))
+
+
+def coverage_table(hosts: np.ndarray, coverage: Coverage, catalogue: Catalogue) -> pd.DataFrame:
+    """Residents covered before / after per service × age group."""
+    total = coverage.total_population()
+    before = coverage.baseline_population()
+    after = coverage.covered_population(hosts)
+    rows = []
+    for p, (s, g) in enumerate(coverage.pairs):
+        svc = catalogue.services[s]
+        rows.append({
+            "service": svc.key,
+            "service_zh": svc.name_zh,
+            "age_group": catalogue.age_groups[g].key,
+            "population": round(float(total[p]), 1),
+            "covered_before": round(float(before[p]), 1),
+            "covered_after": round(float(after[p]), 1),
+            "share_before": round(float(before[p] / total[p]) if total[p] > 0 else 0.0, 6),
+            "share_after": round(float(after[p] / total[p]) if total[p] > 0 else 0.0, 6),
+        })
+    return pd.DataFrame(rows)
+
+
+def assignment_table(hosts: np.ndarray, sites: Sites, catalogue: Catalogue,
+                     rules: PlanningRules) -> pd.DataFrame:
+    """One row per (site, service), the site's retrofit cost shared by floor area used."""
+    j, s = np.nonzero(hosts)
+    area = rules.service_area[s]
+    used_at_site = np.bincount(j, weights=area, minlength=len(sites.ids))
+    n_at_site = np.bincount(j, minlength=len(sites.ids))
+    share = np.where(used_at_site[j] > 0, area / np.maximum(used_at_site[j], 1e-12), 1.0 / n_at_site[j])
+    retrofit = sites.retrofit_cost[j] * share
+    fitout = rules.service_fitout[s]
+    df = pd.DataFrame({
+        "site_id": sites.ids[j].astype(str),
+        "site_name": sites.names[j].astype(str),
+        "site_kind": sites.kinds[j].astype(str),
+        "service": [catalogue.services[k].key for k in s],
+        "service_zh": [catalogue.services[k].name_zh for k in s],
+        "service_en": [catalogue.services[k].name_en for k in s],
+        "floor_area_m2": area.round(1),
+        "site_floor_area_m2": sites.floor_area[j].round(1),
+        "retrofit_cost": retrofit.round(2),
+        "fitout_cost": fitout.round(2),
+        "cost": (retrofit + fitout).round(2),
+        "x": sites.xy[j, 0].round(2),
+        "y": sites.xy[j, 1].round(2),
+    })
+    return df.sort_values(["site_id", "service"], kind="stable").reset_index(drop=True)
+
+
+def make_plan(scenario: str, hosts: np.ndarray, result: SolveResult, coverage: Coverage,
+              sites: Sites, catalogue: Catalogue, rules: PlanningRules,
+              timings: dict[str, float] | None = None) -> Plan:
+    """Assemble a :class:`Plan` from a solver result.
+
+    The objective reported is recomputed from the coverage matrices, so that a plan never
+    claims more than it delivers; the solver's bound and gap are kept as proven.
+    """
+    objective = weighted_new_coverage(hosts, coverage, rules)
+    return Plan(
+        scenario=scenario,
+        hosts=hosts,
+        status=result.status,
+        objective=objective,
+        bound=result.bound,
+        gap=relative_gap(objective, result.bound) if result.has_solution else float("inf"),
+        solver=result.solver,
+        budget=rules.budget,
+        cost=plan_cost(hosts, sites, rules),
+        assignments=assignment_table(hosts, sites, catalogue, rules),
+        coverage=coverage_table(hosts, coverage, catalogue),
+        timings={**(timings or {}), **{f"solver_{k}": v for k, v in result.timings.items()}},
+        message=result.message,
+    )

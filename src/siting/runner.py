@@ -1,0 +1,231 @@
+"""Run a scenario through every stage: scenario → district → walking → coverage → model → plan."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from siting.catalog import Catalogue, build_catalogue
+from siting.coverage import Coverage, build_coverage, walk_cutoff_m
+from siting.district import District, load_district
+from siting.errors import CatalogueError, InfeasibleError, ScenarioError, SitingError, ValidationErrors
+from siting.model.covering import PlanningRules, SiteData, build_covering_model
+from siting.plan import Plan, make_plan
+from siting.scenario import Scenario
+from siting.solvers import SolveOptions, Status, get_backend, solve
+from siting.walking import euclidean_reach, network_reach, read_network_csv
+
+
+@dataclass(frozen=True)
+class WalkingSummary:
+    """How walking distances were obtained, for the report."""
+
+    mode: str
+    cutoff_m: float
+    pairs_within_cutoff: int
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything up to the model: what a solve needs, computed once."""
+
+    scenario: Scenario
+    catalogue: Catalogue
+    district: District
+    coverage: Coverage
+    rules: PlanningRules
+    walking: WalkingSummary
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A finished run: the prepared data and the plan."""
+
+    prepared: Prepared
+    plan: Plan
+
+    @property
+    def scenario(self) -> Scenario:
+        """The scenario that was run."""
+        return self.prepared.scenario
+
+
+def catalogue_for(scenario: Scenario) -> Catalogue:
+    """The scenario's catalogue: defaults with its overrides, restricted to its services."""
+    origin = str(scenario.source or scenario.name)
+    return build_catalogue(scenario.catalogue.services, scenario.catalogue.age_groups,
+                           services=scenario.services, origin=origin)
+
+
+def planning_rules(scenario: Scenario, catalogue: Catalogue, district: District) -> PlanningRules:
+    """Budget, weights and requirements as arrays; every key checked against the catalogue."""
+    origin = str(scenario.source or scenario.name)
+    problems: list[SitingError] = []
+    services = catalogue.service_keys
+    groups = catalogue.group_keys
+
+    def keyed(values: dict[str, float], keys: tuple[str, ...], field_name: str, default: float) -> np.ndarray:
+        for k in values:
+            if k not in keys:
+                problems.append(CatalogueError(
+                    f"{origin}, field '{field_name}': unknown key '{k}'; known: {list(keys)}"))
+        return np.array([float(values.get(k, default)) for k in keys])
+
+    req = scenario.requirements
+    sw = keyed(scenario.weights.services, services, "weights.services", 1.0)
+    gw = keyed(scenario.weights.age_groups, groups, "weights.age_groups", 1.0)
+    mins = keyed({k: float(v) for k, v in req.min_sites.items()}, services, "requirements.min_sites", 0)
+    maxs = keyed({k: float(v) for k, v in req.max_sites.items()}, services, "requirements.max_sites", -1)
+    site_index = {sid: j for j, sid in enumerate(district.sites.ids)}
+    force_in = np.zeros(len(district.sites), dtype=bool)
+    force_out = np.zeros(len(district.sites), dtype=bool)
+    for name, ids, mask in (("force_in", req.force_in, force_in), ("force_out", req.force_out, force_out)):
+        for sid in ids:
+            if sid not in site_index:
+                problems.append(ScenarioError(
+                    f"{origin}, field 'requirements.{name}': site id '{sid}' is not in {scenario.data.sites}"))
+            else:
+                mask[site_index[sid]] = True
+    both = np.flatnonzero(force_in & force_out)
+    if both.size:
+        problems.append(InfeasibleError(
+            f"{origin}: site '{district.sites.ids[both[0]]}' is both in requirements.force_in and force_out; "
+            f"keep it in one of them"))
+    if problems:
+        raise ValidationErrors(problems) if len(problems) > 1 else problems[0]
+    return PlanningRules(
+        budget=float(scenario.budget),
+        service_area=np.array([s.floor_area_m2 for s in catalogue.services]),
+        service_fitout=np.array([s.fitout_cost for s in catalogue.services]),
+        service_weight=sw,
+        group_weight=gw,
+        min_sites=mins.astype(np.int64),
+        max_sites=maxs.astype(np.int64),
+        force_in=force_in,
+        force_out=force_out,
+    )
+
+
+def check_requirements(scenario: Scenario, catalogue: Catalogue, district: District,
+                       rules: PlanningRules) -> None:
+    """Name the requirements that cannot hold, before any solve.
+
+    Raises
+    ------
+    ValidationErrors or InfeasibleError
+        One line per requirement that cannot be met, with the figures that show why.
+    """
+    origin = str(scenario.source or scenario.name)
+    sites = district.sites
+    problems: list[SitingError] = []
+    cheapest = float(np.min(sites.retrofit_cost + np.min(
+        np.where(sites.allowed, rules.service_fitout[None, :], np.inf), axis=1))) if len(sites) else np.inf
+    if cheapest > rules.budget:
+        problems.append(InfeasibleError(
+            f"{origin}, field 'budget': {rules.budget:,.0f} yuan is below the cheapest conversion "
+            f"({cheapest:,.0f} yuan); raise the budget"))
+    forced_cost = float(sites.retrofit_cost[rules.force_in].sum())
+    if forced_cost > rules.budget:
+        problems.append(InfeasibleError(
+            f"{origin}, field 'requirements.force_in': the forced sites cost {forced_cost:,.0f} yuan "
+            f"to convert, more than the budget of {rules.budget:,.0f} yuan"))
+    for s, svc in enumerate(catalogue.services):
+        need = int(rules.min_sites[s])
+        if need <= 0:
+            continue
+        fits = sites.allowed[:, s] & (sites.floor_area >= svc.floor_area_m2) & ~rules.force_out
+        if fits.sum() < need:
+            largest = float(sites.floor_area[sites.allowed[:, s]].max()) if sites.allowed[:, s].any() else 0.0
+            problems.append(InfeasibleError(
+                f"{origin}, field 'requirements.min_sites.{svc.key}': at least {need} {svc.name_en} "
+                f"need {svc.floor_area_m2:,.0f} m² each, but only {int(fits.sum())} allowed site(s) offer "
+                f"that much (the largest allowed offers {largest:,.0f} m²)"))
+        if 0 <= rules.max_sites[s] < need:
+            problems.append(InfeasibleError(
+                f"{origin}: requirements.min_sites.{svc.key} = {need} exceeds max_sites = {rules.max_sites[s]}"))
+    if problems:
+        raise ValidationErrors(problems) if len(problems) > 1 else problems[0]
+
+
+def prepare(scenario: Scenario) -> Prepared:
+    """Read the data, compute walking distances and coverage; everything before the model."""
+    timings: dict[str, Any] = {}
+    t = time.perf_counter()
+    catalogue = catalogue_for(scenario)
+    district = load_district(scenario, catalogue)
+    timings["load"] = time.perf_counter() - t
+    t = time.perf_counter()
+    cutoff = walk_cutoff_m(catalogue)
+    walking = scenario.walking
+    notes: list[str] = []
+    demand_xy = district.demand.xy
+    if walking.mode == "network":
+        net_files = scenario.data.network
+        if net_files is None:
+            raise ScenarioError(f"{scenario.source}, field 'walking.mode': 'network' needs 'data.network' "
+                                f"(nodes and edges files), or use mode 'euclidean'")
+        network = read_network_csv(net_files.nodes, net_files.edges, crs=scenario.data.crs,
+                                   to_crs=district.crs)
+        site_reach, snap_d, snap_s = network_reach(
+            network, demand_xy, district.sites.xy, cutoff_m=cutoff, slope=walking.slope,
+            stairs_factor=walking.stairs_factor, snap_limit_m=walking.snap_limit_m)
+        exist_reach, _, snap_e = network_reach(
+            network, demand_xy, district.existing.xy, cutoff_m=cutoff, slope=walking.slope,
+            stairs_factor=walking.stairs_factor, snap_limit_m=walking.snap_limit_m)
+        for what, snapped in (("demand points", snap_d), ("sites", snap_s), ("existing facilities", snap_e)):
+            if snapped.too_far.any():
+                notes.append(f"{int(snapped.too_far.sum())} {what} are more than {walking.snap_limit_m:g} m "
+                             f"from the walking network and reach nothing")
+    else:
+        site_reach = euclidean_reach(demand_xy, district.sites.xy, detour=walking.detour, cutoff_m=cutoff)
+        exist_reach = euclidean_reach(demand_xy, district.existing.xy, detour=walking.detour, cutoff_m=cutoff)
+    timings["walking"] = time.perf_counter() - t
+    t = time.perf_counter()
+    coverage = build_coverage(district, catalogue, site_reach, exist_reach)
+    timings["coverage"] = time.perf_counter() - t
+    rules = planning_rules(scenario, catalogue, district)
+    check_requirements(scenario, catalogue, district, rules)
+    summary = WalkingSummary(walking.mode, cutoff, site_reach.nnz, tuple(notes))
+    return Prepared(scenario, catalogue, district, coverage, rules, summary, timings)
+
+
+def solve_prepared(prepared: Prepared, *, rules: PlanningRules | None = None,
+                   backend: str | None = None) -> Plan:
+    """Build the model, solve it, and read the plan."""
+    scenario = prepared.scenario
+    rules = rules or prepared.rules
+    opts = scenario.solver
+    get_backend(backend or opts.backend)  # fail early with the alternatives named
+    t = time.perf_counter()
+    sites = prepared.district.sites
+    model = build_covering_model(prepared.coverage, SiteData(sites.floor_area, sites.retrofit_cost, sites.allowed),
+                                 rules)
+    t_build = time.perf_counter() - t
+
+    result = solve(model.milp, backend or opts.backend,
+                   SolveOptions(time_limit_s=opts.time_limit_s, mip_gap=opts.mip_gap, threads=opts.threads,
+                                seed=opts.seed))
+    if result.status is Status.INFEASIBLE:
+        raise InfeasibleError(f"{scenario.source}: the requirements cannot all hold together "
+                              f"(budget, min_sites, force_in); relax one of them")
+    if result.solution is None:
+        raise SitingError(f"{scenario.source}: the solver found no plan ({result.status.value}: "
+                          f"{result.message}); raise solver.time_limit_s or simplify the scenario")
+    hosts = model.hosts(result.solution)
+    timings = {**prepared.timings, "model": t_build}
+    return make_plan(scenario.name, hosts, result, prepared.coverage, sites, prepared.catalogue, rules, timings)
+
+
+def run_scenario(scenario: Scenario, *, backend: str | None = None) -> RunResult:
+    """Run every stage of one scenario."""
+    prepared = prepare(scenario)
+    return RunResult(prepared, solve_prepared(prepared, backend=backend))
+
+
+__all__ = ["Prepared", "RunResult", "WalkingSummary", "catalogue_for", "check_requirements",
+           "planning_rules", "prepare", "run_scenario", "solve_prepared"]

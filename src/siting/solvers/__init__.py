@@ -1,0 +1,57 @@
+"""Solver backends behind one small interface.
+
+Use :func:`solve` with a backend name; :func:`available_solvers` says which are installed.
+"""
+
+from __future__ import annotations
+
+from siting.errors import SolverUnavailableError
+from siting.model.milp import MilpModel
+from siting.solvers.base import Backend, SolveOptions, SolveResult, Status
+from siting.solvers.highs import HighsBackend
+
+_BACKENDS: dict[str, Backend] = {b.name: b for b in (HighsBackend(),)}
+
+
+def register(backend: Backend) -> None:
+    """Add a backend to the registry under its name."""
+    _BACKENDS[backend.name] = backend
+
+
+def backend_names() -> list[str]:
+    """Every known backend, installed or not."""
+    return sorted(_BACKENDS)
+
+
+def available_solvers() -> list[str]:
+    """Backends that are installed and work on this machine."""
+    return [name for name in backend_names() if _BACKENDS[name].available()]
+
+
+def get_backend(name: str) -> Backend:
+    """The backend of this name.
+
+    Raises
+    ------
+    SolverUnavailableError
+        When the name is unknown or its package is not installed; the message names the
+        alternatives.
+    """
+    backend = _BACKENDS.get(name)
+    if backend is None:
+        raise SolverUnavailableError(
+            f"unknown solver backend '{name}'; choose one of {backend_names()} "
+            f"(installed here: {available_solvers()})")
+    if not backend.available():
+        raise SolverUnavailableError(
+            f"solver backend '{name}' is not installed; installed here: {available_solvers()}")
+    return backend
+
+
+def solve(model: MilpModel, backend: str = "highs", options: SolveOptions | None = None) -> SolveResult:
+    """Solve a model with the named backend."""
+    return get_backend(backend).solve(model, options or SolveOptions())
+
+
+__all__ = ["Backend", "SolveOptions", "SolveResult", "Status", "available_solvers", "backend_names",
+           "get_backend", "register", "solve"]

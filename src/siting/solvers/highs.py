@@ -1,0 +1,127 @@
+"""HiGHS through highspy, fed the model's arrays directly (no per-variable Python objects)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from siting.model.milp import MilpModel, Sense
+from siting.solvers.base import SolveOptions, SolveResult, Status, clean_bound, relative_gap
+
+
+@contextlib.contextmanager
+def _stdout_silenced() -> Iterator[None]:
+    """Silence C-level stdout (HiGHS prints a banner when the first instance is created)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, ValueError, OSError):  # captured stdout without a descriptor
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
+def new_highs(verbose: bool = False) -> Any:
+    """A ``highspy.Highs`` instance, quiet unless ``verbose``."""
+    import highspy
+
+    if verbose:
+        return highspy.Highs()
+    with _stdout_silenced():
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+    return h
+
+
+class HighsBackend:
+    """HiGHS MIP solver, the default backend."""
+
+    name = "highs"
+
+    def available(self) -> bool:
+        """True when highspy imports."""
+        try:
+            import highspy  # noqa: F401
+        except ImportError:
+            return False
+        return True
+
+    def solve(self, model: MilpModel, options: SolveOptions) -> SolveResult:
+        """Solve with HiGHS; see :class:`~siting.solvers.base.Backend`."""
+        import highspy
+
+        t0 = time.perf_counter()
+        h = new_highs(options.verbose)
+        h.setOptionValue("time_limit", float(options.time_limit_s))
+        h.setOptionValue("mip_rel_gap", float(options.mip_gap))
+        h.setOptionValue("threads", int(options.threads))
+        h.setOptionValue("random_seed", int(options.seed))
+        lp = highspy.HighsLp()
+        lp.num_col_ = model.n_cols
+        lp.num_row_ = model.n_rows
+        lp.col_cost_ = np.asarray(model.objective, dtype=np.float64)
+        lp.col_lower_ = np.asarray(model.col_lower, dtype=np.float64)
+        lp.col_upper_ = np.asarray(model.col_upper, dtype=np.float64)
+        lp.row_lower_ = np.where(np.isfinite(model.row_lower), model.row_lower, -highspy.kHighsInf)
+        lp.row_upper_ = np.where(np.isfinite(model.row_upper), model.row_upper, highspy.kHighsInf)
+        csc = model.A.tocsc()
+        csc.sort_indices()
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = csc.indices.astype(np.int32)
+        lp.a_matrix_.value_ = csc.data.astype(np.float64)
+        lp.a_matrix_.num_col_ = model.n_cols
+        lp.a_matrix_.num_row_ = model.n_rows
+        lp.integrality_ = [highspy.HighsVarType.kInteger if b else highspy.HighsVarType.kContinuous
+                           for b in model.integer]
+        lp.sense_ = highspy.ObjSense.kMaximize if model.sense is Sense.MAXIMIZE else highspy.ObjSense.kMinimize
+        lp.offset_ = float(model.offset)
+        h.passModel(lp)
+        if options.warm_start is not None:
+            sol = highspy.HighsSolution()
+            sol.col_value = list(np.asarray(options.warm_start, dtype=float))
+            sol.value_valid = True
+            h.setSolution(sol)
+        t1 = time.perf_counter()
+        h.run()
+        t2 = time.perf_counter()
+        ms = h.getModelStatus()
+        info = h.getInfo()
+        version = f"HiGHS {h.version()}"
+        has_sol = info.primal_solution_status == 2  # kSolutionStatusFeasible
+        solution = np.array(h.getSolution().col_value) if has_sol else None
+        objective = float(info.objective_function_value) if has_sol else float("nan")
+        bound = float(info.mip_dual_bound) if model.integer.any() else objective
+        timings = {"translate": t1 - t0, "solve": t2 - t1}
+        MS = highspy.HighsModelStatus
+        if ms == MS.kOptimal:
+            status = Status.OPTIMAL
+        elif ms == MS.kInfeasible:
+            return SolveResult(Status.INFEASIBLE, None, float("nan"), float("nan"), float("inf"),
+                               version, timings, "the model is infeasible")
+        elif ms in (MS.kTimeLimit, MS.kInterrupt):
+            status = Status.TIME_LIMIT
+        elif has_sol:
+            status = Status.FEASIBLE
+        else:
+            return SolveResult(Status.ERROR, None, float("nan"), bound, float("inf"), version, timings,
+                               f"HiGHS ended with status {h.modelStatusToString(ms)}")
+        bound = clean_bound(model, objective, bound)
+        gap = relative_gap(objective, bound) if has_sol else float("inf")
+        if status is Status.OPTIMAL and gap > options.mip_gap * 1.0001 + 1e-9:
+            status = Status.FEASIBLE
+        return SolveResult(status, solution, objective, bound, gap, version, timings,
+                           h.modelStatusToString(ms))
