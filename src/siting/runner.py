@@ -12,10 +12,11 @@ from siting.catalog import Catalogue, build_catalogue
 from siting.coverage import Coverage, build_coverage, walk_cutoff_m
 from siting.district import District, load_district
 from siting.errors import CatalogueError, InfeasibleError, ScenarioError, SitingError, ValidationErrors
-from siting.model.covering import PlanningRules, SiteData, build_covering_model
+from siting.model.covering import PlanningRules, SiteData
+from siting.optimize import optimize_covering
 from siting.plan import Plan, make_plan
 from siting.scenario import Scenario
-from siting.solvers import SolveOptions, Status, get_backend, solve
+from siting.solvers import SolveOptions, Status, get_backend
 from siting.walking import euclidean_reach, network_reach, read_network_csv
 
 
@@ -201,24 +202,22 @@ def solve_prepared(prepared: Prepared, *, rules: PlanningRules | None = None,
     rules = rules or prepared.rules
     opts = scenario.solver
     get_backend(backend or opts.backend)  # fail early with the alternatives named
-    t = time.perf_counter()
     sites = prepared.district.sites
-    model = build_covering_model(prepared.coverage, SiteData(sites.floor_area, sites.retrofit_cost, sites.allowed),
-                                 rules)
-    t_build = time.perf_counter() - t
-
-    result = solve(model.milp, backend or opts.backend,
-                   SolveOptions(time_limit_s=opts.time_limit_s, mip_gap=opts.mip_gap, threads=opts.threads,
-                                seed=opts.seed))
+    solution = optimize_covering(
+        prepared.coverage, SiteData(sites.floor_area, sites.retrofit_cost, sites.allowed), rules,
+        backend=backend or opts.backend,
+        options=SolveOptions(time_limit_s=opts.time_limit_s, mip_gap=opts.mip_gap, threads=opts.threads,
+                             seed=opts.seed))
+    result = solution.result
     if result.status is Status.INFEASIBLE:
         raise InfeasibleError(f"{scenario.source}: the requirements cannot all hold together "
                               f"(budget, min_sites, force_in); relax one of them")
     if result.solution is None:
         raise SitingError(f"{scenario.source}: the solver found no plan ({result.status.value}: "
                           f"{result.message}); raise solver.time_limit_s or simplify the scenario")
-    hosts = model.hosts(result.solution)
-    timings = {**prepared.timings, "model": t_build}
-    return make_plan(scenario.name, hosts, result, prepared.coverage, sites, prepared.catalogue, rules, timings)
+    timings = {**prepared.timings, "model": solution.timings.get("build", 0.0)}
+    return make_plan(scenario.name, solution.hosts, result, prepared.coverage, sites, prepared.catalogue, rules,
+                     timings)
 
 
 def run_scenario(scenario: Scenario, *, backend: str | None = None) -> RunResult:

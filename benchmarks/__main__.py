@@ -1,0 +1,101 @@
+"""Run benchmark cases: ``python -m benchmarks --suite quick|full [--case PREFIX ...]``.
+
+Writes ``benchmarks/results/<date>-<host>.json`` and a Markdown table beside it, and prints
+the tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import socket
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from benchmarks.registry import ROOT, Context, Skip, load_cases, shared_dir
+
+
+def machine() -> dict[str, Any]:
+    """A description of this machine, stored with the results."""
+    info: dict[str, Any] = {"host": socket.gethostname(), "platform": platform.platform(),
+                            "python": platform.python_version(), "cpus": os.cpu_count()}
+    try:
+        with open("/proc/cpuinfo") as f:
+            models = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        info["cpu"] = models[0] if models else platform.processor()
+        with open("/proc/meminfo") as f:
+            info["memory_kb"] = int(f.readline().split()[1])
+    except OSError:
+        info["cpu"] = platform.processor()
+    return info
+
+
+def markdown_table(rows: list[dict[str, Any]], columns: tuple[str, ...] = ()) -> str:
+    """Rows as a Markdown table."""
+    if not rows:
+        return "_no rows_\n"
+    cols = list(columns) or list(rows[0])
+    for r in rows:
+        cols += [k for k in r if k not in cols]
+
+    def fmt(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.4g}" if abs(v) < 1e6 else f"{v:,.0f}"
+        return "" if v is None else str(v)
+
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(fmt(r.get(c)) for c in cols) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    ap.add_argument("--suite", default="quick", choices=["quick", "full"])
+    ap.add_argument("--case", action="append", default=[], help="run only cases whose name starts with this")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    args = ap.parse_args(argv)
+    cases = [c for c in load_cases().values()
+             if args.suite in c.suites and (not args.case or any(c.name.startswith(p) for p in args.case))]
+    stamp = dt.datetime.now(dt.UTC)
+    results: dict[str, Any] = {"date": stamp.isoformat(timespec="seconds"), "suite": args.suite,
+                               "machine": machine(), "cases": {}}
+    md = [f"# Benchmarks, suite `{args.suite}`, {stamp:%Y-%m-%d %H:%M} UTC\n",
+          f"Machine: {results['machine'].get('cpu')}, {results['machine']['cpus']} CPUs, "
+          f"Python {results['machine']['python']}\n"]
+    with tempfile.TemporaryDirectory(prefix="siting-bench-") as scratch:
+        ctx = Context(shared_dir(), Path(scratch), args.suite)
+        for c in cases:
+            print(f"== {c.name}: {c.title}", flush=True)
+            t0 = time.perf_counter()
+            try:
+                rows = c.func(ctx)
+                entry: dict[str, Any] = {"title": c.title, "rows": rows}
+            except Skip as e:
+                entry = {"title": c.title, "skipped": str(e), "rows": []}
+            except Exception as e:  # a failing case is reported, the others still run
+                traceback.print_exc()
+                entry = {"title": c.title, "error": f"{type(e).__name__}: {e}", "rows": []}
+            entry["seconds"] = round(time.perf_counter() - t0, 2)
+            results["cases"][c.name] = entry
+            table = markdown_table(entry["rows"], c.columns)
+            note = entry.get("skipped") or entry.get("error")
+            md.append(f"## {c.title}\n\n" + (f"_{'skipped' if 'skipped' in entry else 'error'}: {note}_\n"
+                                               if note else table))
+            print(table if not note else f"  {note}", flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    base = args.out / f"{stamp:%Y-%m-%d}-{socket.gethostname()}-{args.suite}"
+    base.with_suffix(".json").write_text(json.dumps(results, indent=1, default=str) + "\n")
+    base.with_suffix(".md").write_text("\n".join(md))
+    print(f"results: {base.with_suffix('.json')}\n         {base.with_suffix('.md')}")
+    return 1 if any("error" in e for e in results["cases"].values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
