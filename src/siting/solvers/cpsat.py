@@ -9,6 +9,7 @@ can be and says so where it cannot:
   coverage variables ``z`` of the covering model are such columns): for any integer values of
   the other columns its feasible values form an interval with integer ends, so an optimal
   solution with an integer value exists and it becomes an integer column, exactly;
+* a continuous column the formulation marks ``implied_integer`` becomes integer too;
 * any other continuous column becomes an integer count of ``1 / scale`` steps (a grid of
   about 10⁻⁶ of its range), and the result's message says so;
 * every row and the objective are multiplied by the smallest power of ten (at most 10⁹) that
@@ -93,7 +94,8 @@ def implied_integer(model: MilpModel) -> np.ndarray:
     bad_entry = cont_entry & (~row_ok[rows] | (np.abs(np.abs(A.data) - 1.0) > 1e-12))
     bad_col = np.bincount(A.indices[bad_entry], minlength=model.n_cols) > 0
     finite = np.isfinite(model.col_lower) & np.isfinite(model.col_upper)
-    out: np.ndarray = cont & ~bad_col & finite & _is_int(np.nan_to_num(model.col_lower)) & _is_int(
+    promised = model.implied_integer if model.implied_integer is not None else np.zeros(model.n_cols, dtype=bool)
+    out: np.ndarray = cont & (~bad_col | promised) & finite & _is_int(np.nan_to_num(model.col_lower)) & _is_int(
         np.nan_to_num(model.col_upper))
     return out
 
