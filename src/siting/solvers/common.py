@@ -91,3 +91,23 @@ def row_kinds(model: MilpModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     lo, hi = model.row_lower, model.row_upper
     eq = np.isfinite(lo) & np.isfinite(hi) & (lo == hi)
     return eq, np.isfinite(lo) & ~eq, np.isfinite(hi) & ~eq
+
+
+def contradictory_bounds(model: MilpModel) -> str:
+    """A description of the first column or row whose lower bound exceeds its upper bound, or ``""``.
+
+    Some solvers refuse such a model as invalid instead of calling it infeasible.
+    """
+    bad = np.flatnonzero(model.col_lower > model.col_upper + 1e-9)
+    if bad.size:
+        return f"column {int(bad[0])} must lie in [{model.col_lower[bad[0]]:g}, {model.col_upper[bad[0]]:g}]"
+    bad = np.flatnonzero(model.row_lower > model.row_upper + 1e-9)
+    if bad.size:
+        return f"row {int(bad[0])} must lie in [{model.row_lower[bad[0]]:g}, {model.row_upper[bad[0]]:g}]"
+    return ""
+
+
+def infeasible_result(solver: str, why: str) -> SolveResult:
+    """The result of a model found infeasible before any solve."""
+    return SolveResult(Status.INFEASIBLE, None, float("nan"), float("nan"), float("inf"), solver, {},
+                       f"the model is infeasible: {why}")

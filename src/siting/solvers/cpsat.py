@@ -32,7 +32,7 @@ from scipy import sparse
 
 from siting.model.milp import MilpModel, Sense
 from siting.solvers.base import SolveOptions, SolveResult, Status
-from siting.solvers.common import finish
+from siting.solvers.common import contradictory_bounds, finish, infeasible_result
 
 _MAX_DIGITS = 9
 _BIG = float(2**40)
@@ -174,6 +174,9 @@ class CpSatBackend:
         import ortools
         from ortools.sat.python import cp_model
 
+        why = contradictory_bounds(model)
+        if why:
+            return infeasible_result(self.name, why)
         t0 = time.perf_counter()
         form = integer_form(model)
         cp = cp_model.CpModel()

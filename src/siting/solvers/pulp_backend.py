@@ -19,7 +19,7 @@ import numpy as np
 
 from siting.model.milp import MilpModel, Sense
 from siting.solvers.base import SolveOptions, SolveResult, Status
-from siting.solvers.common import finish, row_kinds, stdout_silenced
+from siting.solvers.common import contradictory_bounds, finish, infeasible_result, polish, row_kinds, stdout_silenced
 
 
 def _build(model: MilpModel, warm_start: np.ndarray | None) -> tuple[Any, list[Any]]:
@@ -56,8 +56,8 @@ def _build(model: MilpModel, warm_start: np.ndarray | None) -> tuple[Any, list[A
             prob.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(terms), pulp.LpConstraintLE,
                                                  rhs=float(model.row_upper[i])), name=f"r{i}u")
     if warm_start is not None:
-        for var, value in zip(cols, np.asarray(warm_start, dtype=float), strict=True):
-            var.setInitialValue(float(value))
+        for var, value in zip(cols, polish(model, warm_start).tolist(), strict=True):
+            var.setInitialValue(value)
     return prob, cols
 
 
@@ -104,6 +104,9 @@ class PulpBackend:
         """Solve through PuLP; see :class:`~siting.solvers.base.Backend`."""
         import pulp
 
+        why = contradictory_bounds(model)
+        if why:
+            return infeasible_result(self.name, why)
         t0 = time.perf_counter()
         prob, cols = _build(model, options.warm_start)
         t1 = time.perf_counter()
@@ -173,10 +176,20 @@ class PulpBackend:
                 msg=False, timeLimit=float(options.time_limit_s), gapRel=options.mip_gap,
                 threads=options.threads, warmStart=options.warm_start is not None, logPath=str(log_path),
                 keepFiles=False, options=[f"randomCbcSeed {int(options.seed) + 1}"])
-            prob.solve(solver)
+            failure = ""
+            try:
+                prob.solve(solver)
+            except pulp.PulpSolverError as e:  # CBC wrote no solution file
+                failure = str(e)
             log = log_path.read_text(errors="replace") if log_path.exists() else ""
         if options.verbose:
             print(log)
+        if failure:
+            if re.search(r"infeasible", log, flags=re.IGNORECASE):
+                return Status.INFEASIBLE, None, float("nan"), "the model is infeasible"
+            if re.search(r"time limit", log, flags=re.IGNORECASE):
+                return Status.TIME_LIMIT, None, _cbc_log_figures(log)[1], "stopped on time limit without a plan"
+            return Status.ERROR, None, float("nan"), f"CBC failed: {failure}; log: {log[-300:]}"
         verdict, bound = _cbc_log_figures(log)
         values = np.array([v.varValue if v.varValue is not None else np.nan for v in cols], dtype=float)
         has_sol = prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible) \

@@ -9,7 +9,7 @@ import numpy as np
 
 from siting.model.milp import MilpModel, Sense
 from siting.solvers.base import SolveOptions, SolveResult, Status
-from siting.solvers.common import finish, stdout_silenced
+from siting.solvers.common import contradictory_bounds, finish, infeasible_result, polish, stdout_silenced
 
 
 class ScipBackend:
@@ -30,6 +30,9 @@ class ScipBackend:
         import ortools
         from ortools.linear_solver.python import model_builder_helper as mbh
 
+        why = contradictory_bounds(model)
+        if why:
+            return infeasible_result(self.name, why)
         t0 = time.perf_counter()
         helper: Any = mbh.ModelBuilderHelper()  # its stubs misdeclare the array types
         f64 = np.float64
@@ -42,7 +45,7 @@ class ScipBackend:
         helper.set_maximize(model.sense is Sense.MAXIMIZE)
         helper.set_objective_offset(float(model.offset))
         if options.warm_start is not None:
-            for j, v in enumerate(np.asarray(options.warm_start, dtype=float).tolist()):
+            for j, v in enumerate(polish(model, options.warm_start).tolist()):
                 helper.add_hint(j, v)
         solver = mbh.ModelSolverHelper("scip")
         solver.set_time_limit_in_seconds(float(options.time_limit_s))
