@@ -27,7 +27,9 @@ class Plan:
     status
         How the solve ended.
     objective
-        Weighted residents newly covered by the plan (what the solver maximised).
+        What the solver optimised: weighted residents newly covered (``objective_kind``
+        ``coverage``), the smallest covered share (``fairness``), the plan's cost in yuan
+        (``least_cost``) or weighted residents served within capacity (``capacitated``).
     bound
         Proven upper bound on that objective.
     gap
@@ -42,6 +44,8 @@ class Plan:
         Residents covered before and after, per service × age group.
     timings
         Seconds per stage.
+    objective_kind
+        Which objective was optimised (the scenario's ``objective.kind``).
     """
 
     scenario: str
@@ -57,6 +61,7 @@ class Plan:
     coverage: pd.DataFrame
     timings: dict[str, float] = field(default_factory=dict)
     message: str = ""
+    objective_kind: str = "coverage"
 
     @property
     def sites_used(self) -> int:
@@ -132,13 +137,16 @@ def assignment_table(hosts: np.ndarray, sites: Sites, catalogue: Catalogue,
 
 def make_plan(scenario: str, hosts: np.ndarray, result: SolveResult, coverage: Coverage,
               sites: Sites, catalogue: Catalogue, rules: PlanningRules,
-              timings: dict[str, float] | None = None) -> Plan:
+              timings: dict[str, float] | None = None, *, objective: float | None = None,
+              objective_kind: str = "coverage") -> Plan:
     """Assemble a :class:`Plan` from a solver result.
 
-    The objective reported is recomputed from the coverage matrices, so that a plan never
-    claims more than it delivers; the solver's bound and gap are kept as proven.
+    For the coverage objective the value reported is recomputed from the coverage matrices,
+    so that a plan never claims more than it delivers; other objectives pass their
+    ``objective`` value. The solver's bound and gap are kept as proven.
     """
-    objective = weighted_new_coverage(hosts, coverage, rules)
+    if objective is None:
+        objective = weighted_new_coverage(hosts, coverage, rules)
     return Plan(
         scenario=scenario,
         hosts=hosts,
@@ -153,4 +161,5 @@ def make_plan(scenario: str, hosts: np.ndarray, result: SolveResult, coverage: C
         coverage=coverage_table(hosts, coverage, catalogue),
         timings={**(timings or {}), **{f"solver_{k}": v for k, v in result.timings.items()}},
         message=result.message,
+        objective_kind=objective_kind,
     )

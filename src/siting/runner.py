@@ -13,6 +13,7 @@ from siting.coverage import Coverage, build_coverage, walk_cutoff_m
 from siting.district import District, load_district
 from siting.errors import CatalogueError, InfeasibleError, ScenarioError, SitingError, ValidationErrors
 from siting.model.covering import PlanningRules, SiteData
+from siting.objectives import objective_spec, optimize_objective
 from siting.optimize import optimize_covering
 from siting.plan import Plan, make_plan
 from siting.scenario import Scenario
@@ -203,6 +204,9 @@ def solve_prepared(prepared: Prepared, *, rules: PlanningRules | None = None,
     opts = scenario.solver
     get_backend(backend or opts.backend)  # fail early with the alternatives named
     sites = prepared.district.sites
+    objective = scenario.objective
+    if objective.kind != "coverage" or objective.floors or objective.targets:
+        return _solve_objective(prepared, rules, backend or opts.backend)
     solution = optimize_covering(
         prepared.coverage, SiteData(sites.floor_area, sites.retrofit_cost, sites.allowed), rules,
         backend=backend or opts.backend,
@@ -218,6 +222,28 @@ def solve_prepared(prepared: Prepared, *, rules: PlanningRules | None = None,
     timings = {**prepared.timings, "model": solution.timings.get("build", 0.0)}
     return make_plan(scenario.name, solution.hosts, result, prepared.coverage, sites, prepared.catalogue, rules,
                      timings)
+
+
+def _solve_objective(prepared: Prepared, rules: PlanningRules, backend: str) -> Plan:
+    """Fairness, floors, least cost or capacity: see :mod:`siting.objectives`."""
+    scenario = prepared.scenario
+    origin = str(scenario.source or scenario.name)
+    spec = objective_spec(scenario.objective, prepared.catalogue, prepared.coverage, origin=origin)
+    opts = scenario.solver
+    sites = prepared.district.sites
+    solution = optimize_objective(
+        prepared.coverage, SiteData(sites.floor_area, sites.retrofit_cost, sites.allowed), rules, spec,
+        backend=backend, origin=origin,
+        options=SolveOptions(time_limit_s=opts.time_limit_s, mip_gap=opts.mip_gap, threads=opts.threads,
+                             seed=opts.seed))
+    result = solution.result
+    if result.solution is None:
+        raise SitingError(f"{origin}: the solver found no plan ({result.status.value}: {result.message}); "
+                          f"raise solver.time_limit_s or simplify the scenario")
+    timings = {**prepared.timings, "model": solution.timings.get("build", 0.0)}
+    # least_cost: the scenario's budget is not a limit; the plan's cost is the budget needed
+    return make_plan(scenario.name, solution.hosts, result, prepared.coverage, sites, prepared.catalogue, rules,
+                     timings, objective=result.objective, objective_kind=spec.kind)
 
 
 def run_scenario(scenario: Scenario, *, backend: str | None = None) -> RunResult:

@@ -81,6 +81,52 @@ class Requirements(_Strict):
     force_out: list[str] = Field(default_factory=list, description="Site ids that must not be converted")
 
 
+def _check_share(where: str, value: float) -> None:
+    if not (0.0 <= value <= 1.0):
+        raise ValueError(f"{where}: share {value!r} must lie between 0 and 1 (write 0.9 for 90 %)")
+
+
+class Objective(_Strict):
+    """What the plan optimises (default: the most weighted residents covered for the budget).
+
+    ``kind``: ``coverage`` (default; with ``floors`` it is the weighted sum with a floor per
+    group), ``fairness`` (maximise the smallest covered share over age groups — or over
+    service × age group with ``over: services_age_groups`` — then the most coverage among
+    such plans), ``least_cost`` (the cheapest plan reaching ``targets``; the budget is then
+    not a limit) or ``capacitated`` (residents served within each facility's capacity,
+    floor area × ``residents_per_m2``). Shares are fractions between 0 and 1.
+    """
+
+    kind: Literal["coverage", "fairness", "least_cost", "capacitated"] = Field(
+        default="coverage", description="coverage, fairness, least_cost or capacitated")
+    over: Literal["age_groups", "services_age_groups"] = Field(
+        default="age_groups", description="fairness: balance age groups, or every service × age group")
+    floors: dict[str, float | dict[str, float]] = Field(
+        default_factory=dict,
+        description="Minimum covered share: {age_group: 0.8} pooled over services, or {service: {age_group: 0.8}}")
+    targets: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="least_cost: share to reach, {service: {age_group: 1.0}}")
+
+    @field_validator("floors")
+    @classmethod
+    def _floor_shares(cls, v: dict[str, float | dict[str, float]]) -> dict[str, float | dict[str, float]]:
+        for key, val in v.items():
+            if isinstance(val, dict):
+                for g, share in val.items():
+                    _check_share(f"{key}.{g}", share)
+            else:
+                _check_share(key, val)
+        return v
+
+    @field_validator("targets")
+    @classmethod
+    def _target_shares(cls, v: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        for key, val in v.items():
+            for g, share in val.items():
+                _check_share(f"{key}.{g}", share)
+        return v
+
+
 class SolverOptions(_Strict):
     """Solver backend and limits."""
 
@@ -110,6 +156,7 @@ class Scenario(_Strict):
     budget: float = Field(gt=0, description="Budget in yuan")
     walking: Walking = Field(default_factory=Walking)
     requirements: Requirements = Field(default_factory=Requirements)
+    objective: Objective = Field(default_factory=Objective)
     solver: SolverOptions = Field(default_factory=SolverOptions)
     source: Path | None = Field(default=None, exclude=True)
 

@@ -40,6 +40,10 @@ class MilpModel:
         Constant added to the objective.
     col_blocks, row_blocks
         Named ranges of columns and rows, for logs and decoding.
+    implied_integer
+        Optional: continuous columns that some optimal solution sets to integers (a
+        formulation's promise, e.g. coverage variables), so that an integer-only backend
+        (CP-SAT) may make them integer without changing the optimum.
     """
 
     name: str
@@ -54,6 +58,7 @@ class MilpModel:
     offset: float = 0.0
     col_blocks: dict[str, slice] = field(default_factory=dict)
     row_blocks: dict[str, slice] = field(default_factory=dict)
+    implied_integer: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = self.objective.size

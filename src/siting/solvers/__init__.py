@@ -8,9 +8,13 @@ from __future__ import annotations
 from siting.errors import SolverUnavailableError
 from siting.model.milp import MilpModel
 from siting.solvers.base import Backend, SolveOptions, SolveResult, Status
+from siting.solvers.cpsat import CpSatBackend
 from siting.solvers.highs import HighsBackend
+from siting.solvers.pulp_backend import PulpBackend
+from siting.solvers.scip import ScipBackend
 
-_BACKENDS: dict[str, Backend] = {b.name: b for b in (HighsBackend(),)}
+_BACKENDS: dict[str, Backend] = {b.name: b for b in (HighsBackend(), PulpBackend("highs"), PulpBackend("cbc"),
+                                                     CpSatBackend(), ScipBackend())}
 
 
 def register(backend: Backend) -> None:

@@ -1,0 +1,312 @@
+"""Building blocks shared by the siting formulations other than the main covering model.
+
+Every formulation here decides the same thing — which (site, service) pairs ``x`` are chosen
+and which sites ``y`` are converted — under the same site rules; they differ in objective and
+in what they ask of coverage. This module builds, from arrays and sparse matrices only:
+
+* :func:`site_columns`: the allowed (site, service) pairs (allowed, fitting the floor area,
+  not forced out, and — when a budget applies — affordable alone);
+* :func:`cover_rows`: coverage rows per service, demand points with identical reach merged,
+  keeping the residents of every (service, age group) pair in each merged row, so that
+  shares per age group can be written as linear expressions;
+* :class:`Assembler`: named column and row blocks stacked into a :class:`MilpModel`;
+* :func:`add_site_rules`: the rows every siting formulation shares::
+
+      x_k ≤ y_j(k)                       a service needs its site converted      (link)
+      Σ_{k at j} a_s(k) x_k ≤ F_j y_j     services fit the site's floor area      (area)
+      Σ_j c_j y_j + Σ_k f_s(k) x_k ≤ B    retrofit once + fit-out per service     (budget, optional)
+      min_s ≤ Σ_{k of s} x_k ≤ max_s      sites per service                       (count)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import sparse
+
+from siting.coverage import Coverage
+from siting.model.covering import PlanningRules, SiteData, _row_hash_groups
+from siting.model.milp import MilpModel, Sense
+
+
+@dataclass(frozen=True)
+class SiteColumns:
+    """The allowed (site, service) pairs, grouped by service, sites ascending within a service.
+
+    Attributes
+    ----------
+    x_site, x_service
+        Site and service of each pair (column ``x_k``).
+    x_start
+        Pairs of service ``s`` are ``x_start[s]:x_start[s + 1]``.
+    n_sites, n_services
+        Sizes of the assignment.
+    """
+
+    x_site: np.ndarray
+    x_service: np.ndarray
+    x_start: np.ndarray
+    n_sites: int
+    n_services: int
+
+    @property
+    def n_pairs(self) -> int:
+        """Number of allowed (site, service) pairs."""
+        return int(self.x_site.size)
+
+    def hosts(self, x: np.ndarray) -> np.ndarray:
+        """Boolean (sites × services) assignment from the ``x`` values."""
+        out = np.zeros((self.n_sites, self.n_services), dtype=bool)
+        on = x > 0.5
+        out[self.x_site[on], self.x_service[on]] = True
+        return out
+
+
+def site_columns(sites: SiteData, rules: PlanningRules, *, budget: bool = True) -> SiteColumns:
+    """The (site, service) pairs a plan may choose (see the module docstring)."""
+    usable = (sites.allowed
+              & (rules.service_area[None, :] <= sites.floor_area[:, None] + 1e-9)
+              & ~rules.force_out[:, None])
+    if budget:
+        usable &= sites.retrofit_cost[:, None] + rules.service_fitout[None, :] <= rules.budget + 1e-6
+    x_service, x_site = np.nonzero(usable.T)
+    S = usable.shape[1]
+    return SiteColumns(x_site, x_service, np.searchsorted(x_service, np.arange(S + 1)), usable.shape[0], S)
+
+
+@dataclass(frozen=True)
+class CoverRows:
+    """Coverage rows: groups of demand points of one service that the same pairs reach.
+
+    Attributes
+    ----------
+    R
+        Boolean csr (rows × pairs): which (site, service) pairs cover the row.
+    residents
+        csr (rows × coverage pairs): residents of each (service, age group) pair in the row,
+        counting only demand points not already covered by an existing facility.
+    baseline
+        Residents already covered, per (service, age group) pair.
+    total
+        Residents of the pair's age group, per (service, age group) pair.
+    """
+
+    R: sparse.csr_matrix
+    residents: sparse.csr_matrix
+    baseline: np.ndarray
+    total: np.ndarray
+
+    @property
+    def n_rows(self) -> int:
+        """Number of coverage rows."""
+        return int(self.R.shape[0])
+
+
+def cover_rows(coverage: Coverage, cols: SiteColumns) -> CoverRows:
+    """Merge demand points with identical reach, per service, keeping residents per pair."""
+    K = cols.n_pairs
+    P = len(coverage.pairs)
+    blocks: list[sparse.csr_matrix] = []
+    res_blocks: list[sparse.csr_matrix] = []
+    for s in range(cols.n_services):
+        sites_s = cols.x_site[cols.x_start[s]:cols.x_start[s + 1]]
+        reach, pair_of, pops = [], [], []
+        for p, (ps, g) in enumerate(coverage.pairs):
+            if ps != s or sites_s.size == 0:
+                continue
+            pop = coverage.population[:, g]
+            R = coverage.reach[p][:, sites_s]
+            keep = ~coverage.baseline[p] & (R.getnnz(axis=1) > 0) & (pop > 0)
+            reach.append(R[keep])
+            pair_of.append(np.full(int(keep.sum()), p))
+            pops.append(pop[keep])
+        if not reach or sum(r.shape[0] for r in reach) == 0:
+            continue
+        R = sparse.vstack(reach, format="csr")
+        first, inverse = _row_hash_groups(R)
+        Rg = R[first].tocoo()
+        blocks.append(sparse.csr_matrix((np.ones(Rg.nnz), (Rg.row, Rg.col + cols.x_start[s])),
+                                        shape=(first.size, K)))
+        res_blocks.append(sparse.csr_matrix((np.concatenate(pops), (inverse, np.concatenate(pair_of))),
+                                            shape=(first.size, P)))
+    R_all = sparse.vstack(blocks, format="csr") if blocks else sparse.csr_matrix((0, K))
+    res = sparse.vstack(res_blocks, format="csr") if res_blocks else sparse.csr_matrix((0, P))
+    return CoverRows(R_all, res, coverage.baseline_population(), coverage.total_population())
+
+
+@dataclass
+class Assembler:
+    """Named column blocks and row blocks, stacked into one :class:`MilpModel`."""
+
+    col_sizes: dict[str, int] = field(default_factory=dict)
+    rows: list[tuple[str, dict[str, sparse.spmatrix], np.ndarray, np.ndarray]] = field(default_factory=list)
+
+    def columns(self, name: str, size: int) -> None:
+        """Add a block of ``size`` columns (in order)."""
+        self.col_sizes[name] = int(size)
+
+    def col_slices(self) -> dict[str, slice]:
+        """Column range of every block."""
+        out, c0 = {}, 0
+        for name, size in self.col_sizes.items():
+            out[name] = slice(c0, c0 + size)
+            c0 += size
+        return out
+
+    @property
+    def n_cols(self) -> int:
+        """Total number of columns."""
+        return sum(self.col_sizes.values())
+
+    def add(self, name: str, parts: dict[str, sparse.spmatrix], lower: np.ndarray | float,
+            upper: np.ndarray | float) -> None:
+        """Add a row block: coefficient matrices per column block, and row bounds."""
+        n = next(iter(parts.values())).shape[0]
+        lo = np.broadcast_to(np.asarray(lower, dtype=float), (n,)).copy()
+        hi = np.broadcast_to(np.asarray(upper, dtype=float), (n,)).copy()
+        self.rows.append((name, parts, lo, hi))
+
+    def build(self, name: str, sense: Sense, objective: dict[str, np.ndarray], *, integer: tuple[str, ...],
+              col_lower: dict[str, np.ndarray] | None = None, col_upper: dict[str, np.ndarray] | None = None,
+              implied_integer: tuple[str, ...] = (), offset: float = 0.0) -> MilpModel:
+        """Stack the blocks into a model; columns default to ``[0, 1]``."""
+        cs = self.col_slices()
+        n_cols = self.n_cols
+        mats, lo, hi, row_blocks, r0 = [], [], [], {}, 0
+        for rname, parts, rlo, rhi in self.rows:
+            n = rlo.size
+            mats.append(sparse.hstack([sparse.csr_matrix(parts[c]) if c in parts else sparse.csr_matrix((n, size))
+                                       for c, size in self.col_sizes.items()], format="csr"))
+            lo.append(rlo)
+            hi.append(rhi)
+            row_blocks[rname] = slice(r0, r0 + n)
+            r0 += n
+        A = sparse.vstack(mats, format="csr") if mats else sparse.csr_matrix((0, n_cols))
+        c = np.zeros(n_cols)
+        for block, coef in objective.items():
+            c[cs[block]] = coef
+        cl, cu = np.zeros(n_cols), np.ones(n_cols)
+        for block, values in (col_lower or {}).items():
+            cl[cs[block]] = values
+        for block, values in (col_upper or {}).items():
+            cu[cs[block]] = values
+        isint = np.zeros(n_cols, dtype=bool)
+        for block in integer:
+            isint[cs[block]] = True
+        implied = np.zeros(n_cols, dtype=bool)
+        for block in implied_integer:
+            implied[cs[block]] = True
+        return MilpModel(name=name, sense=sense, objective=c, A=A,
+                         row_lower=np.concatenate(lo) if lo else np.zeros(0),
+                         row_upper=np.concatenate(hi) if hi else np.zeros(0),
+                         col_lower=cl, col_upper=cu, integer=isint, offset=offset, col_blocks=cs,
+                         row_blocks=row_blocks, implied_integer=implied if implied.any() else None)
+
+
+def add_site_rules(asm: Assembler, cols: SiteColumns, sites: SiteData, rules: PlanningRules, *,
+                   budget: bool = True) -> None:
+    """Add the link, area, budget and count rows (see the module docstring)."""
+    K, m = cols.n_pairs, cols.n_sites
+    kk = np.arange(K)
+    asm.add("link", {"x": sparse.identity(K, format="csr"),
+                     "y": sparse.csr_matrix((-np.ones(K), (kk, cols.x_site)), shape=(K, m))}, -np.inf, 0.0)
+    asm.add("area", {"x": sparse.csr_matrix((rules.service_area[cols.x_service], (cols.x_site, kk)), shape=(m, K)),
+                     "y": -sparse.diags(sites.floor_area, format="csr")}, -np.inf, 0.0)
+    if budget:
+        asm.add("budget", {"x": sparse.csr_matrix(rules.service_fitout[cols.x_service][None, :]),
+                           "y": sparse.csr_matrix(sites.retrofit_cost[None, :])}, -np.inf, rules.budget)
+    limited = np.flatnonzero((rules.min_sites > 0) | (rules.max_sites >= 0))
+    if limited.size:
+        sel = np.isin(cols.x_service, limited)
+        count = sparse.csr_matrix((np.ones(int(sel.sum())), (np.searchsorted(limited, cols.x_service[sel]),
+                                                              np.flatnonzero(sel))), shape=(limited.size, K))
+        asm.add("count", {"x": count}, rules.min_sites[limited].astype(float),
+                np.where(rules.max_sites[limited] >= 0, rules.max_sites[limited], np.inf).astype(float))
+
+
+def site_bounds(rules: PlanningRules) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper bounds of the ``y`` columns: forced in / forced out."""
+    return rules.force_in.astype(float), np.where(rules.force_out, 0.0, 1.0)
+
+
+def plan_cost_vector(cols: SiteColumns, sites: SiteData, rules: PlanningRules) -> tuple[np.ndarray, np.ndarray]:
+    """Cost coefficients of the ``x`` (fit-out) and ``y`` (retrofit) columns."""
+    return rules.service_fitout[cols.x_service].astype(float), sites.retrofit_cost.astype(float)
+
+
+@dataclass(frozen=True)
+class ShareTarget:
+    """A covered share that a plan must reach (a floor or a target), or that is maximised.
+
+    Attributes
+    ----------
+    label
+        What it is about, in planners' words (``elderly``, ``elderly_day_care/elderly``).
+    pairs
+        Indices of the (service, age group) coverage pairs pooled in the share.
+    share
+        The share to reach, between 0 and 1 (unused where the share is maximised).
+    """
+
+    label: str
+    pairs: tuple[int, ...]
+    share: float = 0.0
+
+
+def share_terms(rows: CoverRows, targets: list[ShareTarget]) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]:
+    """Covered residents of each share as linear expressions of the coverage variables ``z``.
+
+    ``covered_t = base_t + Σ_r coef[t, r] z_r`` counts the residents of the target's pooled
+    (service, age group) pairs within reach; its share is ``covered_t / total_t``. Rows stay
+    in residents (not divided by the total) so that their coefficients remain whole numbers.
+
+    Returns
+    -------
+    tuple
+        ``coef`` (targets × rows, csr), ``base`` and ``total`` per target.
+    """
+    P = rows.total.size
+    T = len(targets)
+    sizes = [len(t.pairs) for t in targets]
+    cols = (np.concatenate([np.asarray(t.pairs, dtype=np.int64) for t in targets]) if targets
+            else np.zeros(0, dtype=np.int64))
+    G = sparse.csr_matrix((np.ones(int(sum(sizes))), (np.repeat(np.arange(T), sizes), cols)), shape=(T, P))
+    coef = (G @ rows.residents.T.tocsc()).tocsr()
+    return sparse.csr_matrix(coef), G @ rows.baseline, G @ rows.total
+
+
+@dataclass(frozen=True)
+class SitingModel:
+    """A built siting model (fairness, least cost, capacitated) and how to read it.
+
+    Attributes
+    ----------
+    milp
+        The matrix model.
+    cols
+        The (site, service) pairs behind the ``x`` columns.
+    rows
+        The coverage rows behind the ``z`` columns.
+    kind
+        Which formulation.
+    stats
+        Model sizes.
+    """
+
+    milp: MilpModel
+    cols: SiteColumns
+    rows: CoverRows
+    kind: str
+    stats: dict[str, int] = field(default_factory=dict)
+
+    def hosts(self, solution: np.ndarray) -> np.ndarray:
+        """Boolean (sites × services) assignment read from a solution vector."""
+        return self.cols.hosts(solution[self.milp.col_blocks["x"]])
+
+
+def weighted_row_values(coverage: Coverage, rules: PlanningRules, rows: CoverRows) -> np.ndarray:
+    """Objective weight of each coverage row: residents × age-group weight × service weight."""
+    w = np.array([rules.service_weight[s] * rules.group_weight[g] for s, g in coverage.pairs])
+    out: np.ndarray = rows.residents @ w
+    return out
