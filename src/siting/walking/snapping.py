@@ -148,6 +148,7 @@ def _nearest_edges(network: WalkingNetwork, points: np.ndarray,
         p, e = unsure[pi[first]], ei[first].astype(np.int64)
         edge[p] = e
         fraction[p], offset[p] = _project(points[p], a[e], b[e])
+    edge = np.where(offset <= limit_m, edge, -1)
     offset = np.where(edge >= 0, offset, np.inf)
     return edge, np.where(edge >= 0, fraction, 0.0), offset
 
