@@ -8,6 +8,7 @@ Baseline coverage is what existing facilities already give. No solver code here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -117,11 +118,17 @@ def build_coverage(district: District, catalogue: Catalogue, sites: Reach, exist
     pairs = tuple(catalogue.served_pairs())
     reach, baseline, limits = [], [], []
     e_service = district.existing.service
+    # pairs sharing a walking limit (same minutes, same speed) share one matrix
+    site_within: dict[float, sparse.csr_matrix] = {}
+    exist_within: dict[float, sparse.csr_matrix] = {}
     for s, g in pairs:
         limit = catalogue.services[s].walk_limit_min * 60.0 * catalogue.age_groups[g].speed_m_s
-        reach.append(sites.within(limit))
+        if limit not in site_within:
+            site_within[limit] = sites.within(limit)
+            exist_within[limit] = existing.within(limit)
+        reach.append(site_within[limit])
         mask = (e_service == s).astype(np.int64)
-        baseline.append(existing.within(limit) @ mask > 0 if e_service.size else
+        baseline.append(exist_within[limit] @ mask > 0 if e_service.size else
                         np.zeros(len(district.demand), dtype=bool))
         limits.append(limit)
     return Coverage(
@@ -133,3 +140,47 @@ def build_coverage(district: District, catalogue: Catalogue, sites: Reach, exist
         population=district.demand.population,
         limit_m=tuple(limits),
     )
+
+
+def able_hosts(district: District, catalogue: Catalogue) -> np.ndarray:
+    """Boolean (sites × services): every site that may host the service and has the floor area for it."""
+    area = np.array([s.floor_area_m2 for s in catalogue.services])
+    return np.asarray(district.sites.allowed & (district.sites.floor_area[:, None] >= area[None, :]))
+
+
+def straight_vs_network(network: Coverage, straight: Coverage, hosts: np.ndarray) -> tuple[dict[str, Any], ...]:
+    """Residents covered by straight line and along the network, per age group.
+
+    Figures are residents × services, summed over the services that serve the group (as the
+    coverage tables count them). ``existing``: covered by existing facilities;
+    ``potential``: covered if every site able to host a service hosted it (the most any
+    plan can reach).
+
+    Parameters
+    ----------
+    network, straight
+        Coverage from network walking and from straight-line distance (same district).
+    hosts
+        Boolean (sites × services) of the sites counted in ``potential``.
+
+    Returns
+    -------
+    tuple of dict
+        Per age group: ``age_group``, ``residents_x_services``, ``existing_straight``,
+        ``existing_network``, ``potential_straight``, ``potential_network``.
+    """
+    groups = np.array([g for _s, g in network.pairs], dtype=np.int64)
+    columns = {
+        "residents_x_services": network.total_population(),
+        "existing_straight": straight.baseline_population(),
+        "existing_network": network.baseline_population(),
+        "potential_straight": straight.covered_population(hosts),
+        "potential_network": network.covered_population(hosts),
+    }
+    rows: list[dict[str, Any]] = []
+    for g, key in enumerate(network.group_keys):
+        sel = groups == g
+        if not sel.any():
+            continue
+        rows.append({"age_group": key, **{k: float(v[sel].sum()) for k, v in columns.items()}})
+    return tuple(rows)

@@ -18,6 +18,7 @@ from siting import io
 from siting.catalog import Catalogue, default_catalogue
 from siting.errors import DataError, SitingError, ValidationErrors, where
 from siting.scenario import Scenario
+from siting.walking.coords import to_wgs84
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,16 @@ def _check_lonlat(gdf: gpd.GeoDataFrame, path: Path, problems: list[SitingError]
             f"{hint}; give longitude in [-180, 180] and latitude in [-90, 90]"))
 
 
+def _datum_to_wgs84(gdf: gpd.GeoDataFrame, system: str, path: Path | None) -> gpd.GeoDataFrame:
+    """Points given in GCJ-02 or BD-09 degrees, moved to their WGS84 position."""
+    crs = CRS.from_user_input(gdf.crs)
+    if not crs.is_geographic:
+        raise DataError(f"{path}: data.coordinates is '{system}', which applies to lon/lat degrees, but this file "
+                        f"is in {crs.to_string()}; give lon/lat or set data.coordinates to wgs84")
+    lon, lat = to_wgs84(gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy(), system)
+    return gdf.set_geometry(gpd.points_from_xy(lon, lat), crs="EPSG:4326")
+
+
 def load_district(scenario: Scenario, catalogue: Catalogue) -> District:
     """Read and check the scenario's data, project it to metres.
 
@@ -168,6 +179,11 @@ def load_district(scenario: Scenario, catalogue: Catalogue) -> District:
             _check_lonlat(gdf, path, problems)
     if problems:
         raise ValidationErrors(problems) if len(problems) > 1 else problems[0]
+    if data.coordinates != "wgs84":  # web-map datums: to WGS84 before projecting
+        demand_gdf = _datum_to_wgs84(demand_gdf, data.coordinates, data.demand)
+        sites_gdf = _datum_to_wgs84(sites_gdf, data.coordinates, data.sites)
+        if existing_gdf is not None:
+            existing_gdf = _datum_to_wgs84(existing_gdf, data.coordinates, data.existing)
     crs = metric_crs(demand_gdf)
 
     def xy(gdf: gpd.GeoDataFrame) -> np.ndarray:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from siting.catalog import Catalogue, build_catalogue
-from siting.coverage import Coverage, build_coverage, walk_cutoff_m
+from siting.coverage import Coverage, able_hosts, build_coverage, straight_vs_network, walk_cutoff_m
 from siting.district import District, load_district
 from siting.errors import CatalogueError, InfeasibleError, ScenarioError, SitingError, ValidationErrors
 from siting.model.covering import PlanningRules, SiteData
@@ -18,7 +18,7 @@ from siting.optimize import optimize_covering
 from siting.plan import Plan, make_plan
 from siting.scenario import Scenario
 from siting.solvers import SolveOptions, Status, get_backend
-from siting.walking import euclidean_reach, network_reach, read_network_csv
+from siting.walking.stage import district_reach
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,8 @@ class WalkingSummary:
     cutoff_m: float
     pairs_within_cutoff: int
     notes: tuple[str, ...] = ()
+    straight_vs_network: tuple[dict[str, Any], ...] = ()
+    snapping: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -164,35 +166,19 @@ def prepare(scenario: Scenario) -> Prepared:
     t = time.perf_counter()
     cutoff = walk_cutoff_m(catalogue)
     walking = scenario.walking
-    notes: list[str] = []
-    demand_xy = district.demand.xy
-    if walking.mode == "network":
-        net_files = scenario.data.network
-        if net_files is None:
-            raise ScenarioError(f"{scenario.source}, field 'walking.mode': 'network' needs 'data.network' "
-                                f"(nodes and edges files), or use mode 'euclidean'")
-        network = read_network_csv(net_files.nodes, net_files.edges, crs=scenario.data.crs,
-                                   to_crs=district.crs)
-        site_reach, snap_d, snap_s = network_reach(
-            network, demand_xy, district.sites.xy, cutoff_m=cutoff, slope=walking.slope,
-            stairs_factor=walking.stairs_factor, snap_limit_m=walking.snap_limit_m)
-        exist_reach, _, snap_e = network_reach(
-            network, demand_xy, district.existing.xy, cutoff_m=cutoff, slope=walking.slope,
-            stairs_factor=walking.stairs_factor, snap_limit_m=walking.snap_limit_m)
-        for what, snapped in (("demand points", snap_d), ("sites", snap_s), ("existing facilities", snap_e)):
-            if snapped.too_far.any():
-                notes.append(f"{int(snapped.too_far.sum())} {what} are more than {walking.snap_limit_m:g} m "
-                             f"from the walking network and reach nothing")
-    else:
-        site_reach = euclidean_reach(demand_xy, district.sites.xy, detour=walking.detour, cutoff_m=cutoff)
-        exist_reach = euclidean_reach(demand_xy, district.existing.xy, detour=walking.detour, cutoff_m=cutoff)
+    walked = district_reach(scenario, district, cutoff_m=cutoff)
+    site_reach, exist_reach = walked.sites, walked.existing
     timings["walking"] = time.perf_counter() - t
     t = time.perf_counter()
     coverage = build_coverage(district, catalogue, site_reach, exist_reach)
     timings["coverage"] = time.perf_counter() - t
+    comparison: tuple[dict[str, Any], ...] = ()
+    if walked.straight_sites is not None and walked.straight_existing is not None:
+        straight = build_coverage(district, catalogue, walked.straight_sites, walked.straight_existing)
+        comparison = straight_vs_network(coverage, straight, able_hosts(district, catalogue))
     rules = planning_rules(scenario, catalogue, district)
     check_requirements(scenario, catalogue, district, rules)
-    summary = WalkingSummary(walking.mode, cutoff, site_reach.nnz, tuple(notes))
+    summary = WalkingSummary(walking.mode, cutoff, site_reach.nnz, walked.notes, comparison, walked.counts)
     return Prepared(scenario, catalogue, district, coverage, rules, summary, timings)
 
 

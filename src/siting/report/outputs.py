@@ -76,6 +76,10 @@ def summary_dict(run: RunResult) -> dict[str, Any]:
     paths = [data.demand, data.sites, data.existing]
     if data.network is not None:
         paths += [data.network.nodes, data.network.edges]
+        if data.network.path is not None:
+            from siting.walking.readers import resolve_network_path
+
+            paths.append(resolve_network_path(data.network.path))
     for p in paths:
         if p is not None and Path(p).is_file():
             inputs[Path(p).name] = _sha256(Path(p))
@@ -97,7 +101,14 @@ def summary_dict(run: RunResult) -> dict[str, Any]:
         "sites_used": plan.sites_used,
         "assignments": len(plan.assignments),
         "walking": {"mode": run.prepared.walking.mode, "cutoff_m": round(run.prepared.walking.cutoff_m, 1),
-                    "notes": list(run.prepared.walking.notes)},
+                    "notes": list(run.prepared.walking.notes),
+                    "snapping": dict(run.prepared.walking.snapping),
+                    "straight_vs_network": {
+                        "meaning": "residents x services covered by straight-line distance vs along the walking "
+                                   "network, per age group: by existing facilities, and by every site able to host "
+                                   "each service (the most any plan can reach)",
+                        "by_age_group": [{k: (v if isinstance(v, str) else round(float(v), 2)) for k, v in row.items()}
+                                         for row in run.prepared.walking.straight_vs_network]}},
         "covered": [
             {k: (v if isinstance(v, str) else float(v)) for k, v in row.items()}
             for row in cov.to_dict(orient="records")

@@ -6,14 +6,21 @@ stairs slow every group by the same factor. So this stage measures every trip on
 and a group's time is that figure divided by the group's speed.
 """
 
-from siting.walking.network import WalkingNetwork, network_reach, read_network_csv, tobler_factor
+from siting.walking.network import WalkingNetwork, tobler_factor
+from siting.walking.paths import isolated_origins, network_reach
 from siting.walking.reach import Reach, euclidean_reach
+from siting.walking.readers import read_network, read_network_csv
+from siting.walking.snapping import Snapping, snap
 
 __all__ = [
     "Reach",
+    "Snapping",
     "WalkingNetwork",
     "euclidean_reach",
+    "isolated_origins",
     "network_reach",
+    "read_network",
     "read_network_csv",
+    "snap",
     "tobler_factor",
 ]

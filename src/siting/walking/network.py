@@ -1,4 +1,4 @@
-"""Walking along a street network, with slope (Tobler) and stairs.
+"""A walking network in metres, with slope (Tobler) and stairs.
 
 The network is directed when node elevations are given: walking uphill is slower than
 walking down. Edge costs are flat-equivalent metres: ``length / tobler_factor(slope)``, or
@@ -8,19 +8,12 @@ walking down. Edge costs are flat-equivalent metres: ``length / tobler_factor(sl
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
-from pyproj import CRS, Transformer
 from scipy import sparse
-from scipy.sparse import csgraph
-from scipy.spatial import cKDTree
-
-from siting.errors import DataError, where
-from siting.walking.reach import Reach
 
 TOBLER_FLAT = 6.0 * np.exp(-3.5 * 0.05)
+MIN_COST_M = 1e-6  # a zero-cost arc would vanish from a sparse matrix: give it a micrometre
 
 
 def tobler_factor(slope: np.ndarray | float) -> np.ndarray:
@@ -40,7 +33,7 @@ def tobler_factor(slope: np.ndarray | float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class WalkingNetwork:
-    """A walking network in a metric CRS.
+    """A walking network in a metric CRS; every edge is a straight segment.
 
     Attributes
     ----------
@@ -68,173 +61,83 @@ class WalkingNetwork:
         """Number of nodes."""
         return len(self.xy)
 
+    @property
+    def n_edges(self) -> int:
+        """Number of edges."""
+        return len(self.u)
+
+    def directed_costs(self, *, slope: bool, stairs_factor: float) -> tuple[np.ndarray, np.ndarray]:
+        """Flat-equivalent metres of every edge walked u → v and v → u.
+
+        Parameters
+        ----------
+        slope
+            Apply Tobler's slope factor (when elevations are known).
+        stairs_factor
+            Time factor of stairs, applied instead of the slope factor.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            ``(forward, backward)``, each of shape (edges,).
+        """
+        length = np.asarray(self.length, dtype=float)
+        forward = length.copy()
+        backward = length.copy()
+        if slope and self.elevation is not None:
+            rise = self.elevation[self.v] - self.elevation[self.u]
+            grade = np.divide(rise, length, out=np.zeros_like(length), where=length > 0)
+            forward = length / tobler_factor(grade)
+            backward = length / tobler_factor(-grade)
+        if self.stairs.size:
+            forward = np.where(self.stairs, length * stairs_factor, forward)
+            backward = np.where(self.stairs, length * stairs_factor, backward)
+        return forward, backward
+
     def edge_cost(self, *, slope: bool, stairs_factor: float) -> sparse.csr_matrix:
         """Directed graph of flat-equivalent metres, both directions of every edge."""
-        u = np.concatenate([self.u, self.v])
-        v = np.concatenate([self.v, self.u])
-        length = np.concatenate([self.length, self.length])
-        cost = length.astype(float).copy()
-        if slope and self.elevation is not None:
-            rise = self.elevation[v] - self.elevation[u]
-            grade = np.divide(rise, length, out=np.zeros_like(length, dtype=float), where=length > 0)
-            cost = length / tobler_factor(grade)
-        if self.stairs.size:
-            st = np.concatenate([self.stairs, self.stairs])
-            cost = np.where(st, length * stairs_factor, cost)
-        # a zero-length edge would vanish from a sparse matrix: give it a millimetre
-        cost = np.maximum(cost, 1e-3)
-        # parallel edges: keep the cheapest (building a csr matrix directly would sum them)
-        key = u * self.n_nodes + v
-        order = np.lexsort((cost, key))
-        first = np.ones(key.size, dtype=bool)
-        first[1:] = key[order][1:] != key[order][:-1]
-        keep = order[first]
-        return sparse.csr_matrix((cost[keep], (u[keep], v[keep])), shape=(self.n_nodes, self.n_nodes))
+        forward, backward = self.directed_costs(slope=slope, stairs_factor=stairs_factor)
+        tail = np.concatenate([self.u, self.v])
+        head = np.concatenate([self.v, self.u])
+        return arcs_to_csr(tail, head, np.concatenate([forward, backward]), self.n_nodes)
 
 
-@dataclass(frozen=True)
-class Snapping:
-    """How points were attached to the network.
+def arcs_to_csr(tail: np.ndarray, head: np.ndarray, cost: np.ndarray, n: int) -> sparse.csr_matrix:
+    """A sparse graph from arcs, keeping the cheapest of parallel arcs (a plain build would sum them).
 
-    Attributes
-    ----------
-    node
-        Nearest node of each point.
-    offset_m
-        Straight-line distance from the point to its node.
-    too_far
-        Points further than the snapping limit (they reach nothing).
+    Self-loops are dropped; costs are floored at a micrometre so that no arc vanishes.
     """
+    tail = np.asarray(tail, dtype=np.int64)
+    head = np.asarray(head, dtype=np.int64)
+    cost = np.maximum(np.asarray(cost, dtype=float), MIN_COST_M)
+    loop = tail == head
+    if loop.any():
+        tail, head, cost = tail[~loop], head[~loop], cost[~loop]
+    keep, cost = unique_min(tail * n + head, cost)
+    tail, head = tail[keep], head[keep]
+    # sorted by (tail, head): build the csr arrays directly
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(tail, minlength=n), out=indptr[1:])
+    graph = sparse.csr_matrix((cost, head, indptr), shape=(n, n))
+    graph.has_sorted_indices = True
+    return graph
 
-    node: np.ndarray
-    offset_m: np.ndarray
-    too_far: np.ndarray
 
-
-def snap(network: WalkingNetwork, points: np.ndarray, *, limit_m: float) -> Snapping:
-    """Attach points to their nearest network node."""
-    if len(points) == 0:
-        return Snapping(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=bool))
-    dist, node = cKDTree(network.xy).query(points)
-    return Snapping(node.astype(np.int64), dist, dist > limit_m)
-
-
-def network_reach(network: WalkingNetwork, origins: np.ndarray, destinations: np.ndarray, *,
-                  cutoff_m: float, slope: bool = True, stairs_factor: float = 2.0,
-                  snap_limit_m: float = 250.0, chunk: int = 256) -> tuple[Reach, Snapping, Snapping]:
-    """Walking distances from origins to destinations along the network, below a cutoff.
-
-    One shortest-path pass per chunk of destination nodes on the reversed graph (so that the
-    distances run origin → destination, uphill and downhill as walked), with a cutoff; never
-    all pairs.
-
-    Parameters
-    ----------
-    network
-        The walking network.
-    origins, destinations
-        Coordinates in metres.
-    cutoff_m
-        Longest flat-equivalent walk to record.
-    slope, stairs_factor
-        Tobler's slope factor on or off; time factor of stairs.
-    snap_limit_m
-        Points further than this from any node reach nothing and are reported.
-    chunk
-        Destination nodes per shortest-path pass (bounds memory).
+def unique_min(key: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sort by ``key`` and keep one entry per key, with the smallest value.
 
     Returns
     -------
-    tuple
-        The :class:`Reach`, and the snapping of origins and of destinations.
+    tuple of numpy.ndarray
+        Positions (into the inputs) of one entry per distinct key, in key order, and the
+        smallest value of each key.
     """
-    graph_t = network.edge_cost(slope=slope, stairs_factor=stairs_factor).T.tocsr()
-    so = snap(network, origins, limit_m=snap_limit_m)
-    sd = snap(network, destinations, limit_m=snap_limit_m)
-    n, m = len(origins), len(destinations)
-    ok_o = ~so.too_far
-    o_idx = np.flatnonzero(ok_o)
-    o_nodes = so.node[o_idx]
-    ok_d = np.flatnonzero(~sd.too_far)
-    src_nodes, inverse = np.unique(sd.node[ok_d], return_inverse=True)
-    rows: list[np.ndarray] = []
-    cols: list[np.ndarray] = []
-    vals: list[np.ndarray] = []
-    for start in range(0, src_nodes.size, chunk):
-        block = src_nodes[start:start + chunk]
-        dist = csgraph.dijkstra(graph_t, directed=True, indices=block, limit=cutoff_m)
-        at_origins = dist[:, o_nodes]  # (block, origins)
-        members = np.flatnonzero((inverse >= start) & (inverse < start + block.size))
-        for_dest = at_origins[inverse[members] - start]  # (destinations in block, origins)
-        total = for_dest + so.offset_m[o_idx][None, :] + sd.offset_m[ok_d[members]][:, None]
-        di, oi = np.nonzero(total <= cutoff_m)
-        rows.append(o_idx[oi])
-        cols.append(ok_d[members][di])
-        vals.append(total[di, oi])
-    o = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-    t = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
-    metres = np.concatenate(vals) if vals else np.zeros(0)
-    order = np.lexsort((t, o))
-    return Reach(o[order], t[order], metres[order], (n, m), cutoff_m), so, sd
-
-
-def read_network_csv(nodes_path: Path, edges_path: Path, *, crs: str | None,
-                     to_crs: str) -> WalkingNetwork:
-    """Read a walking network from CSV node and edge tables.
-
-    Parameters
-    ----------
-    nodes_path
-        Columns ``id``, ``lon``/``lat`` (or ``x``/``y`` with ``crs``), optional ``elevation_m``.
-    edges_path
-        Columns ``u``, ``v`` (node ids), optional ``highway`` (``steps`` marks stairs) and
-        ``length_m`` (else the straight length between the nodes).
-    crs
-        CRS of ``x``/``y`` node coordinates.
-    to_crs
-        The district's metric CRS.
-    """
-    for p, role in ((nodes_path, "network nodes"), (edges_path, "network edges")):
-        if not p.exists():
-            raise DataError(f"{role} file {p} not found; fix 'data.network' in the scenario")
-    nodes = pd.read_csv(nodes_path, dtype={"id": str})
-    edges = pd.read_csv(edges_path, dtype={"u": str, "v": str})
-    if nodes.empty:
-        raise DataError(f"network nodes file {nodes_path} has no rows")
-    if edges.empty:
-        raise DataError(f"network edges file {edges_path} has no edges; a walking network needs streets")
-    if {"lon", "lat"} <= set(nodes.columns):
-        src, xs, ys = CRS.from_epsg(4326), nodes["lon"], nodes["lat"]
-    elif {"x", "y"} <= set(nodes.columns) and crs:
-        src, xs, ys = CRS.from_user_input(crs), nodes["x"], nodes["y"]
-    else:
-        raise DataError(f"{nodes_path}: needs 'id' and 'lon'/'lat' columns (or 'x'/'y' with data.crs)")
-    for col in ("u", "v"):
-        if col not in edges.columns:
-            raise DataError(f"{edges_path}: missing column '{col}' (the edge's end node ids)")
-    tx = Transformer.from_crs(src, CRS.from_user_input(to_crs), always_xy=True)
-    x, y = tx.transform(xs.to_numpy(dtype=float), ys.to_numpy(dtype=float))
-    xy = np.column_stack([x, y])
-    index = pd.Index(nodes["id"].astype(str))
-    if index.has_duplicates:
-        dup = index[index.duplicated()][0]
-        raise DataError(f"{where(nodes_path, 'id')}: duplicate node id {dup!r}")
-    u = index.get_indexer(pd.Index(edges["u"].astype(str)))
-    v = index.get_indexer(pd.Index(edges["v"].astype(str)))
-    bad = np.flatnonzero((u < 0) | (v < 0))
-    if bad.size:
-        r = int(bad[0])
-        raise DataError(f"{where(edges_path, 'u/v', r + 1)}: node id not in {nodes_path.name}; "
-                        f"every edge must join two listed nodes ({bad.size} edges in all)")
-    if "length_m" in edges.columns:
-        length = pd.to_numeric(edges["length_m"], errors="coerce").to_numpy(dtype=float)
-    else:
-        length = np.hypot(*(xy[u] - xy[v]).T)
-    elevation = (pd.to_numeric(nodes["elevation_m"], errors="coerce").to_numpy(dtype=float)
-                 if "elevation_m" in nodes.columns else None)
-    if elevation is not None and np.isnan(elevation).any():
-        r = int(np.flatnonzero(np.isnan(elevation))[0])
-        raise DataError(f"{where(nodes_path, 'elevation_m', r + 1)}: not a number; give every node an elevation")
-    stairs = (edges["highway"].astype(str).str.strip().eq("steps").to_numpy()
-              if "highway" in edges.columns else np.zeros(len(edges), dtype=bool))
-    return WalkingNetwork(xy, elevation, u.astype(np.int64), v.astype(np.int64), length, stairs)
+    order = np.argsort(key)
+    sorted_key = key[order]
+    start = np.ones(key.size, dtype=bool)
+    start[1:] = sorted_key[1:] != sorted_key[:-1]
+    first = np.flatnonzero(start)
+    sorted_value = value[order]
+    if first.size == key.size:
+        return order, sorted_value
+    return order[first], np.minimum.reduceat(sorted_value, first)

@@ -14,7 +14,8 @@ class Reach:
     """Walking distances from demand points to destinations, below a cutoff.
 
     Stored as triplets so that a zero distance (a resident living in the building itself) is
-    kept, which a sparse matrix would silently drop.
+    kept, which a sparse matrix would silently drop; the builders here keep them sorted by
+    (origin, destination), one entry per pair.
 
     Attributes
     ----------
@@ -35,14 +36,31 @@ class Reach:
     cutoff_m: float
 
     def within(self, metres: float) -> sparse.csr_matrix:
-        """Boolean demand × destination matrix of pairs within ``metres``."""
+        """Boolean demand × destination matrix of pairs within ``metres``.
+
+        The pairs are stored sorted by (origin, destination), so the matrix is assembled
+        directly from arrays, without a sort.
+        """
         if metres > self.cutoff_m * (1 + 1e-12):
             raise ValueError(f"asked for {metres:.1f} m but distances were cut at {self.cutoff_m:.1f} m")
         keep = self.metres <= metres
-        return sparse.csr_matrix(
-            (np.ones(int(keep.sum()), dtype=bool), (self.origin[keep], self.destination[keep])),
-            shape=self.shape,
-        )
+        origin, destination = self.origin[keep], self.destination[keep]
+        if origin.size > 1 and not (np.all(origin[1:] >= origin[:-1])):
+            order = np.lexsort((destination, origin))
+            origin, destination = origin[order], destination[order]
+        n = self.shape[0]
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(origin, minlength=n), out=indptr[1:])
+        out = sparse.csr_matrix((np.ones(int(indptr[-1]), dtype=bool), destination, indptr),
+                                shape=self.shape)
+        out.has_sorted_indices = bool(np.all(np.diff(destination)[np.diff(origin) == 0] > 0))
+        return out
+
+    def columns(self, start: int, stop: int) -> Reach:
+        """The pairs whose destination lies in ``start:stop``, renumbered from 0."""
+        keep = (self.destination >= start) & (self.destination < stop)
+        return Reach(self.origin[keep], self.destination[keep] - start, self.metres[keep],
+                     (self.shape[0], stop - start), self.cutoff_m)
 
     @property
     def nnz(self) -> int:
@@ -78,5 +96,5 @@ def euclidean_reach(origins: np.ndarray, destinations: np.ndarray, *, detour: fl
     o = d["i"].astype(np.int64)
     t = d["j"].astype(np.int64)
     metres = d["v"] * detour
-    order = np.lexsort((t, o))
+    order = np.argsort(o * m + t)  # pairs are unique: one key each
     return Reach(o[order], t[order], metres[order], (n, m), cutoff_m)

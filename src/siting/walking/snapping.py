@@ -1,0 +1,160 @@
+"""Attach demand points, sites and facilities to the walking network.
+
+A point joins the network either at its nearest node or, by default, at the nearest point
+of the nearest edge (its perpendicular foot, or the edge's end). The straight walk from the
+point to the network (the *offset*) is added to every trip, on flat ground. Points further
+from the network than a limit are not attached: they are reported and reach nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import shapely
+from scipy.spatial import cKDTree
+
+from siting.walking.network import WalkingNetwork
+
+SnapMode = Literal["edge", "node"]
+PIECE_M = 50.0  # edges are indexed in pieces of at most this length
+NEAREST_PIECES = 16  # piece midpoints examined per point before falling back to an R-tree
+
+
+@dataclass(frozen=True)
+class Snapping:
+    """How points were attached to the network.
+
+    Attributes
+    ----------
+    node
+        Node the point joins at (node mode), or the ``u`` end of its edge (edge mode);
+        -1 for points beyond the limit.
+    offset_m
+        Straight distance from the point to where it joins the network (``inf`` beyond the
+        limit in edge mode).
+    too_far
+        Points further than the snapping limit (they reach nothing).
+    edge
+        Index of the edge the point joins (edge mode), else -1.
+    fraction
+        Where on the edge, from ``u`` (0) to ``v`` (1); 0 in node mode.
+    """
+
+    node: np.ndarray
+    offset_m: np.ndarray
+    too_far: np.ndarray
+    edge: np.ndarray
+    fraction: np.ndarray
+
+    @property
+    def n_points(self) -> int:
+        """Number of points."""
+        return int(self.node.size)
+
+
+def _empty() -> Snapping:
+    z = np.zeros(0, dtype=np.int64)
+    return Snapping(z, np.zeros(0), np.zeros(0, dtype=bool), z, np.zeros(0))
+
+
+def snap(network: WalkingNetwork, points: np.ndarray, *, limit_m: float, to: SnapMode = "edge") -> Snapping:
+    """Attach points to the network.
+
+    Parameters
+    ----------
+    network
+        The walking network.
+    points
+        Coordinates in metres, shape (n, 2).
+    limit_m
+        Points further than this from the network are reported as ``too_far``.
+    to
+        ``edge``: the nearest point of the nearest edge; ``node``: the nearest node.
+
+    Returns
+    -------
+    Snapping
+        Per point: where it joins and its off-network distance.
+    """
+    points = np.asarray(points, dtype=float).reshape(-1, 2)
+    n = len(points)
+    if n == 0:
+        return _empty()
+    if to == "node" or network.n_edges == 0:
+        dist, node = cKDTree(network.xy).query(points)
+        node = node.astype(np.int64)
+        return Snapping(node, dist, dist > limit_m, np.full(n, -1, dtype=np.int64), np.zeros(n))
+    edge, fraction, offset = _nearest_edges(network, points, limit_m)
+    ok = edge >= 0
+    too_far = ~ok | (offset > limit_m)
+    node = np.where(ok, network.u[np.maximum(edge, 0)], -1)
+    return Snapping(node.astype(np.int64), offset, too_far, np.where(too_far, -1, edge),
+                    np.where(too_far, 0.0, fraction))
+
+
+def _project(points: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fraction along segments a → b of the points' nearest positions, and the distance to them."""
+    d = b - a
+    rel = points - a
+    len2 = np.einsum("...j,...j->...", d, d)
+    t = np.clip(np.divide(np.einsum("...j,...j->...", rel, d), len2, out=np.zeros(len2.shape), where=len2 > 0),
+                0.0, 1.0)
+    foot = a + t[..., None] * d
+    return t, np.sqrt(np.einsum("...j,...j->...", points - foot, points - foot))
+
+
+def _nearest_edges(network: WalkingNetwork, points: np.ndarray,
+                   limit_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nearest edge of every point within ``limit_m``: (edge or -1, fraction, distance or inf).
+
+    Exact. Edges are cut into pieces of at most ``PIECE_M``; the nearest edge of a point has
+    a piece whose midpoint lies within (its distance + half a piece), so the few edges of the
+    nearest piece midpoints hold it unless those midpoints are all closer than that bound;
+    the rare points where they are get an exhaustive query of an R-tree.
+    """
+    n = len(points)
+    a = network.xy[network.u]
+    b = network.xy[network.v]
+    seg_len = np.hypot(*(b - a).T)
+    pieces = np.maximum(1, np.ceil(seg_len / PIECE_M)).astype(np.int64)
+    seg_of = np.repeat(np.arange(network.n_edges), pieces)
+    within_seg = np.arange(seg_of.size) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    share = (within_seg + 0.5) / pieces[seg_of]
+    mids = a[seg_of] + share[:, None] * (b - a)[seg_of]
+    half = float(np.max(seg_len / pieces)) / 2
+    k = min(NEAREST_PIECES, seg_of.size)
+    dmid, pid = cKDTree(mids).query(points, k=k, distance_upper_bound=limit_m + half)
+    dmid, pid = dmid.reshape(n, k), pid.reshape(n, k)
+    found = pid < seg_of.size
+    cand = np.where(found, seg_of[np.minimum(pid, seg_of.size - 1)], 0)
+    t, dist = _project(points[:, None, :], a[cand], b[cand])
+    dist = np.where(found, dist, np.inf)
+    best = np.argmin(dist, axis=1)
+    rows = np.arange(n)
+    edge = np.where(found[rows, best], cand[rows, best], -1)
+    fraction = t[rows, best]
+    offset = dist[rows, best]
+    unsure = np.flatnonzero(np.isfinite(dmid[:, -1]) & (dmid[:, -1] <= offset + half))
+    if unsure.size:
+        tree = shapely.STRtree(shapely.linestrings(np.stack([a, b], axis=1)))
+        (pi, ei), _ = tree.query_nearest(shapely.points(points[unsure]), max_distance=limit_m,
+                                         return_distance=True, all_matches=True)
+        order = np.lexsort((ei, pi))  # among equally near edges, the lowest index
+        pi, ei = pi[order], ei[order]
+        first = np.ones(pi.size, dtype=bool)
+        first[1:] = pi[1:] != pi[:-1]
+        p, e = unsure[pi[first]], ei[first].astype(np.int64)
+        edge[p] = e
+        fraction[p], offset[p] = _project(points[p], a[e], b[e])
+    edge = np.where(offset <= limit_m, edge, -1)
+    offset = np.where(edge >= 0, offset, np.inf)
+    return edge, np.where(edge >= 0, fraction, 0.0), offset
+
+
+def nearest_distance(network: WalkingNetwork, points: np.ndarray) -> np.ndarray:
+    """Straight distance from each point to the nearest node (for reporting points that are far off)."""
+    if len(points) == 0:
+        return np.zeros(0)
+    return np.asarray(cKDTree(network.xy).query(np.asarray(points, dtype=float).reshape(-1, 2))[0])
