@@ -180,7 +180,8 @@ def prepare(scenario: Scenario) -> Prepared:
         problems += snapping_problems(
             {"demand": (snap_d, district.demand.ids, data.demand), "sites": (snap_s, district.sites.ids, data.sites),
              "existing": (snap_e, district.existing.ids, data.existing)},
-            limit_m=walking.snap_limit_m, origin=str(scenario.source), network_file=net_files.nodes if net_files else None)
+            limit_m=walking.snap_limit_m, origin=str(scenario.source),
+            network_file=net_files.nodes if net_files else None)
     else:
         site_reach = euclidean_reach(demand_xy, district.sites.xy, detour=walking.detour, cutoff_m=cutoff)
         exist_reach = euclidean_reach(demand_xy, district.existing.xy, detour=walking.detour, cutoff_m=cutoff)
