@@ -18,13 +18,14 @@ from siting.errors import (
     InfeasibleError,
     ScenarioError,
     SitingError,
+    SolverError,
     raise_problems,
 )
 from siting.model.covering import PlanningRules, SiteData
 from siting.optimize import optimize_covering
 from siting.plan import Plan, make_plan
 from siting.scenario import Scenario
-from siting.solvers import SolveOptions, Status, get_backend
+from siting.solvers import SolveOptions, Status, available_solvers, get_backend
 from siting.walking import euclidean_reach, network_reach, read_network_csv
 
 T = TypeVar("T")
@@ -219,11 +220,15 @@ def solve_prepared(prepared: Prepared, *, rules: PlanningRules | None = None,
         prepared.coverage, SiteData(sites.floor_area, sites.retrofit_cost, sites.allowed), rules,
         backend=backend or opts.backend,
         options=SolveOptions(time_limit_s=opts.time_limit_s, mip_gap=opts.mip_gap, threads=opts.threads,
-                             seed=opts.seed))
+                             seed=opts.seed, isolate=opts.isolate))
     result = solution.result
     if result.status is Status.INFEASIBLE:
         raise InfeasibleError(f"{scenario.source}: the requirements cannot all hold together "
                               f"(budget, min_sites, force_in); relax one of them")
+    if result.status is Status.ERROR and result.solution is None:
+        raise SolverError(f"{scenario.source}: {result.message}; no plan was written. Run again, try another "
+                          f"solver backend (installed: {available_solvers()}), or set solver.isolate: true "
+                          f"to keep siting running when the solver crashes")
     if result.solution is None:
         raise SitingError(f"{scenario.source}: the solver found no plan ({result.status.value}: "
                           f"{result.message}); raise solver.time_limit_s or simplify the scenario")
