@@ -13,9 +13,28 @@ import numpy as np
 
 from siting.catalog import Catalogue
 from siting.district import District
-from siting.errors import DataError, InfeasibleError, SitingError, rows_text
+from siting.errors import CatalogueError, DataError, InfeasibleError, SitingError, rows_text
 from siting.model.covering import PlanningRules
+from siting.scenario import Scenario
 from siting.walking.network import Snapping
+
+
+def key_problems(scenario: Scenario, catalogue: Catalogue) -> list[SitingError]:
+    """Service and age-group keys of the scenario's weights and requirements that the catalogue lacks.
+
+    The runner's :func:`~siting.runner.planning_rules` checks the same keys along with the
+    site ids; this check needs no data, so that it can be listed even when the data is broken.
+    """
+    origin = str(scenario.source or scenario.name)
+    problems: list[SitingError] = []
+    req = scenario.requirements
+    for field, keys, known in (("weights.services", scenario.weights.services, catalogue.service_keys),
+                               ("weights.age_groups", scenario.weights.age_groups, catalogue.group_keys),
+                               ("requirements.min_sites", req.min_sites, catalogue.service_keys),
+                               ("requirements.max_sites", req.max_sites, catalogue.service_keys)):
+        problems += [CatalogueError(f"{origin}, field '{field}': unknown key '{k}'; known: {list(known)}")
+                     for k in keys if k not in known]
+    return problems
 
 
 def snapping_problems(snapped: dict[str, tuple[Snapping, np.ndarray, Path | None]], *, limit_m: float,

@@ -227,9 +227,11 @@ def _check_spread(tables: dict[str, io.PointTable | None], xy: dict[str, np.ndar
         dist = np.hypot(*(points - centre).T)
         far = np.flatnonzero(dist > MAX_SPREAD_M)
         if far.size:
+            first = table.points.iloc[int(far[0])] if table.points is not None else None
+            shown = f"({first.x:g}, {first.y:g}) is " if first is not None else ""
             problems.append(DataError(
                 f"{table.place('lon/lat' if table.crs is not None and table.crs.is_geographic else 'x/y')}, "
-                f"{rows_text(far, table.id_column())}: {dist[far[0]] / 1000:,.0f} km from the middle of the "
+                f"{rows_text(far, table.id_column())}: {shown}{dist[far[0]] / 1000:,.0f} km from the middle of the "
                 f"{centre_role} points, too far to be part of the same district; check these coordinates "
                 f"(swapped, zero or in another CRS than the file says)"))
 

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from siting.catalog import Catalogue, build_catalogue, default_catalogue
-from siting.checks import requirement_problems, snapping_problems
+from siting.checks import key_problems, requirement_problems, snapping_problems
 from siting.coverage import Coverage, build_coverage, walk_cutoff_m
 from siting.district import District, load_district
 from siting.errors import (
@@ -163,6 +163,8 @@ def prepare(scenario: Scenario) -> Prepared:
     elif walking.mode == "network" and net_files is not None:
         network = _collect(problems, read_network_csv, net_files.nodes, net_files.edges, crs=scenario.data.crs,
                            to_crs=district.crs if district is not None else "EPSG:4326")
+    if district is None:
+        problems += key_problems(scenario, catalogue)
     raise_problems(problems)
     assert district is not None
     timings["load"] = time.perf_counter() - t
