@@ -146,6 +146,8 @@ def main() -> None:
             e.show()
             sys.exit(2)
         raise
+    if code == 130:  # typer turns Ctrl-C into exit code 130
+        err_console.print("interrupted; the previous outputs are left as they were")
     sys.exit(code if isinstance(code, int) else 0)
 
 
