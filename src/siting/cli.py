@@ -118,6 +118,19 @@ def schema() -> None:
     sys.stdout.write(json.dumps(scenario_json_schema(), indent=2, ensure_ascii=False) + "\n")
 
 
+def _click_exceptions() -> tuple[type[Exception], ...]:
+    """Click's exception class: from click itself, or from the copy that typer bundles."""
+    import importlib
+
+    found = []
+    for module in ("click.exceptions", "typer._click.exceptions"):
+        try:
+            found.append(importlib.import_module(module).ClickException)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
+
+
 def _terminate(signum: int, frame: object) -> None:
     """SIGTERM: unwind like Ctrl-C, so that temporary outputs are removed and previous ones kept."""
     raise KeyboardInterrupt
@@ -140,10 +153,8 @@ def main() -> None:
         err_console.print("interrupted; the previous outputs are left as they were")
         sys.exit(130)
     except Exception as e:  # click's usage errors
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
+        if isinstance(e, _click_exceptions()):
+            e.show()  # type: ignore[attr-defined]
             sys.exit(2)
         raise
     if code == 130:  # typer turns Ctrl-C into exit code 130

@@ -120,7 +120,7 @@ class Scenario(_Strict):
     title: str = Field(default="", description="Readable title for the report")
     description: str = ""
     data: DataFiles
-    services: list[str] | None = Field(default=None, description="Service keys in play (default: all)")
+    services: list[str] | None = Field(default=None, min_length=1, description="Service keys in play (default: all)")
     catalogue: CatalogueOverrides = Field(default_factory=CatalogueOverrides)
     weights: Weights = Field(default_factory=Weights)
     budget: float = Field(gt=0, allow_inf_nan=False, description="Budget in yuan")
@@ -130,6 +130,14 @@ class Scenario(_Strict):
     source: Path | None = Field(default=None, exclude=True)
     sources: tuple[Path, ...] = Field(default=(), exclude=True,
                                       description="Every file read: the scenario and those it extends")
+
+    @field_validator("services")
+    @classmethod
+    def _distinct_services(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None and len(set(v)) < len(v):
+            twice = sorted({k for k in v if v.count(k) > 1})
+            raise ValueError(f"service(s) {twice} named more than once; name each service once")
+        return v
 
     @field_validator("name")
     @classmethod
