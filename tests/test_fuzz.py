@@ -115,7 +115,7 @@ def _mutate(t: D.Tables, mutation: tuple[Any, ...]) -> None:
         setattr(t, frame_name, df.rename(columns={mutation[2]: mutation[3]}))
     elif kind == "rows":
         how = mutation[2]
-        new = {"duplicate": lambda: df.iloc[[*list(range(len(df))), 0]], "empty": lambda: df.iloc[:0],
+        new = {"duplicate": lambda: df.iloc[[*range(len(df)), 0]] if len(df) else df, "empty": lambda: df.iloc[:0],
                "first": lambda: df.iloc[:1], "reverse": lambda: df.iloc[::-1]}[how]()
         setattr(t, frame_name, new.reset_index(drop=True))
 

@@ -140,8 +140,17 @@ def main() -> None:
     """Entry point: run the app, turning user mistakes into exit code 2 without a traceback."""
     import signal
 
+    previous = None
     with contextlib.suppress(ValueError):  # only possible in the main thread
-        signal.signal(signal.SIGTERM, _terminate)
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        _main()
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main() -> None:
     try:
         code = app(standalone_mode=False)
     except SitingError as e:
