@@ -8,6 +8,7 @@ there is one), and ``run`` must leave no output folder behind.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -64,7 +65,9 @@ def _vector_without_crs(t: D.Tables, folder: Path) -> None:
     gdf = gpd.GeoDataFrame(t.existing.drop(columns=["lon", "lat"]),  # type: ignore[union-attr]
                            geometry=gpd.points_from_xy(t.existing["lon"], t.existing["lat"]))  # type: ignore[index]
     folder.mkdir(parents=True, exist_ok=True)
-    gdf.to_file(folder / "existing.shp")  # a Shapefile without its .prj: no CRS
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "crs was not provided": that is the point
+        gdf.to_file(folder / "existing.shp")  # a Shapefile without its .prj: no CRS
     t.scenario["data"] = {"existing": "existing.shp"}
 
 
