@@ -6,6 +6,7 @@ code 2, never a traceback; a bug in ``siting`` shows its traceback and exits wit
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -35,12 +36,17 @@ def run(
 ) -> None:
     """Solve a scenario and write the plan, coverage tables and report."""
     from siting.report import write_run_outputs
+    from siting.report.outputs import check_replaceable, output_folder
     from siting.runner import run_scenario
+    from siting.solvers import get_backend
 
     sc = load_scenario(scenario or DEFAULT_SCENARIO)
+    target = out.resolve() if out is not None else output_folder(Path("out"), sc.name)
+    check_replaceable(target)  # before solving, not after
+    get_backend(solver or sc.solver.backend)  # a missing solver is named before the data is read
     with console.status(f"Solving {sc.name}..."):
         result = run_scenario(sc, backend=solver)
-        folder = write_run_outputs(result, out or Path("out") / sc.name)
+        folder = write_run_outputs(result, target)
     plan = result.plan
     gap = "n/a" if plan.gap == float("inf") else f"{100 * plan.gap:.4f} %"
     console.print(f"[bold]{sc.name}[/bold]: status [bold]{plan.status.value}[/bold], gap {gap}, "
@@ -52,26 +58,40 @@ def run(
         table.add_row(str(g), f"{row.covered_before / row.population:.1%}", f"{row.covered_after / row.population:.1%}")
     console.print(table)
     for note in result.prepared.walking.notes:
-        console.print(f"[yellow]note:[/yellow] {note}")
+        console.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False)
     console.print(f"Report: {folder / 'report.html'}")
 
 
 @app.command()
 def validate(scenarios: Annotated[list[Path], typer.Argument(help="Scenario YAML files")]) -> None:
     """Check scenario files and their data without solving; list every problem."""
+    from siting.errors import ValidationErrors
     from siting.runner import prepare
+    from siting.solvers import get_backend
 
     failed = 0
     for path in scenarios:
+        problems: list[SitingError] = []
+        prepared = None
         try:
-            prepared = prepare(load_scenario(path))
+            sc = load_scenario(path)
+            try:
+                get_backend(sc.solver.backend)
+            except SitingError as e:
+                problems.append(e)
+            prepared = prepare(sc)
         except SitingError as e:
+            problems.insert(0, e)
+        if problems or prepared is None:
             failed += 1
-            err_console.print(f"[red]✗[/red] {escape(str(path))}\n{escape(str(e))}", highlight=False)
+            message = str(ValidationErrors(problems) if len(problems) > 1 else problems[0])
+            err_console.print(f"[red]✗[/red] {escape(str(path))}\n{escape(message)}", highlight=False)
             continue
         d = prepared.district
-        console.print(f"[green]✓[/green] {path}: {len(d.demand)} demand points, {len(d.sites)} sites, "
-                      f"{len(d.existing)} existing facilities, {len(d.service_keys)} services")
+        console.print(f"[green]✓[/green] {escape(str(path))}: {len(d.demand)} demand points, {len(d.sites)} sites, "
+                      f"{len(d.existing)} existing facilities, {len(d.service_keys)} services", highlight=False)
+        for note in prepared.walking.notes:
+            console.print(f"  [yellow]note:[/yellow] {escape(note)}", highlight=False)
     if failed:
         raise typer.Exit(2)
 
@@ -98,8 +118,39 @@ def schema() -> None:
     sys.stdout.write(json.dumps(scenario_json_schema(), indent=2, ensure_ascii=False) + "\n")
 
 
+def _click_exceptions() -> tuple[type[Exception], ...]:
+    """Click's exception class: from click itself, or from the copy that typer bundles."""
+    import importlib
+
+    found = []
+    for module in ("click.exceptions", "typer._click.exceptions"):
+        try:
+            found.append(importlib.import_module(module).ClickException)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM: unwind like Ctrl-C, so that temporary outputs are removed and previous ones kept."""
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Entry point: run the app, turning user mistakes into exit code 2 without a traceback."""
+    import signal
+
+    previous = None
+    with contextlib.suppress(ValueError):  # only possible in the main thread
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        _main()
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main() -> None:
     try:
         code = app(standalone_mode=False)
     except SitingError as e:
@@ -107,16 +158,16 @@ def main() -> None:
         sys.exit(2)
     except typer.Exit as e:
         sys.exit(e.exit_code)
-    except typer.Abort:
-        err_console.print("aborted")
+    except (typer.Abort, KeyboardInterrupt):
+        err_console.print("interrupted; the previous outputs are left as they were")
         sys.exit(130)
     except Exception as e:  # click's usage errors
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
+        if isinstance(e, _click_exceptions()):
+            e.show()  # type: ignore[attr-defined]
             sys.exit(2)
         raise
+    if code == 130:  # typer turns Ctrl-C into exit code 130
+        err_console.print("interrupted; the previous outputs are left as they were")
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -3,22 +3,34 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
-from siting.catalog import Catalogue, build_catalogue
+from siting.catalog import Catalogue, build_catalogue, default_catalogue
+from siting.checks import key_problems, requirement_problems, snapping_problems
 from siting.coverage import Coverage, able_hosts, build_coverage, straight_vs_network, walk_cutoff_m
 from siting.district import District, load_district
-from siting.errors import CatalogueError, InfeasibleError, ScenarioError, SitingError, ValidationErrors
+from siting.errors import (
+    CatalogueError,
+    InfeasibleError,
+    ScenarioError,
+    SitingError,
+    SolverError,
+    raise_problems,
+)
 from siting.model.covering import PlanningRules, SiteData
 from siting.objectives import objective_spec, optimize_objective
 from siting.optimize import optimize_covering
 from siting.plan import Plan, make_plan
 from siting.scenario import Scenario
-from siting.solvers import SolveOptions, Status, get_backend
-from siting.walking.stage import district_reach
+from siting.solvers import SolveOptions, Status, available_solvers, get_backend
+from siting.walking.stage import district_reach, read_scenario_network
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -100,8 +112,7 @@ def planning_rules(scenario: Scenario, catalogue: Catalogue, district: District)
         problems.append(InfeasibleError(
             f"{origin}: site '{district.sites.ids[both[0]]}' is both in requirements.force_in and force_out; "
             f"keep it in one of them"))
-    if problems:
-        raise ValidationErrors(problems) if len(problems) > 1 else problems[0]
+    raise_problems(problems)
     return PlanningRules(
         budget=float(scenario.budget),
         service_area=np.array([s.floor_area_m2 for s in catalogue.services]),
@@ -122,52 +133,57 @@ def check_requirements(scenario: Scenario, catalogue: Catalogue, district: Distr
     Raises
     ------
     ValidationErrors or InfeasibleError
-        One line per requirement that cannot be met, with the figures that show why.
+        One line per requirement that cannot be met, with the figures that show why
+        (see :func:`siting.checks.requirement_problems`).
     """
-    origin = str(scenario.source or scenario.name)
-    sites = district.sites
-    problems: list[SitingError] = []
-    cheapest = float(np.min(sites.retrofit_cost + np.min(
-        np.where(sites.allowed, rules.service_fitout[None, :], np.inf), axis=1))) if len(sites) else np.inf
-    if cheapest > rules.budget:
-        problems.append(InfeasibleError(
-            f"{origin}, field 'budget': {rules.budget:,.0f} yuan is below the cheapest conversion "
-            f"({cheapest:,.0f} yuan); raise the budget"))
-    forced_cost = float(sites.retrofit_cost[rules.force_in].sum())
-    if forced_cost > rules.budget:
-        problems.append(InfeasibleError(
-            f"{origin}, field 'requirements.force_in': the forced sites cost {forced_cost:,.0f} yuan "
-            f"to convert, more than the budget of {rules.budget:,.0f} yuan"))
-    for s, svc in enumerate(catalogue.services):
-        need = int(rules.min_sites[s])
-        if need <= 0:
-            continue
-        fits = sites.allowed[:, s] & (sites.floor_area >= svc.floor_area_m2) & ~rules.force_out
-        if fits.sum() < need:
-            largest = float(sites.floor_area[sites.allowed[:, s]].max()) if sites.allowed[:, s].any() else 0.0
-            problems.append(InfeasibleError(
-                f"{origin}, field 'requirements.min_sites.{svc.key}': at least {need} {svc.name_en} "
-                f"need {svc.floor_area_m2:,.0f} m² each, but only {int(fits.sum())} allowed site(s) offer "
-                f"that much (the largest allowed offers {largest:,.0f} m²)"))
-        if 0 <= rules.max_sites[s] < need:
-            problems.append(InfeasibleError(
-                f"{origin}: requirements.min_sites.{svc.key} = {need} exceeds max_sites = {rules.max_sites[s]}"))
-    if problems:
-        raise ValidationErrors(problems) if len(problems) > 1 else problems[0]
+    raise_problems(requirement_problems(str(scenario.source or scenario.name), catalogue, district, rules))
 
 
 def prepare(scenario: Scenario) -> Prepared:
-    """Read the data, compute walking distances and coverage; everything before the model."""
+    """Read the data, compute walking distances and coverage; everything before the model.
+
+    Raises
+    ------
+    SitingError
+        Every problem found in the scenario and its files, listed at once as far as one stage
+        allows: the catalogue, every data table and the network are all checked before
+        anything is raised.
+    """
     timings: dict[str, Any] = {}
     t = time.perf_counter()
-    catalogue = catalogue_for(scenario)
-    district = load_district(scenario, catalogue)
+    problems: list[SitingError] = []
+    try:
+        catalogue = catalogue_for(scenario)
+    except SitingError as e:
+        problems.append(e)
+        catalogue = default_catalogue()  # to check the data all the same
+    district = _collect(problems, load_district, scenario, catalogue)
+    walking = scenario.walking
+    net_files = scenario.data.network
+    network = None
+    if walking.mode == "network" and net_files is None:
+        problems.append(ScenarioError(f"{scenario.source}, field 'walking.mode': 'network' needs 'data.network' "
+                                      f"(nodes and edges files), or use mode 'euclidean'"))
+    elif walking.mode == "network" and net_files is not None:
+        network = _collect(problems, read_scenario_network, scenario,
+                           district.crs if district is not None else "EPSG:4326")
+    if district is None:
+        problems += key_problems(scenario, catalogue)
+    raise_problems(problems)
+    assert district is not None
     timings["load"] = time.perf_counter() - t
     t = time.perf_counter()
     cutoff = walk_cutoff_m(catalogue)
-    walking = scenario.walking
-    walked = district_reach(scenario, district, cutoff_m=cutoff)
+    walked = district_reach(scenario, district, cutoff_m=cutoff, network=network)
     site_reach, exist_reach = walked.sites, walked.existing
+    if walked.demand_offnet_m is not None and walked.dest_offnet_m is not None:
+        data, m = scenario.data, len(district.sites)
+        problems += snapping_problems(
+            {"demand": (walked.demand_offnet_m, district.demand.ids, data.demand),
+             "sites": (walked.dest_offnet_m[:m], district.sites.ids, data.sites),
+             "existing": (walked.dest_offnet_m[m:], district.existing.ids, data.existing)},
+            limit_m=walking.snap_limit_m, origin=str(scenario.source),
+            network_file=Path(net_files.nodes or net_files.path or "") if net_files else None)
     timings["walking"] = time.perf_counter() - t
     t = time.perf_counter()
     coverage = build_coverage(district, catalogue, site_reach, exist_reach)
@@ -176,10 +192,23 @@ def prepare(scenario: Scenario) -> Prepared:
     if walked.straight_sites is not None and walked.straight_existing is not None:
         straight = build_coverage(district, catalogue, walked.straight_sites, walked.straight_existing)
         comparison = straight_vs_network(coverage, straight, able_hosts(district, catalogue))
-    rules = planning_rules(scenario, catalogue, district)
-    check_requirements(scenario, catalogue, district, rules)
-    summary = WalkingSummary(walking.mode, cutoff, site_reach.nnz, walked.notes, comparison, walked.counts)
+    rules = _collect(problems, planning_rules, scenario, catalogue, district)
+    if rules is not None:
+        problems += requirement_problems(str(scenario.source or scenario.name), catalogue, district, rules)
+    raise_problems(problems)
+    assert rules is not None
+    notes = (*district.notes, *walked.notes)
+    summary = WalkingSummary(walking.mode, cutoff, site_reach.nnz, notes, comparison, walked.counts)
     return Prepared(scenario, catalogue, district, coverage, rules, summary, timings)
+
+
+def _collect(problems: list[SitingError], step: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+    """Run one checking step; on a user mistake record it and go on with the next step."""
+    try:
+        return step(*args, **kwargs)
+    except SitingError as e:
+        problems.append(e)
+        return None
 
 
 def solve_prepared(prepared: Prepared, *, rules: PlanningRules | None = None,
@@ -197,11 +226,15 @@ def solve_prepared(prepared: Prepared, *, rules: PlanningRules | None = None,
         prepared.coverage, SiteData(sites.floor_area, sites.retrofit_cost, sites.allowed), rules,
         backend=backend or opts.backend,
         options=SolveOptions(time_limit_s=opts.time_limit_s, mip_gap=opts.mip_gap, threads=opts.threads,
-                             seed=opts.seed))
+                             seed=opts.seed, isolate=opts.isolate))
     result = solution.result
     if result.status is Status.INFEASIBLE:
         raise InfeasibleError(f"{scenario.source}: the requirements cannot all hold together "
                               f"(budget, min_sites, force_in); relax one of them")
+    if result.status is Status.ERROR and result.solution is None:
+        raise SolverError(f"{scenario.source}: {result.message}; no plan was written. Run again, try another "
+                          f"solver backend (installed: {available_solvers()}), or set solver.isolate: true "
+                          f"to keep siting running when the solver crashes")
     if result.solution is None:
         raise SitingError(f"{scenario.source}: the solver found no plan ({result.status.value}: "
                           f"{result.message}); raise solver.time_limit_s or simplify the scenario")

@@ -7,6 +7,8 @@ field (mappings merge, everything else replaces), so a variant stays a few lines
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,6 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from siting.errors import ScenarioError
 
 DEFAULT_SCENARIO = Path("scenarios") / "jiangbei-yubei.yaml"
+#: A scenario file larger than this is not a scenario (a data file named by mistake?).
+MAX_SCENARIO_BYTES = 1_000_000
+#: What a scenario name may be: it names the output folder, so no path separators, no '..'.
+NAME_PATTERN = re.compile(r"^\w[\w.\-]*$")
 
 
 class _Strict(BaseModel):
@@ -77,9 +83,9 @@ class Weights(_Strict):
     @field_validator("age_groups", "services")
     @classmethod
     def _non_negative(cls, v: dict[str, float]) -> dict[str, float]:
-        bad = {k: w for k, w in v.items() if not (w >= 0)}
+        bad = {k: w for k, w in v.items() if not (w >= 0 and math.isfinite(w))}
         if bad:
-            raise ValueError(f"weights must be zero or positive, got {bad}")
+            raise ValueError(f"weights must be finite and zero or positive, got {bad}")
         return v
 
 
@@ -103,6 +109,14 @@ class Requirements(_Strict):
     max_sites: dict[str, int] = Field(default_factory=dict, description="At most this many new sites per service")
     force_in: list[str] = Field(default_factory=list, description="Site ids that must be converted")
     force_out: list[str] = Field(default_factory=list, description="Site ids that must not be converted")
+
+    @field_validator("min_sites", "max_sites")
+    @classmethod
+    def _counts(cls, v: dict[str, int]) -> dict[str, int]:
+        bad = {k: n for k, n in v.items() if n < 0}
+        if bad:
+            raise ValueError(f"numbers of sites must be zero or more, got {bad}")
+        return v
 
 
 def _check_share(where: str, value: float) -> None:
@@ -159,6 +173,8 @@ class SolverOptions(_Strict):
     mip_gap: float = Field(default=1e-4, ge=0, lt=1)
     threads: int = Field(default=1, ge=1)
     seed: int = Field(default=0, ge=0)
+    isolate: bool = Field(default=False, description="Run the solver in a watched child process: a crash or a "
+                                                     "hang past the time limit is reported instead of stopping siting")
 
 
 class Scenario(_Strict):
@@ -170,19 +186,44 @@ class Scenario(_Strict):
         The file the scenario was read from (set by :func:`load_scenario`).
     """
 
-    name: str = Field(min_length=1, pattern=r"^[\w.\-]+$", description="Short name, used for the output folder")
+    name: str = Field(min_length=1, max_length=100, description="Short name, used for the output folder")
     title: str = Field(default="", description="Readable title for the report")
     description: str = ""
     data: DataFiles
-    services: list[str] | None = Field(default=None, description="Service keys in play (default: all)")
+    services: list[str] | None = Field(default=None, min_length=1, description="Service keys in play (default: all)")
     catalogue: CatalogueOverrides = Field(default_factory=CatalogueOverrides)
     weights: Weights = Field(default_factory=Weights)
-    budget: float = Field(gt=0, description="Budget in yuan")
+    budget: float = Field(gt=0, allow_inf_nan=False, description="Budget in yuan")
     walking: Walking = Field(default_factory=Walking)
     requirements: Requirements = Field(default_factory=Requirements)
     objective: Objective = Field(default_factory=Objective)
     solver: SolverOptions = Field(default_factory=SolverOptions)
     source: Path | None = Field(default=None, exclude=True)
+    sources: tuple[Path, ...] = Field(default=(), exclude=True,
+                                      description="Every file read: the scenario and those it extends")
+
+    @field_validator("services")
+    @classmethod
+    def _distinct_services(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None and len(set(v)) < len(v):
+            twice = sorted({k for k in v if v.count(k) > 1})
+            raise ValueError(f"service(s) {twice} named more than once; name each service once")
+        return v
+
+    @field_validator("name")
+    @classmethod
+    def _folder_name(cls, v: str) -> str:
+        if not NAME_PATTERN.match(v):
+            raise ValueError(f"{v!r} cannot name an output folder; use letters, digits, '_', '-' and '.', "
+                             f"starting with a letter or digit")
+        return v
+
+    @model_validator(mode="after")
+    def _network_for_network_walking(self) -> Scenario:
+        if self.walking.mode == "network" and self.data.network is None:
+            raise ValueError("walking.mode 'network' needs data.network (nodes and edges files); "
+                             "add them, or use walking.mode 'euclidean'")
+        return self
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -195,17 +236,55 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader (no Python objects, no code), refusing a key given twice in one mapping."""
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            duplicate = key in seen
+            seen.add(key)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                None, None, "a key must be a plain value, not a list or mapping", key_node.start_mark) from None
+        if duplicate:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"field {key!r} is given twice; keep one", key_node.start_mark)
+    loader.flatten_mapping(node)
+    return dict(loader.construct_pairs(node, deep=deep))
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.exists():
         raise ScenarioError(f"scenario file {path} not found; check the path")
+    if not path.is_file():
+        raise ScenarioError(f"scenario {path} is not a file; name a scenario YAML file")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        size = path.stat().st_size
+        if size > MAX_SCENARIO_BYTES:
+            raise ScenarioError(f"{path} is {size:,} bytes, too large for a scenario file; is it a data file? "
+                                f"A scenario names its data files under 'data:'")
+        text = path.read_text(encoding="utf-8-sig")
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: no Python objects
     except yaml.YAMLError as e:
         raise ScenarioError(f"{path} is not valid YAML: {e}") from None
     except UnicodeDecodeError:
         raise ScenarioError(f"{path} is not UTF-8 text; save it as UTF-8") from None
+    except RecursionError:
+        raise ScenarioError(f"{path}: nesting too deep to be a scenario; check its indentation") from None
+    except OSError as e:
+        raise ScenarioError(f"scenario file {path} cannot be read: {e.strerror or e}") from None
     if not isinstance(raw, dict):
         raise ScenarioError(f"{path}: a scenario is a mapping of fields (name, data, budget, ...)")
+    bad_keys = [k for k in raw if not isinstance(k, str)]
+    if bad_keys:
+        raise ScenarioError(f"{path}: field names must be text, got {bad_keys!r}")
     return raw
 
 
@@ -228,19 +307,29 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
     return {**raw, "data": data}
 
 
-def load_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """Read a scenario file with its ``extends`` chain merged, paths made absolute."""
+def load_raw(path: Path, _seen: tuple[Path, ...] = (), *, files: list[Path] | None = None) -> dict[str, Any]:
+    """Read a scenario file with its ``extends`` chain merged, paths made absolute.
+
+    Parameters
+    ----------
+    path
+        The scenario file.
+    files
+        When given, every file read (this one and those it extends) is appended to it.
+    """
     path = path.resolve()
     if path in _seen:
         chain = " -> ".join(str(p) for p in (*_seen, path))
         raise ScenarioError(f"{path}: 'extends' forms a cycle ({chain}); remove one of them")
     raw = _resolve_paths(_read_yaml(path), path.parent)
+    if files is not None:
+        files.append(path)
     parent = raw.pop("extends", None)
     if parent is None:
         return raw
     if not isinstance(parent, str):
         raise ScenarioError(f"{path}, field 'extends': give the path of one scenario file")
-    return _deep_merge(load_raw(path.parent / parent, (*_seen, path)), raw)
+    return _deep_merge(load_raw(path.parent / parent, (*_seen, path), files=files), raw)
 
 
 def load_scenario(path: Path | str | None = None) -> Scenario:
@@ -262,7 +351,8 @@ def load_scenario(path: Path | str | None = None) -> Scenario:
         Naming the file and every field that is wrong.
     """
     path = Path(path) if path is not None else DEFAULT_SCENARIO
-    raw = load_raw(path)
+    files: list[Path] = []
+    raw = load_raw(path, files=files)
     try:
         scenario = Scenario.model_validate(raw)
     except ValidationError as e:
@@ -276,7 +366,7 @@ def load_scenario(path: Path | str | None = None) -> Scenario:
                 msg = "required field is missing; add it"
             lines.append(f"{path}, field '{loc}': {msg}")
         raise ScenarioError("\n".join(lines)) from None
-    return scenario.model_copy(update={"source": path.resolve()})
+    return scenario.model_copy(update={"source": path.resolve(), "sources": tuple(files)})
 
 
 def scenario_json_schema() -> dict[str, Any]:

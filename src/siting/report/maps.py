@@ -37,6 +37,7 @@ def draw_plan_map(run: RunResult, path: Path) -> None:
     font = cjk_font()
     if font:
         plt.rcParams["font.sans-serif"] = [font, "DejaVu Sans"]
+    plt.rcParams["text.parse_math"] = False  # names from data are text: a '$' in a site id is not math
     district = run.prepared.district
     coverage = run.prepared.coverage
     plan = run.plan

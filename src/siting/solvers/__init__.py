@@ -53,8 +53,14 @@ def get_backend(name: str) -> Backend:
 
 
 def solve(model: MilpModel, backend: str = "highs", options: SolveOptions | None = None) -> SolveResult:
-    """Solve a model with the named backend."""
-    return get_backend(backend).solve(model, options or SolveOptions())
+    """Solve a model with the named backend (in a watched child process when ``options.isolate``)."""
+    options = options or SolveOptions()
+    chosen = get_backend(backend)
+    if options.isolate:
+        from siting.solvers.isolated import solve_isolated
+
+        return solve_isolated(model, chosen, options)
+    return chosen.solve(model, options)
 
 
 __all__ = ["Backend", "SolveOptions", "SolveResult", "Status", "available_solvers", "backend_names",

@@ -39,6 +39,9 @@ class SolveOptions:
         A feasible solution to start from, or ``None``.
     verbose
         Show the solver's log.
+    isolate
+        Solve in a watched child process (:mod:`siting.solvers.isolated`): a crash or a hang
+        past the time limit comes back as status ``error`` instead of taking siting down.
     """
 
     time_limit_s: float = 60.0
@@ -47,6 +50,7 @@ class SolveOptions:
     seed: int = 0
     warm_start: np.ndarray | None = None
     verbose: bool = False
+    isolate: bool = False
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Geod, Transformer
 
-from siting.errors import DataError, where
+from siting import io
+from siting.errors import DataError, SitingError, raise_problems, where
 from siting.walking.coords import to_wgs84
 from siting.walking.network import WalkingNetwork
 
@@ -155,54 +156,60 @@ def read_network_csv(nodes_path: Path, edges_path: Path, *, crs: str | None, to_
     coordinates
         Datum of ``lon``/``lat`` columns: wgs84, gcj02 or bd09.
     """
-    for p, role in ((nodes_path, "network nodes"), (edges_path, "network edges")):
-        if not Path(p).exists():
-            raise DataError(f"{role} file {p} not found; fix 'data.network' in the scenario")
-    nodes = pd.read_csv(nodes_path, dtype={"id": str})
-    edges = pd.read_csv(edges_path, dtype={"u": str, "v": str})
-    if nodes.empty:
-        raise DataError(f"network nodes file {nodes_path} has no rows")
-    if edges.empty:
-        raise DataError(f"network edges file {edges_path} has no edges; a walking network needs streets")
+    nodes, edges = (_read_network_table(Path(p), role) for p, role in ((nodes_path, "network nodes"),
+                                                                       (edges_path, "network edges")))
+    problems: list[SitingError] = []
+    src, xcol, ycol = CRS.from_epsg(4326), "lon", "lat"
     if {"lon", "lat"} <= set(nodes.columns):
-        src, xs, ys = CRS.from_epsg(4326), nodes["lon"], nodes["lat"]
+        pass
     elif {"x", "y"} <= set(nodes.columns) and crs:
-        src, xs, ys = CRS.from_user_input(crs), nodes["x"], nodes["y"]
+        src, xcol, ycol = CRS.from_user_input(crs), "x", "y"
     else:
-        raise DataError(f"{nodes_path}: needs 'id' and 'lon'/'lat' columns (or 'x'/'y' with data.crs)")
-    for col in ("u", "v"):
-        if col not in edges.columns:
-            raise DataError(f"{edges_path}: missing column '{col}' (the edge's end node ids)")
-    xy = project(pd.to_numeric(xs, errors="coerce").to_numpy(dtype=float),
-                 pd.to_numeric(ys, errors="coerce").to_numpy(dtype=float),
-                 src=src, to_crs=to_crs, coordinates=coordinates, origin=str(nodes_path))
-    index = pd.Index(nodes["id"].astype(str))
+        problems.append(DataError(f"{where(nodes_path, column='lon/lat')}: no coordinate columns (the file has "
+                                  f"{list(nodes.columns)}); give 'lon'/'lat' (or 'x'/'y' with data.crs)"))
+    io.require_columns(nodes, ["id"], Path(nodes_path), problems)
+    io.require_columns(edges, ["u", "v"], Path(edges_path), problems)
+    raise_problems(problems)
+    xs = io.numeric(nodes, xcol, Path(nodes_path), problems=problems, what="a coordinate")
+    ys = io.numeric(nodes, ycol, Path(nodes_path), problems=problems, what="a coordinate")
+    length_in = (io.numeric(edges, "length_m", Path(edges_path), minimum=0, problems=problems,
+                            what="a length in metres") if "length_m" in edges.columns else None)
+    elevation = (io.numeric(nodes, "elevation_m", Path(nodes_path), problems=problems, what="an elevation in metres")
+                 if "elevation_m" in nodes.columns else None)
+    index = pd.Index(nodes["id"].astype(str).str.strip())
     if index.has_duplicates:
         dup = index[index.duplicated()][0]
-        raise DataError(f"{where(nodes_path, 'id')}: duplicate node id {dup!r}")
-    u = index.get_indexer(pd.Index(edges["u"].astype(str)))
-    v = index.get_indexer(pd.Index(edges["v"].astype(str)))
+        problems.append(DataError(f"{where(nodes_path, column='id')}: duplicate node id {dup!r}; ids must be unique"))
+    raise_problems(problems)
+    xy = project(xs, ys, src=src, to_crs=to_crs, coordinates=coordinates, origin=str(nodes_path))
+    u = index.get_indexer(pd.Index(edges["u"].astype(str).str.strip()))
+    v = index.get_indexer(pd.Index(edges["v"].astype(str).str.strip()))
     bad = np.flatnonzero((u < 0) | (v < 0))
     if bad.size:
         r = int(bad[0])
         raise DataError(f"{where(edges_path, 'u/v', r + 1)}: node id not in {Path(nodes_path).name}; "
                         f"every edge must join two listed nodes ({bad.size} edges in all)")
-    if "length_m" in edges.columns:
-        length = pd.to_numeric(edges["length_m"], errors="coerce").to_numpy(dtype=float)
-        bad = np.flatnonzero(~np.isfinite(length) | (length < 0))
-        if bad.size:
-            raise DataError(f"{where(edges_path, 'length_m', int(bad[0]) + 1)}: not a length in metres; "
-                            f"give a number of zero or more, or drop the column")
-    else:
-        length = np.hypot(*(xy[u] - xy[v]).T)
-    elevation = (pd.to_numeric(nodes["elevation_m"], errors="coerce").to_numpy(dtype=float)
-                 if "elevation_m" in nodes.columns else None)
-    if elevation is not None and np.isnan(elevation).any():
-        r = int(np.flatnonzero(np.isnan(elevation))[0])
-        raise DataError(f"{where(nodes_path, 'elevation_m', r + 1)}: not a number; give every node an elevation")
+    length = length_in if length_in is not None else np.hypot(*(xy[u] - xy[v]).T)
     stairs = (edges["highway"].astype(str).str.strip().eq("steps").to_numpy()
               if "highway" in edges.columns else np.zeros(len(edges), dtype=bool))
     return WalkingNetwork(xy, elevation, u.astype(np.int64), v.astype(np.int64), length, stairs)
+
+
+def _read_network_table(path: Path, role: str) -> pd.DataFrame:
+    """A network CSV table as text columns; a :class:`DataError` when missing, empty or unreadable."""
+    if not path.is_file():
+        raise DataError(f"{role} file {path} not found; fix 'data.network' in the scenario")
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{role} file {path} is empty; a walking network needs nodes and edges") from None
+    except (UnicodeDecodeError, pd.errors.ParserError, ValueError) as e:
+        raise DataError(f"{role} file {path} is not a readable UTF-8 CSV table: {e}") from None
+    table.columns = [str(c).strip() for c in table.columns]
+    if table.empty:
+        what = "no edges; a walking network needs streets" if role.endswith("edges") else "no nodes"
+        raise DataError(f"{role} file {path} has {what}")
+    return table
 
 
 def _is_steps(values: pd.Series) -> np.ndarray:

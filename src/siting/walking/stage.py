@@ -10,10 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from siting.district import District
 from siting.errors import ScenarioError
 from siting.scenario import Scenario
+from siting.walking.network import WalkingNetwork
 from siting.walking.paths import isolated_origins, network_reach
 from siting.walking.reach import Reach, euclidean_reach
 from siting.walking.readers import read_network
@@ -38,6 +40,9 @@ class DistrictReach:
         The same as numbers, for ``summary.json``.
     network_nodes, network_edges
         Size of the walking network (0 without one).
+    demand_offnet_m, dest_offnet_m
+        Straight distance from each demand point, and from each site then existing facility, to
+        the nearest network node (network mode only), for the checks of far-away points.
     """
 
     sites: Reach
@@ -48,6 +53,8 @@ class DistrictReach:
     counts: dict[str, int] = field(default_factory=dict)
     network_nodes: int = 0
     network_edges: int = 0
+    demand_offnet_m: np.ndarray | None = None
+    dest_offnet_m: np.ndarray | None = None
 
 
 def _ids(ids: np.ndarray, mask: np.ndarray) -> str:
@@ -56,7 +63,8 @@ def _ids(ids: np.ndarray, mask: np.ndarray) -> str:
     return ", ".join(chosen) + (f" and {more} more" if more > 0 else "")
 
 
-def district_reach(scenario: Scenario, district: District, *, cutoff_m: float) -> DistrictReach:
+def district_reach(scenario: Scenario, district: District, *, cutoff_m: float,
+                   network: WalkingNetwork | None = None) -> DistrictReach:
     """Walking distances from demand points to sites and existing facilities, below ``cutoff_m``.
 
     Parameters
@@ -67,6 +75,8 @@ def district_reach(scenario: Scenario, district: District, *, cutoff_m: float) -
         Demand, sites and existing facilities in metres.
     cutoff_m
         Longest flat-equivalent walk any service and age group needs.
+    network
+        The walking network when already read (see :func:`read_scenario_network`).
 
     Raises
     ------
@@ -81,13 +91,8 @@ def district_reach(scenario: Scenario, district: District, *, cutoff_m: float) -
     if walking.mode != "network":
         both = euclidean_reach(demand_xy, dest_xy, detour=walking.detour, cutoff_m=cutoff_m)
         return DistrictReach(both.columns(0, m), both.columns(m, k))
-    files = scenario.data.network
-    if files is None:
-        raise ScenarioError(f"{scenario.source}, field 'walking.mode': 'network' needs 'data.network' "
-                            f"(a network file in 'path', or 'nodes' and 'edges' CSV files), or use mode 'euclidean'")
-    network = read_network(to_crs=district.crs, path=files.path, nodes=files.nodes, edges=files.edges,
-                           fmt=files.format, layer=files.layer, crs=scenario.data.crs,
-                           coordinates=files.coordinates, default_coordinates=scenario.data.coordinates)
+    if network is None:
+        network = read_scenario_network(scenario, district.crs)
     both, snap_d, snap_k = network_reach(network, demand_xy, dest_xy, cutoff_m=cutoff_m, slope=walking.slope,
                                          stairs_factor=walking.stairs_factor, snap_limit_m=walking.snap_limit_m,
                                          snap_to=walking.snap_to)
@@ -114,5 +119,27 @@ def district_reach(scenario: Scenario, district: District, *, cutoff_m: float) -
                      f"can cover them: {_ids(district.demand.ids, cut_off)}")
     counts = {"demand_beyond_snap_limit": int(far_d.sum()), "sites_beyond_snap_limit": int(far_s.sum()),
               "existing_beyond_snap_limit": int(far_e.sum()), "demand_cut_off_from_every_site": int(cut_off.sum())}
+    tree = cKDTree(network.xy)
     return DistrictReach(both.columns(0, m), both.columns(m, k), straight.columns(0, m), straight.columns(m, k),
-                         tuple(notes), counts, network.n_nodes, network.n_edges)
+                         tuple(notes), counts, network.n_nodes, network.n_edges,
+                         tree.query(demand_xy)[0] if len(demand_xy) else np.zeros(0),
+                         tree.query(dest_xy)[0] if len(dest_xy) else np.zeros(0))
+
+
+def read_scenario_network(scenario: Scenario, to_crs: str) -> WalkingNetwork:
+    """Read the walking network a scenario names, in the district's metric CRS.
+
+    Raises
+    ------
+    ScenarioError
+        When the network mode has no network to walk on.
+    DataError
+        When the network files are missing or malformed.
+    """
+    files = scenario.data.network
+    if files is None:
+        raise ScenarioError(f"{scenario.source}, field 'walking.mode': 'network' needs 'data.network' "
+                            f"(a network file in 'path', or 'nodes' and 'edges' CSV files), or use mode 'euclidean'")
+    return read_network(to_crs=to_crs, path=files.path, nodes=files.nodes, edges=files.edges,
+                        fmt=files.format, layer=files.layer, crs=scenario.data.crs,
+                        coordinates=files.coordinates, default_coordinates=scenario.data.coordinates)
