@@ -216,6 +216,7 @@ def sweep(
     solver: Annotated[str | None, typer.Option("--solver", help="Solver backend (overrides the scenario)")] = None,
 ) -> None:
     """Re-solve a scenario over a range of budgets, weights or walking limits: the efficient frontier."""
+    import dataclasses
     import json as _json
 
     from siting.report.analysis_outputs import write_sweep_outputs
@@ -226,8 +227,8 @@ def sweep(
     axes = [parse_vary(v) for v in vary]
     variants = sweep_variants(sc, axes)
     with console.status(f"Preparing {sc.name}..."):
-        base = prepare(sc)
-        tasks = sweep_tasks(variants, backend=solver, prepare_fn=prepare, base=base)
+        tasks = sweep_tasks(variants, backend=solver, prepare_fn=prepare)
+        base = dataclasses.replace(tasks[0].prepared, scenario=sc)
     folder = (out or Path("out") / f"{sc.name}-sweep").resolve()
     folder.parent.mkdir(parents=True, exist_ok=True)
     log = folder.parent / f".{folder.name}.variants.jsonl"
@@ -247,7 +248,8 @@ def sweep(
     table = Table(*[escape(a.field) for a in axes], "status", "cost (yuan)", "objective", "all ages", "efficient",
                   title="Frontier (frontier.csv)")
     for r in frontier.to_dict(orient="records"):
-        table.add_row(*[f"{r[a.field]:g}" for a in axes], str(r["status"]),
+        table.add_row(*[f"{r[a.field]:,.0f}" if a.field == "budget" else f"{r[a.field]:g}" for a in axes],
+                      str(r["status"]),
                       "–" if r["cost"] != r["cost"] else f"{r['cost']:,.0f}",
                       "–" if r["objective"] != r["objective"] else f"{r['objective']:,.0f}",
                       "–" if r["share_all"] != r["share_all"] else f"{r['share_all']:.1%}",

@@ -202,15 +202,25 @@ def sweep_tasks(variants: Sequence[Variant], *, backend: str | None = None,
     base
         An already prepared base scenario, re-used by variants that change only the budget
         or the weights.
+
+    Notes
+    -----
+    Each distinct setting is prepared under the largest budget of its variants, so that the
+    checks made before any solve (the forced sites fit the budget...) do not stop the whole
+    sweep; a variant whose own budget cannot meet the requirements comes back infeasible.
     """
     cache: dict[str, Prepared] = {}
     if base is not None:
         cache[_prepare_key(base.scenario)] = base
+    largest: dict[str, float] = {}
+    for v in variants:
+        k = _prepare_key(v.scenario)
+        largest[k] = max(largest.get(k, 0.0), float(v.scenario.budget))
     tasks = []
     for v in variants:
         key = _prepare_key(v.scenario)
         if key not in cache:
-            cache[key] = prepare_fn(v.scenario)
+            cache[key] = prepare_fn(v.scenario.model_copy(update={"budget": largest[key]}))
         prepared = cache[key]
         rules = planning_rules(v.scenario, prepared.catalogue, prepared.district)
         tasks.append(SolveTask(v.key, dataclasses.replace(prepared, scenario=v.scenario, rules=rules), None,

@@ -30,7 +30,7 @@ def _fmt_x(v: float) -> str:
 
 
 def line_chart_svg(x: Sequence[float], series: Mapping[str, Sequence[float]], *, x_label: str, y_label: str,
-                   highlight: float | None = None, width: int = 720, height: int = 360,
+                   highlight: float | None = None, width: int = 900, height: int = 380,
                    chart_id: str = "frontier-chart") -> str:
     """A line chart of shares (0–1) as self-contained SVG markup; every label escaped.
 
@@ -45,7 +45,7 @@ def line_chart_svg(x: Sequence[float], series: Mapping[str, Sequence[float]], *,
     highlight
         An x value to mark with a vertical line (the plan's own budget).
     """
-    ml, mr, mt, mb = 64, 190, 16, 48
+    ml, mr, mt, mb = 64, 300, 16, 48
     pw, ph = width - ml - mr, height - mt - mb
     xs = np.asarray(x, dtype=float)
     x_lo, x_hi = (float(np.nanmin(xs)), float(np.nanmax(xs))) if xs.size else (0.0, 1.0)

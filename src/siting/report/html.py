@@ -145,7 +145,7 @@ def render_sweep_report(base: Prepared, frontier: pd.DataFrame, robustness: pd.D
     """Render the ``report.html`` of a sweep: frontier chart and table, how often each option is chosen."""
     catalogue = base.catalogue
     x = axes[0]
-    fctx = frontier_context(frontier, catalogue, axis_columns=list(axes), x_column=x,
+    fctx = frontier_context(frontier, catalogue, axis_columns=[a for a in axes if a != "budget"], x_column=x,
                             x_label="budget (yuan)" if x == "budget" else x,
                             highlight=base.scenario.budget if x == "budget" else None)
     return _env().get_template("sweep.html.j2").render(
