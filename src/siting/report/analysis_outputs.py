@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 def _csv(df: pd.DataFrame, path: Path) -> None:
-    df.to_csv(path, index=False, float_format="%.6g")
+    df.to_csv(path, index=False, float_format="%.12g")
 
 
 def _frontier_files(frontier: pd.DataFrame, prepared: Prepared, folder: Path, x: str, *,

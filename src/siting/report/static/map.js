@@ -71,10 +71,12 @@
   });
   overlays["Existing facilities 现有设施"] = existing.addTo(map);
 
+  var svg = L.svg();  // reach areas as SVG shapes (the many demand points stay on the faster canvas)
   data.plans.forEach(function (plan, k) {
     var reach = L.layerGroup();
     plan.reach.forEach(function (r) {
-      L.polygon(r.polygon, { color: "#1f4e9c", weight: 1, opacity: 0.5, fillOpacity: 0.05, dashArray: "3 3" })
+      L.polygon(r.polygon, { renderer: svg, color: "#1f4e9c", weight: 1, opacity: 0.5, fillOpacity: 0.05,
+                             dashArray: "3 3", className: "reach-area" })
         .bindTooltip(el("span", null, r.site + " " + r.service + ": " + r.minutes + " min walk, " + r.group))
         .addTo(reach);
     });
