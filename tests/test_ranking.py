@@ -14,8 +14,14 @@ from siting.batch import solve_many
 from siting.catalog import default_catalogue
 from siting.coverage import Coverage
 from siting.plan import weighted_new_coverage
-from siting.ranking import (RankingSettings, addition_gain, perturbed_population, rank_options, ranking_tasks,
-                            sole_coverage)
+from siting.ranking import (
+    RankingSettings,
+    addition_gain,
+    perturbed_population,
+    rank_options,
+    ranking_tasks,
+    sole_coverage,
+)
 from siting.runner import run_scenario
 from siting.scenario import load_scenario
 

@@ -34,7 +34,8 @@ def tiny_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
                   "children": 20, "working": 80, "elderly": 40}).to_csv(folder / "demand.csv", index=False)
     pd.DataFrame({"id": ["S0", "S1", "S2", "S3"], "name": [XSS, XSS2, "普通 shop", "ok & fine"],
                   "kind": ["shop", "<b>bold</b>", "shop", "shop"], "x": sxy[:, 0], "y": sxy[:, 1],
-                  "floor_area_m2": 500, "retrofit_cost": 300000, "allowed": ""}).to_csv(folder / "sites.csv", index=False)
+                  "floor_area_m2": 500, "retrofit_cost": 300000, "allowed": ""}
+                 ).to_csv(folder / "sites.csv", index=False)
     scenario = {"name": "xss", "title": "<i>title</i> 标题", "description": XSS,
                 "data": {"demand": "demand.csv", "sites": "sites.csv", "crs": "EPSG:32648"},
                 "services": ["health_station", "canteen"], "budget": 2_000_000,

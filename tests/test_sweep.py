@@ -14,8 +14,15 @@ from siting.batch import solve_many
 from siting.errors import ScenarioError, SitingError
 from siting.runner import prepare, run_scenario
 from siting.scenario import load_scenario
-from siting.sweep import (efficient_mask, frontier_table, parse_vary, robustness_table, sweep_tasks,
-                          sweep_variants, variant_record)
+from siting.sweep import (
+    efficient_mask,
+    frontier_table,
+    parse_vary,
+    robustness_table,
+    sweep_tasks,
+    sweep_variants,
+    variant_record,
+)
 from test_cli import assert_user_error, siting
 
 
