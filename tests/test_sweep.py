@@ -99,6 +99,22 @@ def test_frontier_matches_single_runs(write_tiny) -> None:
     json.dumps(rec)
 
 
+def test_efficiency_is_judged_within_each_setting() -> None:
+    from siting.batch import TaskResult
+    from siting.solvers import Status
+
+    def fake(limit: float, budget: float, cost: float, objective: float) -> TaskResult:
+        plan = type("P", (), {"budget": budget, "cost": cost, "objective": objective, "bound": objective, "gap": 0.0,
+                              "sites_used": 1, "assignments": [1],
+                              "coverage": pd.DataFrame({"age_group": ["elderly"], "population": [10.0],
+                                                        "covered_after": [objective / 10]})})()
+        return TaskResult("k", Status.OPTIMAL, plan, meta={"overrides": {"walk_limit_scale": limit, "budget": budget}})
+
+    results = [fake(0.8, 1, 1, 5), fake(0.8, 2, 2, 6), fake(1.2, 1, 1, 7), fake(1.2, 2, 2, 9)]
+    assert not frontier_table(results, ["elderly"])["efficient"].tolist()[1]
+    assert frontier_table(results, ["elderly"], within=["walk_limit_scale"])["efficient"].all()
+
+
 def test_efficient_mask_by_hand() -> None:
     cost = np.array([1.0, 2.0, 2.0, 3.0, np.nan])
     value = np.array([10.0, 15.0, 12.0, 15.0, 20.0])

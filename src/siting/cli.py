@@ -240,7 +240,9 @@ def sweep(
             f.flush()
 
         results = _solve_with_progress(tasks, f"Sweeping {sc.name}", on_done=record)
-    frontier = frontier_table(results, base.catalogue.group_keys)
+    fields = [a.field for a in axes]
+    frontier = frontier_table(results, base.catalogue.group_keys,
+                              within=[f for f in fields if f != "budget"] if "budget" in fields else ())
     robustness = robustness_table(results, base)
     with console.status("Writing the frontier..."):
         write_sweep_outputs(folder, base, frontier, robustness, [a.field for a in axes], records)

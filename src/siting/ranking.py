@@ -239,11 +239,12 @@ def rank_options(prepared: Prepared, plan: Plan, results: Sequence[TaskResult], 
         }
         if res.plan is not None:
             mv = plan.objective - res.plan.objective
-            row["marginal_low"] = plan.objective - res.plan.bound
-            row["marginal_high"] = plan.bound - res.plan.objective
+            low, high = plan.objective - res.plan.bound, plan.bound - res.plan.objective
         else:  # the requirements need this option: nothing can replace it
-            mv = row["marginal_low"] = row["marginal_high"] = np.nan
+            mv = low = high = np.nan
         row["marginal_value"] = mv
+        row["marginal_low"] = low
+        row["marginal_high"] = high
         row["marginal_share"] = mv / plan.objective if plan.objective > 0 else np.nan
         row["reoptimised_status"] = res.status.value
         row["sole_value"] = float(w[in_pair] @ sole[j, in_pair])
@@ -305,9 +306,9 @@ def _alternatives(prepared: Prepared, plan: Plan, rules: PlanningRules, w: np.nd
             "extra_cost": round(float(extra_cost[j, s]), 2),
             "added_value": round(float(value[j, s]), 2),
         }
-        for p, (ps, g) in enumerate(coverage.pairs):
-            if ps == s:
-                row[f"added_{catalogue.group_keys[g]}"] = round(float(gain[j, p]), 1)
+        for g, gkey in enumerate(catalogue.group_keys):
+            pairs_g = [p for p, (ps, pg) in enumerate(coverage.pairs) if ps == s and pg == g]
+            row[f"added_{gkey}"] = round(float(gain[j, pairs_g[0]]), 1) if pairs_g else np.nan
         row["value_per_10k_yuan"] = round(1e4 * float(value[j, s]) / float(extra_cost[j, s]), 3) \
             if extra_cost[j, s] > 0 else np.nan
         if robust is not None:

@@ -254,11 +254,14 @@ def _group_shares(result: TaskResult, groups: Sequence[str]) -> dict[str, float]
     return out
 
 
-def frontier_table(results: Sequence[TaskResult], groups: Sequence[str]) -> pd.DataFrame:
+def frontier_table(results: Sequence[TaskResult], groups: Sequence[str],
+                   within: Sequence[str] = ()) -> pd.DataFrame:
     """One row per variant: its overrides, status, cost, objective, bound, gap, coverage shares.
 
     Shares are residents × services covered after the plan over residents × services, per age
-    group and in all; ``efficient`` marks the variants no other variant dominates.
+    group and in all; ``efficient`` marks the variants no other variant dominates — among the
+    variants with the same values of the ``within`` fields (e.g. the same walking limits, when
+    a sweep varies them and the budget).
     """
     rows = []
     for r in results:
@@ -279,7 +282,14 @@ def frontier_table(results: Sequence[TaskResult], groups: Sequence[str]) -> pd.D
         })
         rows.append(row)
     df = pd.DataFrame(rows)
-    df["efficient"] = efficient_mask(df["cost"].to_numpy(float), df["objective"].to_numpy(float))
+    df["efficient"] = False
+    keys = [c for c in within if c in df.columns]
+    labels = (df[keys].astype(str).agg("|".join, axis=1) if keys else pd.Series("", index=df.index))
+    for label in labels.unique():
+        idx = df.index[labels == label]
+        sub = df.loc[idx]
+        df.loc[idx, "efficient"] = efficient_mask(sub["cost"].to_numpy(float), sub["objective"].to_numpy(float))
+    df["efficient"] = df["efficient"].astype(bool)
     return df
 
 
