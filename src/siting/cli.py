@@ -47,12 +47,13 @@ def run(
     sc = load_scenario(scenario or DEFAULT_SCENARIO)
     with console.status(f"Solving {sc.name}..."):
         result = run_scenario(sc, backend=solver)
-    extra = None
-    if analysis:
-        from siting.analysis import analysis_tasks, read_analysis
+    from siting.analysis import RunAnalysis, analysis_tasks, read_analysis, street_segments
 
+    if analysis:
         tasks = analysis_tasks(result, backend=solver)
         extra = read_analysis(result, _solve_with_progress(tasks, f"Analysing {sc.name}"))
+    else:
+        extra = RunAnalysis(streets=street_segments(result.prepared))
     with console.status("Writing the report..."):
         folder = write_run_outputs(result, out or Path("out") / sc.name, extra)
     plan = result.plan
