@@ -77,3 +77,16 @@ def test_analysis_section_is_validated(tmp_path: Path) -> None:
                                  "analysis": {"robustness_samples": -1, "frontier": [0]}}))
     proc = siting("validate", str(a))
     assert_user_error(proc, "analysis.robustness_samples", "analysis.frontier.0")
+
+
+@pytest.mark.skipif(not FAIRNESS_READY, reason="scenario field 'objective' ({kind: fairness}) is not on this "
+                                                "branch yet (issue 4A); enable at merge")
+def test_fairness_lifts_the_worst_covered_group() -> None:
+    from siting.runner import run_scenario
+
+    def worst_share(name: str) -> float:
+        cov = run_scenario(load_scenario(SCENARIOS / f"{name}.yaml")).plan.coverage
+        by = cov.groupby("age_group")[["population", "covered_after"]].sum()
+        return float((by["covered_after"] / by["population"]).min())
+
+    assert worst_share("fairness") >= worst_share("baseline") - 1e-9

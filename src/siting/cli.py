@@ -76,6 +76,11 @@ def run(
         console.print(top)
     for note in result.prepared.walking.notes:
         console.print(f"[yellow]note:[/yellow] {escape(note)}")
+    from siting.report.maps import cjk_font
+
+    if cjk_font() is None:
+        console.print("[yellow]note:[/yellow] no font with Chinese characters found: map.png labels are in English "
+                      "(install one, e.g. Debian's fonts-noto-cjk)")
     console.print(f"Report: {folder / 'report.html'}")
 
 
