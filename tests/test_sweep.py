@@ -99,6 +99,24 @@ def test_frontier_matches_single_runs(write_tiny) -> None:
     json.dumps(rec)
 
 
+def test_tasks_and_results_pickle_for_a_distributed_map(write_tiny) -> None:
+    import pickle
+
+    sc = load_scenario(write_tiny(seed=9))
+    tasks = sweep_tasks(sweep_variants(sc, [parse_vary("budget=1e6,2e6")]))
+    copies = pickle.loads(pickle.dumps(tasks))
+    results = solve_many(copies)
+    again = pickle.loads(pickle.dumps(results))
+    assert [r.plan.objective for r in again] == [r.plan.objective for r in solve_many(tasks)]
+
+
+def test_unknown_backend_stops_the_batch(write_tiny) -> None:
+    sc = load_scenario(write_tiny(seed=9))
+    tasks = sweep_tasks(sweep_variants(sc, [parse_vary("budget=1e6,2e6")]), backend="no-such-solver")
+    with pytest.raises(SitingError, match="no-such-solver"):
+        solve_many(tasks)
+
+
 def test_efficiency_is_judged_within_each_setting() -> None:
     from siting.batch import TaskResult
     from siting.solvers import Status

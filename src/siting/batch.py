@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from siting.errors import InfeasibleError, SitingError
+from siting.errors import InfeasibleError, SitingError, SolverUnavailableError
 from siting.model.covering import PlanningRules
 from siting.plan import Plan
 from siting.runner import Prepared, solve_prepared
@@ -80,10 +80,18 @@ class TaskResult:
 
 
 def solve_task(task: SolveTask) -> TaskResult:
-    """Solve one task; a user-facing problem (infeasible requirements...) becomes a result, not an error."""
+    """Solve one task; a problem of this task (infeasible requirements...) becomes a result, not an error.
+
+    Raises
+    ------
+    SolverUnavailableError
+        When the backend is not installed: that stops the whole batch, not one task.
+    """
     t0 = time.perf_counter()
     try:
         plan = solve_prepared(task.prepared, rules=task.rules, backend=task.backend)
+    except SolverUnavailableError:
+        raise
     except InfeasibleError as e:
         return TaskResult(task.key, Status.INFEASIBLE, None, str(e), time.perf_counter() - t0, dict(task.meta))
     except SitingError as e:
