@@ -22,7 +22,7 @@ def siting(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def default_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("run") / "jiangbei"
-    proc = siting("run", str(DEFAULT_SCENARIO), "--out", str(out))
+    proc = siting("run", str(DEFAULT_SCENARIO), "--out", str(out), "--no-analysis")
     assert proc.returncode == 0, proc.stderr
     assert "report.html" in proc.stdout
     return out

@@ -9,8 +9,9 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -19,6 +20,9 @@ from rich.table import Table
 
 from siting.errors import SitingError
 from siting.scenario import DEFAULT_SCENARIO, load_scenario, scenario_json_schema
+
+if TYPE_CHECKING:
+    from siting.batch import SolveTask, TaskResult
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Plan 15-minute community life circles: which idle building becomes which service.")
@@ -33,8 +37,11 @@ def run(
     scenario: ScenarioArg = None,
     out: Annotated[Path | None, typer.Option("--out", help="Output folder (default out/<scenario name>)")] = None,
     solver: Annotated[str | None, typer.Option("--solver", help="Solver backend (overrides the scenario)")] = None,
+    analysis: Annotated[bool, typer.Option(
+        "--analysis/--no-analysis",
+        help="Rank the options, test their robustness and re-solve the budget frontier (scenario 'analysis:')")] = True,
 ) -> None:
-    """Solve a scenario and write the plan, coverage tables and report."""
+    """Solve a scenario and write the plan, coverage tables, ranked options and report."""
     from siting.report import write_run_outputs
     from siting.report.outputs import check_replaceable, output_folder
     from siting.runner import run_scenario
@@ -46,10 +53,18 @@ def run(
     get_backend(solver or sc.solver.backend)  # a missing solver is named before the data is read
     with console.status(f"Solving {sc.name}..."):
         result = run_scenario(sc, backend=solver)
-        folder = write_run_outputs(result, target)
+    from siting.analysis import RunAnalysis, analysis_tasks, read_analysis, street_segments
+
+    if analysis:
+        tasks = analysis_tasks(result, backend=solver)
+        extra = read_analysis(result, _solve_with_progress(tasks, f"Analysing {sc.name}"))
+    else:
+        extra = RunAnalysis(streets=street_segments(result.prepared))
+    with console.status("Writing the report..."):
+        folder = write_run_outputs(result, target, extra)
     plan = result.plan
     gap = "n/a" if plan.gap == float("inf") else f"{100 * plan.gap:.4f} %"
-    console.print(f"[bold]{sc.name}[/bold]: status [bold]{plan.status.value}[/bold], gap {gap}, "
+    console.print(f"[bold]{escape(sc.name)}[/bold]: status [bold]{plan.status.value}[/bold], gap {gap}, "
                   f"{len(plan.assignments)} services at {plan.sites_used} sites, "
                   f"cost {plan.cost:,.0f} of {plan.budget:,.0f} yuan")
     table = Table("age group", "covered before", "covered after", title="Coverage (residents × services)")
@@ -57,9 +72,57 @@ def run(
     for g, row in by_group.iterrows():
         table.add_row(str(g), f"{row.covered_before / row.population:.1%}", f"{row.covered_after / row.population:.1%}")
     console.print(table)
+    if extra is not None and extra.ranking is not None and not extra.ranking.options.empty:
+        top = Table("rank", "site", "service", "cost (yuan)", "marginal value", "robustness",
+                    title="Top retrofit options (ranking.csv)")
+        for r in extra.ranking.options.head(5).itertuples():
+            robust = getattr(r, "chosen_share_perturbed", float("nan"))
+            top.add_row(str(r.rank), escape(f"{r.site_id} {r.site_name}"), escape(f"{r.service_zh} {r.service_en}"),
+                        f"{r.cost:,.0f}", f"{r.marginal_value:,.0f}", "–" if robust != robust else f"{robust:.0%}")
+        console.print(top)
     for note in result.prepared.walking.notes:
         console.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False)
+    from siting.report.maps import cjk_font
+
+    if cjk_font() is None:
+        console.print("[yellow]note:[/yellow] no font with Chinese characters found: map.png labels are in English "
+                      "(install one, e.g. Debian's fonts-noto-cjk)")
     console.print(f"Report: {folder / 'report.html'}")
+
+
+def _solve_with_progress(tasks: Sequence[SolveTask], what: str,
+                         on_done: Callable[[int, TaskResult], None] | None = None) -> list[TaskResult]:
+    """Solve tasks through the batch layer with a progress bar: what is running, time left."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from siting.batch import solve_many
+
+    if not tasks:
+        return []
+    with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=console,
+                  transient=False) as progress:
+        bar = progress.add_task(what, total=len(tasks))
+
+        def started(i: int, task: SolveTask) -> None:
+            progress.update(bar, description=f"{what}: {escape(task.key)}")
+
+        def done(i: int, result: TaskResult) -> None:
+            progress.advance(bar)
+            if on_done is not None:
+                on_done(i, result)
+
+        results = solve_many(tasks, on_start=started, on_done=done)
+        progress.update(bar, description=what)
+    return results
 
 
 @app.command()
@@ -134,6 +197,111 @@ def _click_exceptions() -> tuple[type[Exception], ...]:
 def _terminate(signum: int, frame: object) -> None:
     """SIGTERM: unwind like Ctrl-C, so that temporary outputs are removed and previous ones kept."""
     raise KeyboardInterrupt
+
+
+@app.command()
+def compare(
+    scenarios: Annotated[list[Path], typer.Argument(help="Two or more scenario YAML files")],
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder (default out/compare)")] = None,
+    solver: Annotated[str | None, typer.Option("--solver", help="Solver backend (overrides the scenarios)")] = None,
+) -> None:
+    """Solve scenarios and put them side by side: costs, coverage, and how the plans differ."""
+    from siting.analysis import street_segments
+    from siting.batch import SolveTask
+    from siting.compare import ComparedPlan, compare_plans
+    from siting.report.analysis_outputs import write_compare_outputs
+    from siting.runner import prepare
+
+    if len(scenarios) < 2:
+        raise SitingError("siting compare: give at least two scenario files, e.g. "
+                          "siting compare scenarios/baseline.yaml scenarios/budget-x2.yaml")
+    loaded = [load_scenario(p) for p in scenarios]
+    with console.status("Preparing the scenarios..."):
+        prepared = [prepare(sc) for sc in loaded]
+    tasks = [SolveTask(f"{i + 1}: {sc.name}", p, None, solver)
+             for i, (sc, p) in enumerate(zip(loaded, prepared, strict=True))]
+    results = _solve_with_progress(tasks, "Solving")
+    comparison = compare_plans([ComparedPlan(sc.name, sc.title, p.catalogue, r)
+                                for sc, p, r in zip(loaded, prepared, results, strict=True)])
+    with console.status("Writing the comparison..."):
+        folder = write_compare_outputs(out or Path("out") / "compare", comparison, prepared,
+                                       streets=street_segments(prepared[0]))
+    table = Table("metric", *[escape(n) for n in comparison.names], title="Scenarios side by side (comparison.csv)")
+    for row in comparison.table.to_dict(orient="records"):
+        if row["section"] == "service":
+            continue
+        cells = []
+        for n in comparison.names:
+            v = row[n]
+            if v is None or (isinstance(v, float) and v != v):
+                cells.append("–")
+            elif isinstance(v, str):
+                cells.append(escape(v))
+            else:
+                cells.append(f"{v:.1%}" if row["unit"] == "share" else f"{v:,.0f}")
+        table.add_row(escape(str(row["metric"])), *cells)
+    console.print(table)
+    for d in comparison.differences.to_dict(orient="records"):
+        a, b = escape(str(d["scenario_a"])), escape(str(d["scenario_b"]))
+        console.print(f"{a} vs {b}: Jaccard (sites) {float(d['jaccard_sites']):.2f}; "
+                      f"only in {a}: {escape(str(d['sites_only_in_a'] or '–'))}; "
+                      f"only in {b}: {escape(str(d['sites_only_in_b'] or '–'))}")
+    console.print(f"Report: {folder / 'report.html'}")
+
+
+@app.command()
+def sweep(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML")],
+    vary: Annotated[list[str], typer.Option(
+        "--vary", help="FIELD=START:STOP:COUNT or FIELD=V1,V2,... Fields: budget, weights.age_groups.<group>, "
+                       "weights.services.<service>, walk_limit.<service> (minutes), walk_limit_scale, or any "
+                       "scenario field by its dotted path. Repeat for every combination.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder (default out/<name>-sweep)")] = None,
+    solver: Annotated[str | None, typer.Option("--solver", help="Solver backend (overrides the scenario)")] = None,
+) -> None:
+    """Re-solve a scenario over a range of budgets, weights or walking limits: the efficient frontier."""
+    import dataclasses
+    import json as _json
+
+    from siting.report.analysis_outputs import write_sweep_outputs
+    from siting.runner import prepare
+    from siting.sweep import frontier_table, parse_vary, robustness_table, sweep_tasks, sweep_variants, variant_record
+
+    sc = load_scenario(scenario)
+    axes = [parse_vary(v) for v in vary]
+    variants = sweep_variants(sc, axes)
+    with console.status(f"Preparing {sc.name}..."):
+        tasks = sweep_tasks(variants, backend=solver, prepare_fn=prepare)
+        base = dataclasses.replace(tasks[0].prepared, scenario=sc)
+    folder = (out or Path("out") / f"{sc.name}-sweep").resolve()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    log = folder.parent / f".{folder.name}.variants.jsonl"
+    records: list[dict[str, object]] = []
+    with open(log, "w", encoding="utf-8") as f:
+        def record(i: int, result: TaskResult) -> None:
+            records.append(variant_record(result))
+            f.write(_json.dumps(records[-1], ensure_ascii=False) + "\n")
+            f.flush()
+
+        results = _solve_with_progress(tasks, f"Sweeping {sc.name}", on_done=record)
+    fields = [a.field for a in axes]
+    frontier = frontier_table(results, base.catalogue.group_keys,
+                              within=[f for f in fields if f != "budget"] if "budget" in fields else ())
+    robustness = robustness_table(results, base)
+    with console.status("Writing the frontier..."):
+        write_sweep_outputs(folder, base, frontier, robustness, [a.field for a in axes], records)
+    log.unlink(missing_ok=True)
+    table = Table(*[escape(a.field) for a in axes], "status", "cost (yuan)", "objective", "all ages", "efficient",
+                  title="Frontier (frontier.csv)")
+    for r in frontier.to_dict(orient="records"):
+        table.add_row(*[f"{r[a.field]:,.0f}" if a.field == "budget" else f"{r[a.field]:g}" for a in axes],
+                      str(r["status"]),
+                      "–" if r["cost"] != r["cost"] else f"{r['cost']:,.0f}",
+                      "–" if r["objective"] != r["objective"] else f"{r['objective']:,.0f}",
+                      "–" if r["share_all"] != r["share_all"] else f"{r['share_all']:.1%}",
+                      "yes" if r["efficient"] else "")
+    console.print(table)
+    console.print(f"Report: {folder / 'report.html'}")
 
 
 def main() -> None:

@@ -28,6 +28,7 @@ from siting.optimize import optimize_covering
 from siting.plan import Plan, make_plan
 from siting.scenario import Scenario
 from siting.solvers import SolveOptions, Status, available_solvers, get_backend
+from siting.walking.network import WalkingNetwork
 from siting.walking.stage import district_reach, read_scenario_network
 
 T = TypeVar("T")
@@ -47,7 +48,8 @@ class WalkingSummary:
 
 @dataclass(frozen=True)
 class Prepared:
-    """Everything up to the model: what a solve needs, computed once."""
+    """Everything up to the model: what a solve needs, computed once (``network``: the walking
+    network in the district's CRS, in network mode, for maps)."""
 
     scenario: Scenario
     catalogue: Catalogue
@@ -56,6 +58,7 @@ class Prepared:
     rules: PlanningRules
     walking: WalkingSummary
     timings: dict[str, float] = field(default_factory=dict)
+    network: WalkingNetwork | None = None
 
 
 @dataclass(frozen=True)
@@ -199,7 +202,7 @@ def prepare(scenario: Scenario) -> Prepared:
     assert rules is not None
     notes = (*district.notes, *walked.notes)
     summary = WalkingSummary(walking.mode, cutoff, site_reach.nnz, notes, comparison, walked.counts)
-    return Prepared(scenario, catalogue, district, coverage, rules, summary, timings)
+    return Prepared(scenario, catalogue, district, coverage, rules, summary, timings, network)
 
 
 def _collect(problems: list[SitingError], step: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:

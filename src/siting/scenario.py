@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -177,6 +177,20 @@ class SolverOptions(_Strict):
                                                      "hang past the time limit is reported instead of stopping siting")
 
 
+class Analysis(_Strict):
+    """What ``siting run`` works out beyond the plan, for the report's ranked options and frontier."""
+
+    ranking: bool = Field(default=True, description="Rank the plan's options by marginal value (one re-solve each)")
+    robustness_samples: int = Field(default=8, ge=0, le=1000,
+                                    description="Perturbed-demand re-solves that measure how robust each option is")
+    perturbation: float = Field(default=0.10, ge=0, lt=1,
+                                description="Each sample multiplies every population by a factor in 1 ± this")
+    alternatives: int = Field(default=5, ge=0, le=1000, description="Best options not in the plan to list")
+    frontier: list[Annotated[float, Field(gt=0)]] = Field(
+        default_factory=lambda: [0.25, 0.5, 0.75, 1.5, 2.0],
+        description="Budgets to re-solve for the coverage-vs-budget frontier, as multiples of the budget")
+
+
 class Scenario(_Strict):
     """A planning scenario.
 
@@ -198,6 +212,7 @@ class Scenario(_Strict):
     requirements: Requirements = Field(default_factory=Requirements)
     objective: Objective = Field(default_factory=Objective)
     solver: SolverOptions = Field(default_factory=SolverOptions)
+    analysis: Analysis = Field(default_factory=Analysis, description="Ranked options, robustness and frontier")
     source: Path | None = Field(default=None, exclude=True)
     sources: tuple[Path, ...] = Field(default=(), exclude=True,
                                       description="Every file read: the scenario and those it extends")

@@ -1,43 +1,177 @@
-"""The HTML report: self-contained, readable by a decision maker, every data string escaped."""
+"""The HTML reports: self-contained, readable by a decision maker, every data string escaped.
+
+Jinja autoescaping is on for every template; the map's data goes into the page as JSON
+escaped by :func:`siting.report.mapdata.map_json` and is put on screen with ``textContent``
+only. Leaflet (vendored in ``static/leaflet``), the map and table scripts and the styles are
+inlined, so the report opens offline from a single file.
+"""
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+import siting
+from siting.catalog import Catalogue
+from siting.report.charts import frontier_series, line_chart_svg
+from siting.report.mapdata import map_data, map_json
+
 if TYPE_CHECKING:
-    from siting.runner import RunResult
+    from siting.analysis import RunAnalysis
+    from siting.compare import Comparison
+    from siting.runner import Prepared, RunResult
+
+
+def _fmt(spec: str) -> Any:
+    def f(v: Any) -> str:
+        try:
+            return spec.format(float(v))
+        except (TypeError, ValueError):
+            return "–"
+    return f
 
 
 def _env() -> Environment:
     env = Environment(loader=PackageLoader("siting.report", "templates"),
-                      autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
-    env.filters["yuan"] = lambda v: f"{v:,.0f}"
-    env.filters["pct"] = lambda v: f"{100 * v:.1f} %"
-    env.filters["num"] = lambda v: f"{v:,.0f}"
+                      autoescape=select_autoescape(["html", "j2"], default_for_string=True, default=True),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["yuan"] = _fmt("{:,.0f}")
+    env.filters["num"] = _fmt("{:,.0f}")
+    env.filters["pct"] = lambda v: _fmt("{:.1f} %")(100 * float(v)) if v is not None else "–"
     return env
 
 
-def render_report(run: RunResult, summary: dict[str, Any], map_png: Path | None) -> str:
-    """Render ``report.html`` for a finished run."""
+@cache
+def assets() -> dict[str, str]:
+    """Leaflet, the report's scripts and styles, ready to inline (images as data URIs)."""
+    static = resources.files("siting.report").joinpath("static")
+    leaflet = static.joinpath("leaflet")
+    css = leaflet.joinpath("leaflet.css").read_text(encoding="utf-8")
+    for name in ("layers-2x.png", "layers.png"):
+        data = base64.b64encode(leaflet.joinpath("images", name).read_bytes()).decode("ascii")
+        css = css.replace(f"url(images/{name})", f"url(data:image/png;base64,{data})")
+    js = leaflet.joinpath("leaflet.js").read_text(encoding="utf-8")
+    js = "\n".join(line for line in js.splitlines() if not line.startswith("//# sourceMappingURL"))
+    out = {"leaflet_css": css, "leaflet_js": js,
+           "map_js": static.joinpath("map.js").read_text(encoding="utf-8"),
+           "tables_js": static.joinpath("tables.js").read_text(encoding="utf-8"),
+           "report_css": static.joinpath("report.css").read_text(encoding="utf-8")}
+    for k, v in out.items():
+        if "</script" in v.lower() or "</style" in v.lower():
+            raise RuntimeError(f"asset {k} would close its element early")
+    return out
+
+
+def _records(df: pd.DataFrame | None) -> list[dict[str, Any]]:
+    if df is None or df.empty:
+        return []
+    return [{str(k): (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()}
+            for r in df.to_dict(orient="records")]
+
+
+def _group_labels(catalogue: Catalogue) -> list[dict[str, str]]:
+    return [{"key": g.key, "label": f"{g.name_zh} {g.name_en}", "short": g.name_en.split(" ")[0].lower()}
+            for g in catalogue.age_groups]
+
+
+def frontier_context(frontier: pd.DataFrame, catalogue: Catalogue, *, axis_columns: Sequence[str],
+                     x_column: str, x_label: str, highlight: float | None = None) -> dict[str, Any]:
+    """The frontier's table rows and SVG chart for a template."""
+    labels = {g.key: f"{g.name_zh} {g.name_en}" for g in catalogue.age_groups}
+    ordered = frontier.sort_values(x_column, kind="stable")
+    svg = line_chart_svg(ordered[x_column].astype(float).tolist(), frontier_series(ordered, labels),
+                         x_label=x_label, y_label="residents × services covered", highlight=highlight)
+    return {"rows": _records(frontier), "axis_columns": list(axis_columns), "svg": svg}
+
+
+def _base_context(map_payload: dict[str, Any] | None) -> dict[str, Any]:
+    return {"assets": assets(), "version": siting.__version__,
+            "map_json": map_json(map_payload) if map_payload is not None else None}
+
+
+def render_report(run: RunResult, summary: dict[str, Any], map_png: Path | None,
+                  analysis: RunAnalysis | None = None) -> str:
+    """Render ``report.html`` for a finished run (with its ranking and frontier when given)."""
     catalogue = run.prepared.catalogue
-    map_data = base64.b64encode(map_png.read_bytes()).decode("ascii") if map_png and map_png.exists() else None
+    map_b64 = base64.b64encode(map_png.read_bytes()).decode("ascii") if map_png and map_png.exists() else None
     coverage = run.plan.coverage.copy()
     coverage["service_label"] = [catalogue.service(k).label for k in coverage["service"]]
-    coverage["group_label"] = [catalogue.group(k).name_en for k in coverage["age_group"]]
+    coverage["group_label"] = [catalogue.group(k).name_zh + " " + catalogue.group(k).name_en
+                               for k in coverage["age_group"]]
     groups = (coverage.groupby("age_group", sort=False)[["population", "covered_before", "covered_after"]]
               .sum().reset_index())
     groups["label"] = [catalogue.group(k).name_zh + " " + catalogue.group(k).name_en for k in groups["age_group"]]
+    ranking = analysis.ranking if analysis is not None else None
+    frontier = analysis.frontier if analysis is not None else None
+    group_labels = _group_labels(catalogue)
+    ranking_groups = ([g for g in group_labels if f"sole_{g['key']}" in ranking.options.columns]
+                      if ranking is not None else [])
+    fctx = (frontier_context(frontier, catalogue, axis_columns=[], x_column="budget", x_label="budget (yuan)",
+                             highlight=run.plan.budget) if frontier is not None else None)
+    payload = map_data(run.prepared.district, run.prepared.coverage, catalogue, [(run.scenario.name, run.plan)],
+                       streets=analysis.streets if analysis is not None else None)
     return _env().get_template("report.html.j2").render(
+        **_base_context(payload),
         scenario=run.scenario,
         summary=summary,
         plan=run.plan,
-        assignments=run.plan.assignments.to_dict(orient="records"),
-        coverage=coverage.to_dict(orient="records"),
-        groups=groups.to_dict(orient="records"),
-        map_png=map_data,
+        assignments=_records(run.plan.assignments),
+        coverage=_records(coverage),
+        groups=_records(groups),
+        map_png=map_b64,
         walking=run.prepared.walking,
+        ranking=ranking,
+        ranking_rows=_records(ranking.options) if ranking is not None else [],
+        ranking_groups=ranking_groups,
+        ranking_has_frontier=ranking is not None and "chosen_share_frontier" in ranking.options.columns,
+        alternatives=_records(ranking.alternatives) if ranking is not None else [],
+        frontier=fctx,
+        frontier_svg=fctx["svg"] if fctx else "",
+        frontier_groups=group_labels,
+        notes=list(analysis.notes) if analysis is not None else [],
     )
+
+
+def render_sweep_report(base: Prepared, frontier: pd.DataFrame, robustness: pd.DataFrame,
+                        axes: Sequence[str], *, streets: np.ndarray | None = None) -> str:
+    """Render the ``report.html`` of a sweep: frontier chart and table, how often each option is chosen."""
+    catalogue = base.catalogue
+    x = axes[0]
+    fctx = frontier_context(frontier, catalogue, axis_columns=[a for a in axes if a != "budget"], x_column=x,
+                            x_label="budget (yuan)" if x == "budget" else x,
+                            highlight=base.scenario.budget if x == "budget" else None)
+    return _env().get_template("sweep.html.j2").render(
+        **_base_context(None), scenario=base.scenario, axes=list(axes), frontier=fctx, frontier_svg=fctx["svg"],
+        groups=_group_labels(catalogue), robustness=_records(robustness),
+        n_variants=len(frontier), n_feasible=int(frontier["objective"].notna().sum()),
+    )
+
+
+def render_compare_report(comparison: Comparison, prepared: Sequence[Prepared], *,
+                          streets: np.ndarray | None = None) -> str:
+    """Render the ``report.html`` of a comparison: the table, the differences, the plans on one map."""
+    first = prepared[0]
+    same_district = all(p.district.sites.ids.tolist() == first.district.sites.ids.tolist()
+                        and len(p.district.demand) == len(first.district.demand) for p in prepared)
+    shown = [(name, cp.result.plan, p.coverage)
+             for name, cp, p in zip(comparison.names, comparison.plans, prepared, strict=True)
+             if cp.result.plan is not None]
+    payload = (map_data(first.district, first.coverage, first.catalogue, [(n, pl) for n, pl, _c in shown],
+                        streets=streets, plan_coverages=[c for _n, _pl, c in shown])
+               if shown and same_district else None)
+    return _env().get_template("compare.html.j2").render(
+        **_base_context(payload), names=list(comparison.names), plans=comparison.plans,
+        table=_records(comparison.table), differences=_records(comparison.differences),
+        map_note="" if same_district else "The scenarios use different districts: no common map.",
+    )
+
+
+__all__ = ["assets", "frontier_context", "render_compare_report", "render_report", "render_sweep_report"]

@@ -15,15 +15,31 @@ CJK_FONT_NAMES = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Wen
                   "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC", "AR PL UMing CN")
 
 
+CJK_FONT_FILES = ("NotoSansCJK", "NotoSerifCJK", "SourceHanSans", "wqy-zenhei", "wqy-microhei", "uming")
+
+
 @cache
 def cjk_font() -> str | None:
-    """Name of an installed font that renders Chinese, or ``None`` (labels fall back to English)."""
+    """Name of an installed font that renders Chinese, or ``None`` (labels fall back to English).
+
+    Looks in matplotlib's font list first, then among the system's font files (a font
+    installed after matplotlib built its cache, e.g. Debian's ``fonts-noto-cjk``).
+    """
     from matplotlib import font_manager
 
     installed = {f.name for f in font_manager.fontManager.ttflist}
     for name in CJK_FONT_NAMES:
         if name in installed:
             return name
+    files = sorted(f for f in font_manager.findSystemFonts() if any(k in Path(f).name for k in CJK_FONT_FILES))
+    for path in sorted(files, key=lambda f: ("Regular" not in f, "Sans" not in f, f)):
+        try:
+            font_manager.fontManager.addfont(path)
+            name = font_manager.FontProperties(fname=path).get_name()
+        except (OSError, RuntimeError, ValueError):
+            continue
+        if name:
+            return str(name)
     return None
 
 

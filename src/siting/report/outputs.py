@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -180,6 +180,9 @@ def _move_into_place(tmp: Path, target: Path) -> None:
     _fsync_dir(target.parent)
     shutil.rmtree(old, ignore_errors=True)
 
+if TYPE_CHECKING:
+    from siting.analysis import RunAnalysis
+
 
 @contextlib.contextmanager
 def atomic_output_dir(target: Path) -> Iterator[Path]:
@@ -312,8 +315,11 @@ def summary_dict(run: RunResult) -> dict[str, Any]:
     }
 
 
-def write_run_outputs(run: RunResult, out: Path) -> Path:
+def write_run_outputs(run: RunResult, out: Path, analysis: RunAnalysis | None = None) -> Path:
     """Write summary.json, plan.csv, plan.gpkg, coverage.csv, map.png and report.html.
+
+    With an ``analysis``, also ranking.csv and alternatives.csv (ranked retrofit options),
+    frontier.csv and frontier.png (coverage against budget), and their sections in the report.
 
     Returns
     -------
@@ -330,7 +336,11 @@ def write_run_outputs(run: RunResult, out: Path) -> Path:
         summary = summary_dict(run)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
                                           encoding="utf-8")
-        (tmp / "report.html").write_text(render_report(run, summary, tmp / "map.png"), encoding="utf-8")
+        if analysis is not None:
+            from siting.report.analysis_outputs import write_analysis_files
+
+            write_analysis_files(run, analysis, tmp)
+        (tmp / "report.html").write_text(render_report(run, summary, tmp / "map.png", analysis), encoding="utf-8")
     return out.resolve()
 
 

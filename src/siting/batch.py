@@ -1,0 +1,139 @@
+"""Independent solves, one function: solve these tasks, return plain results.
+
+Sweeps, scenario comparisons and the ranking of retrofit options all ask the same question
+many times with small changes (another budget, another weight, one option forbidden, the
+demand perturbed). Each question is a :class:`SolveTask`: a prepared district and the rules
+to solve it under. :func:`solve_many` answers a list of them and reports each one as it
+finishes; it is the only place that loops over solves, so that a distributed executor can
+replace its loop with a parallel map (every task and result pickles) without the callers
+changing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from siting.errors import InfeasibleError, SitingError, SolverUnavailableError
+from siting.model.covering import PlanningRules
+from siting.plan import Plan
+from siting.runner import Prepared, solve_prepared
+from siting.solvers import Status
+
+
+@dataclass(frozen=True)
+class SolveTask:
+    """One independent solve.
+
+    Attributes
+    ----------
+    key
+        Stable name of the task (``budget=2.4e+07``, ``without S03/canteen``...), unique in a batch.
+    prepared
+        District, coverage and catalogue to solve on (a variant may swap its coverage or sites).
+    rules
+        Budget, weights and requirements; the prepared scenario's own when ``None``.
+    backend
+        Solver backend; the scenario's when ``None``.
+    meta
+        Plain values describing the task (the sweep's overrides...), carried into the result.
+    """
+
+    key: str
+    prepared: Prepared
+    rules: PlanningRules | None = None
+    backend: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """What one task gave: a plan, or the reason there is none.
+
+    Attributes
+    ----------
+    key, meta
+        As in the task.
+    status
+        How the solve ended (``infeasible`` or ``error`` without a plan).
+    plan
+        The plan, or ``None``.
+    message
+        Why there is no plan (the user-facing error), empty otherwise.
+    seconds
+        Wall-clock seconds of the task.
+    """
+
+    key: str
+    status: Status
+    plan: Plan | None
+    message: str = ""
+    seconds: float = 0.0
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when a plan came back."""
+        return self.plan is not None
+
+
+def solve_task(task: SolveTask) -> TaskResult:
+    """Solve one task; a problem of this task (infeasible requirements...) becomes a result, not an error.
+
+    Raises
+    ------
+    SolverUnavailableError
+        When the backend is not installed: that stops the whole batch, not one task.
+    """
+    t0 = time.perf_counter()
+    try:
+        plan = solve_prepared(task.prepared, rules=task.rules, backend=task.backend)
+    except SolverUnavailableError:
+        raise
+    except InfeasibleError as e:
+        return TaskResult(task.key, Status.INFEASIBLE, None, str(e), time.perf_counter() - t0, dict(task.meta))
+    except SitingError as e:
+        return TaskResult(task.key, Status.ERROR, None, str(e), time.perf_counter() - t0, dict(task.meta))
+    return TaskResult(task.key, plan.status, plan, "", time.perf_counter() - t0, dict(task.meta))
+
+
+OnStart = Callable[[int, SolveTask], None]
+OnDone = Callable[[int, TaskResult], None]
+
+
+def solve_many(tasks: Sequence[SolveTask], *, on_start: OnStart | None = None,
+               on_done: OnDone | None = None) -> list[TaskResult]:
+    """Solve independent tasks and return their results in task order.
+
+    Parameters
+    ----------
+    tasks
+        The solves to run; none depends on another.
+    on_start
+        Called with ``(index, task)`` when a task starts (progress: what is running).
+    on_done
+        Called with ``(index, result)`` as each task finishes (progress, and a record of
+        finished work so that an interrupted batch can resume).
+
+    Returns
+    -------
+    list of TaskResult
+        One per task, in the order of ``tasks``.
+    """
+    keys = [t.key for t in tasks]
+    if len(set(keys)) != len(keys):
+        raise ValueError("task keys must be unique in a batch")
+    results: list[TaskResult] = []
+    for i, task in enumerate(tasks):
+        if on_start is not None:
+            on_start(i, task)
+        result = solve_task(task)
+        if on_done is not None:
+            on_done(i, result)
+        results.append(result)
+    return results
+
+
+__all__ = ["OnDone", "OnStart", "SolveTask", "TaskResult", "solve_many", "solve_task"]
