@@ -225,7 +225,9 @@ class CpSatBackend:
             status = Status.INFEASIBLE
         elif st == cp_model.FEASIBLE:
             status = Status.TIME_LIMIT if timed_out else Status.FEASIBLE
-        elif timed_out:
+        elif st == cp_model.UNKNOWN or timed_out:
+            # UNKNOWN: stopped by a limit before a conclusion; the only limit set is the time
+            # (CP-SAT's own clock can read a little under it on a loaded machine)
             status = Status.TIME_LIMIT
         else:
             status = Status.ERROR
