@@ -17,6 +17,9 @@ The district is prepared once; variants that change only the budget or the weigh
 and re-solve only the model. Variants that change walking limits or other fields are prepared
 once per distinct setting. Every solve goes through :func:`siting.batch.solve_many`.
 
+Each finished variant is recorded in a progress log (:mod:`siting.sweep_log`), so that an
+interrupted sweep resumes where it stopped.
+
 The **frontier** is the table of coverage against cost, one row per variant; a row is
 *efficient* when no other variant covers at least as much for no more money (one of the two
 strictly better).
