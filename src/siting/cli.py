@@ -258,39 +258,52 @@ def sweep(
                        "scenario field by its dotted path. Repeat for every combination.")],
     out: Annotated[Path | None, typer.Option("--out", help="Output folder (default out/<name>-sweep)")] = None,
     solver: Annotated[str | None, typer.Option("--solver", help="Solver backend (overrides the scenario)")] = None,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue an interrupted sweep: solve only the variants its progress log lacks")] = False,
 ) -> None:
     """Re-solve a scenario over a range of budgets, weights or walking limits: the efficient frontier."""
     import dataclasses
-    import json as _json
 
     from siting.report.analysis_outputs import write_sweep_outputs
+    from siting.report.outputs import check_replaceable
     from siting.runner import prepare
-    from siting.sweep import frontier_table, parse_vary, robustness_table, sweep_tasks, sweep_variants, variant_record
+    from siting.sweep import parse_vary, sweep_tasks, sweep_variants
+    from siting.sweep_log import ProgressLog, log_entry, recorded, remove_log, resume_point, sweep_outputs
 
     sc = load_scenario(scenario)
     axes = [parse_vary(v) for v in vary]
     variants = sweep_variants(sc, axes)
+    folder = (out or Path("out") / f"{sc.name}-sweep").resolve()
+    check_replaceable(folder)  # before solving, not after
+    keys = [v.key for v in variants]
+    start = resume_point(folder, sc, axes, keys, backend=solver, resume=resume)
+    for note in start.notes:
+        console.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False)
     with console.status(f"Preparing {sc.name}..."):
         tasks = sweep_tasks(variants, backend=solver, prepare_fn=prepare)
         base = dataclasses.replace(tasks[0].prepared, scenario=sc)
-    folder = (out or Path("out") / f"{sc.name}-sweep").resolve()
+    todo = [t for t in tasks if t.key not in start.done]
+    if resume and start.state.header is not None:
+        console.print(f"resuming: {len(start.done)} of {len(tasks)} variants recorded in {escape(str(start.log))}; "
+                      f"solving the other {len(todo)}", highlight=False)
+    entries = dict(start.done)  # by key, as written to the log and read back
     folder.parent.mkdir(parents=True, exist_ok=True)
-    log = folder.parent / f".{folder.name}.variants.jsonl"
-    records: list[dict[str, object]] = []
-    with open(log, "w", encoding="utf-8") as f:
-        def record(i: int, result: TaskResult) -> None:
-            records.append(variant_record(result))
-            f.write(_json.dumps(records[-1], ensure_ascii=False) + "\n")
-            f.flush()
+    try:
+        with ProgressLog(start.log, start.header, list(start.done.values())) as log:
+            def record(i: int, result: TaskResult) -> None:
+                entries[result.key] = log.append(log_entry(result, base.catalogue.group_keys))
 
-        results = _solve_with_progress(tasks, f"Sweeping {sc.name}", on_done=record)
+            _solve_with_progress(todo, f"Sweeping {sc.name}", on_done=record)
+    except KeyboardInterrupt:
+        kept = recorded(start.log, start.header)
+        err_console.print(f"{kept} of {len(tasks)} variants are recorded in {escape(str(start.log))}; "
+                          f"rerun the same command with --resume to continue", highlight=False)
+        raise
     fields = [a.field for a in axes]
-    frontier = frontier_table(results, base.catalogue.group_keys,
-                              within=[f for f in fields if f != "budget"] if "budget" in fields else ())
-    robustness = robustness_table(results, base)
+    frontier, robustness, records = sweep_outputs(keys, entries, base, fields)
     with console.status("Writing the frontier..."):
-        write_sweep_outputs(folder, base, frontier, robustness, [a.field for a in axes], records)
-    log.unlink(missing_ok=True)
+        write_sweep_outputs(folder, base, frontier, robustness, fields, records)
+    remove_log(start.log)  # only once the outputs are in place
     table = Table(*[escape(a.field) for a in axes], "status", "cost (yuan)", "objective", "all ages", "efficient",
                   title="Frontier (frontier.csv)")
     for r in frontier.to_dict(orient="records"):
@@ -301,6 +314,8 @@ def sweep(
                       "–" if r["share_all"] != r["share_all"] else f"{r['share_all']:.1%}",
                       "yes" if r["efficient"] else "")
     console.print(table)
+    console.print(f"Solved {len(todo)} of {len(tasks)} variants"
+                  + (f" ({len(start.done)} taken from the interrupted sweep)" if start.done else ""))
     console.print(f"Report: {folder / 'report.html'}")
 
 

@@ -45,6 +45,10 @@ class OutputError(SitingError):
     """The output folder cannot be written safely (not a folder, holds other files, outside its root)."""
 
 
+class ResumeError(SitingError):
+    """An interrupted sweep cannot be resumed: its progress log belongs to another sweep."""
+
+
 class ValidationErrors(SitingError):
     """Several problems found at once; the message lists every one of them.
 

@@ -17,6 +17,9 @@ The district is prepared once; variants that change only the budget or the weigh
 and re-solve only the model. Variants that change walking limits or other fields are prepared
 once per distinct setting. Every solve goes through :func:`siting.batch.solve_many`.
 
+Each finished variant is recorded in a progress log (:mod:`siting.sweep_log`), so that an
+interrupted sweep resumes where it stopped.
+
 The **frontier** is the table of coverage against cost, one row per variant; a row is
 *efficient* when no other variant covers at least as much for no more money (one of the two
 strictly better).
@@ -254,6 +257,26 @@ def _group_shares(result: TaskResult, groups: Sequence[str]) -> dict[str, float]
     return out
 
 
+def frontier_row(result: TaskResult, groups: Sequence[str]) -> dict[str, Any]:
+    """One variant's row of the frontier, without ``efficient``: plain numbers, NaN without a plan."""
+    row: dict[str, Any] = dict(result.meta.get("overrides", {}))
+    plan = result.plan
+    row.update({
+        "variant": result.key,
+        "status": result.status.value,
+        "budget": float(plan.budget) if plan else row.get("budget", np.nan),
+        "cost": float(plan.cost) if plan else np.nan,
+        "objective": float(plan.objective) if plan else np.nan,
+        "bound": float(plan.bound) if plan else np.nan,
+        "gap": float(plan.gap) if plan else np.nan,
+        "sites_used": plan.sites_used if plan else np.nan,
+        "services_placed": len(plan.assignments) if plan else np.nan,
+        **_group_shares(result, groups),
+        "message": result.message.splitlines()[0] if result.message else "",
+    })
+    return row
+
+
 def frontier_table(results: Sequence[TaskResult], groups: Sequence[str],
                    within: Sequence[str] = ()) -> pd.DataFrame:
     """One row per variant: its overrides, status, cost, objective, bound, gap, coverage shares.
@@ -263,25 +286,12 @@ def frontier_table(results: Sequence[TaskResult], groups: Sequence[str],
     variants with the same values of the ``within`` fields (e.g. the same walking limits, when
     a sweep varies them and the budget).
     """
-    rows = []
-    for r in results:
-        row: dict[str, Any] = dict(r.meta.get("overrides", {}))
-        plan = r.plan
-        row.update({
-            "variant": r.key,
-            "status": r.status.value,
-            "budget": plan.budget if plan else row.get("budget", np.nan),
-            "cost": plan.cost if plan else np.nan,
-            "objective": plan.objective if plan else np.nan,
-            "bound": plan.bound if plan else np.nan,
-            "gap": plan.gap if plan else np.nan,
-            "sites_used": plan.sites_used if plan else np.nan,
-            "services_placed": len(plan.assignments) if plan else np.nan,
-            **_group_shares(r, groups),
-            "message": r.message.splitlines()[0] if r.message else "",
-        })
-        rows.append(row)
-    df = pd.DataFrame(rows)
+    return frontier_from_rows([frontier_row(r, groups) for r in results], within)
+
+
+def frontier_from_rows(rows: Sequence[dict[str, Any]], within: Sequence[str] = ()) -> pd.DataFrame:
+    """The frontier table from rows of :func:`frontier_row` (kept, e.g., in a sweep's progress log)."""
+    df = pd.DataFrame(list(rows))
     df["efficient"] = False
     keys = [c for c in within if c in df.columns]
     labels = (df[keys].astype(str).agg("|".join, axis=1) if keys else pd.Series("", index=df.index))
@@ -306,7 +316,11 @@ def efficient_mask(cost: np.ndarray, value: np.ndarray) -> np.ndarray:
 
 def chosen_share(results: Sequence[TaskResult]) -> np.ndarray | None:
     """Share of the feasible results that choose each (site, service); ``None`` without any."""
-    hosts = [r.plan.hosts for r in results if r.plan is not None]
+    return hosts_share([r.plan.hosts for r in results if r.plan is not None])
+
+
+def hosts_share(hosts: Sequence[np.ndarray]) -> np.ndarray | None:
+    """Share of the plans (sites × services booleans) that choose each (site, service)."""
     if not hosts or len({h.shape for h in hosts}) != 1:
         return None
     return np.asarray(np.mean(np.stack(hosts).astype(float), axis=0))
@@ -314,11 +328,16 @@ def chosen_share(results: Sequence[TaskResult]) -> np.ndarray | None:
 
 def robustness_table(results: Sequence[TaskResult], prepared: Prepared) -> pd.DataFrame:
     """How often each (site, service) is chosen across the variants, most often first."""
-    share = chosen_share(results)
+    return robustness_from_hosts([r.plan.hosts for r in results if r.plan is not None], prepared)
+
+
+def robustness_from_hosts(hosts: Sequence[np.ndarray], prepared: Prepared) -> pd.DataFrame:
+    """The robustness table from the plans' hosts (sites × services booleans), one per feasible variant."""
+    share = hosts_share(hosts)
     if share is None:
         return pd.DataFrame(columns=["site_id", "site_name", "service", "service_zh", "service_en",
                                      "chosen_in", "variants", "chosen_share"])
-    n = sum(r.plan is not None for r in results)
+    n = len(hosts)
     sites, cat = prepared.district.sites, prepared.catalogue
     j, s = np.nonzero(share > 0)
     df = pd.DataFrame({
@@ -349,5 +368,6 @@ def variant_record(result: TaskResult, prepared: Prepared | None = None) -> dict
     return record
 
 
-__all__ = ["Variant", "VaryAxis", "budget_tasks", "chosen_share", "efficient_mask", "frontier_table",
-           "parse_vary", "robustness_table", "sweep_tasks", "sweep_variants", "variant_record"]
+__all__ = ["Variant", "VaryAxis", "budget_tasks", "chosen_share", "efficient_mask", "frontier_from_rows",
+           "frontier_row", "frontier_table", "hosts_share", "parse_vary", "robustness_from_hosts",
+           "robustness_table", "sweep_tasks", "sweep_variants", "variant_record"]
