@@ -13,6 +13,7 @@ import numpy as np
 from siting.catalog import Catalogue, build_catalogue, default_catalogue
 from siting.checks import key_problems, requirement_problems, snapping_problems
 from siting.coverage import Coverage, able_hosts, build_coverage, straight_vs_network, walk_cutoff_m
+from siting.distances import WalkDistances
 from siting.district import District, load_district
 from siting.errors import (
     CatalogueError,
@@ -49,7 +50,8 @@ class WalkingSummary:
 @dataclass(frozen=True)
 class Prepared:
     """Everything up to the model: what a solve needs, computed once (``network``: the walking
-    network in the district's CRS, in network mode, for maps)."""
+    network in the district's CRS, in network mode, for maps; ``distances``: the walking metres
+    below the cutoff, for the walking-time objectives)."""
 
     scenario: Scenario
     catalogue: Catalogue
@@ -59,6 +61,7 @@ class Prepared:
     walking: WalkingSummary
     timings: dict[str, float] = field(default_factory=dict)
     network: WalkingNetwork | None = None
+    distances: WalkDistances | None = None
 
 
 @dataclass(frozen=True)
@@ -202,7 +205,8 @@ def prepare(scenario: Scenario) -> Prepared:
     assert rules is not None
     notes = (*district.notes, *walked.notes)
     summary = WalkingSummary(walking.mode, cutoff, site_reach.nnz, notes, comparison, walked.counts)
-    return Prepared(scenario, catalogue, district, coverage, rules, summary, timings, network)
+    distances = WalkDistances(site_reach, exist_reach, district.existing.service)
+    return Prepared(scenario, catalogue, district, coverage, rules, summary, timings, network, distances)
 
 
 def _collect(problems: list[SitingError], step: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
