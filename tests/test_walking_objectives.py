@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import ROOT
+from siting.analysis import analyse_run
 from siting.errors import InfeasibleError, ScenarioError
 from siting.model.covering import SiteData
 from siting.model.median import build_median_model
@@ -256,3 +257,24 @@ def test_median_scenario_file_runs() -> None:
     counts = dict(zip(run.prepared.catalogue.service_keys, plan.hosts.sum(axis=0).tolist(), strict=True))
     assert scenario.objective.p and all(counts[key] == p for key, p in scenario.objective.p.items())
 
+
+def test_analysis_of_a_median_plan_reads_lower_as_better(write_tiny) -> None:
+    path = write_tiny(seed=5, objective={"kind": "median"},
+                      analysis={"robustness_samples": 0, "frontier": [0.3, 0.6, 1.5, 3.0]})
+    run = run_scenario(load_scenario(path))
+    analysis = analyse_run(run)
+    assert analysis.ranking is not None and analysis.frontier is not None
+    options = analysis.ranking.options
+    assert len(options) == len(run.plan.assignments) > 0
+    # removing an option cannot shorten the optimal walk: what it adds is zero or more
+    assert (options["marginal_value"].dropna() >= -1e-6).all()
+    ok = options.dropna(subset=["marginal_value"])
+    assert (ok["marginal_low"] <= ok["marginal_value"] + 1e-6).all()
+    assert (ok["marginal_value"] <= ok["marginal_high"] + 1e-6).all()
+    # on the frontier, a budget is efficient when no cheaper plan walks as little
+    front = analysis.frontier.dropna(subset=["objective"]).sort_values("cost")
+    efficient = front[front["efficient"]]
+    assert len(efficient) >= 1
+    assert list(efficient["objective"]) == sorted(efficient["objective"], reverse=True)
+    cheapest = front.iloc[0]
+    assert bool(cheapest["efficient"])

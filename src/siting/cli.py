@@ -72,6 +72,9 @@ def run(
     for g, row in by_group.iterrows():
         table.add_row(str(g), f"{row.covered_before / row.population:.1%}", f"{row.covered_after / row.population:.1%}")
     console.print(table)
+    if plan.walking_time is not None:
+        console.print(f"walking time: {plan.walking_time.total_minutes:,.0f} weighted person-minutes to the nearest "
+                      f"facility of each service (summary.json: walking_time); {plan.walking_time.treatment}")
     if extra is not None and extra.ranking is not None and not extra.ranking.options.empty:
         top = Table("rank", "site", "service", "cost (yuan)", "marginal value", "robustness",
                     title="Top retrofit options (ranking.csv)")
@@ -263,6 +266,7 @@ def sweep(
     import dataclasses
     import json as _json
 
+    from siting.plan import MINIMISED_KINDS
     from siting.report.analysis_outputs import write_sweep_outputs
     from siting.runner import prepare
     from siting.sweep import frontier_table, parse_vary, robustness_table, sweep_tasks, sweep_variants, variant_record
@@ -286,7 +290,8 @@ def sweep(
         results = _solve_with_progress(tasks, f"Sweeping {sc.name}", on_done=record)
     fields = [a.field for a in axes]
     frontier = frontier_table(results, base.catalogue.group_keys,
-                              within=[f for f in fields if f != "budget"] if "budget" in fields else ())
+                              within=[f for f in fields if f != "budget"] if "budget" in fields else (),
+                              lower_is_better=sc.objective.kind in MINIMISED_KINDS)
     robustness = robustness_table(results, base)
     with console.status("Writing the frontier..."):
         write_sweep_outputs(folder, base, frontier, robustness, [a.field for a in axes], records)

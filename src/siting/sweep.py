@@ -255,13 +255,14 @@ def _group_shares(result: TaskResult, groups: Sequence[str]) -> dict[str, float]
 
 
 def frontier_table(results: Sequence[TaskResult], groups: Sequence[str],
-                   within: Sequence[str] = ()) -> pd.DataFrame:
+                   within: Sequence[str] = (), *, lower_is_better: bool = False) -> pd.DataFrame:
     """One row per variant: its overrides, status, cost, objective, bound, gap, coverage shares.
 
     Shares are residents × services covered after the plan over residents × services, per age
     group and in all; ``efficient`` marks the variants no other variant dominates — among the
     variants with the same values of the ``within`` fields (e.g. the same walking limits, when
-    a sweep varies them and the budget).
+    a sweep varies them and the budget). ``lower_is_better``: the objective is minimised (walking
+    time, cost), so a variant is dominated by a cheaper one with a lower objective.
     """
     rows = []
     for r in results:
@@ -288,7 +289,8 @@ def frontier_table(results: Sequence[TaskResult], groups: Sequence[str],
     for label in labels.unique():
         idx = df.index[labels == label]
         sub = df.loc[idx]
-        df.loc[idx, "efficient"] = efficient_mask(sub["cost"].to_numpy(float), sub["objective"].to_numpy(float))
+        value = sub["objective"].to_numpy(float) * (-1.0 if lower_is_better else 1.0)
+        df.loc[idx, "efficient"] = efficient_mask(sub["cost"].to_numpy(float), value)
     df["efficient"] = df["efficient"].astype(bool)
     return df
 
