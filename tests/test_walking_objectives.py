@@ -13,7 +13,7 @@ from conftest import ROOT
 from siting.analysis import analyse_run
 from siting.errors import InfeasibleError, ScenarioError
 from siting.model.covering import SiteData
-from siting.model.median import build_median_model
+from siting.model.median import _same_sets, build_median_model
 from siting.model.structure import ShareTarget
 from siting.objectives import ObjectiveSpec, optimize_objective
 from siting.optimize import optimize_covering
@@ -278,3 +278,11 @@ def test_analysis_of_a_median_plan_reads_lower_as_better(write_tiny) -> None:
     assert list(efficient["objective"]) == sorted(efficient["objective"], reverse=True)
     cheapest = front.iloc[0]
     assert bool(cheapest["efficient"])
+
+
+def test_levels_merge_by_full_key_even_when_the_mixed_key_collides() -> None:
+    c = np.uint64(0x9E3779B97F4A7C15)
+    prefix = np.array([[0, 5], [c, 5], [0, 5]], dtype=np.uint64)
+    size = np.array([1, 0, 1], dtype=np.uint64)  # 0 + 1·c and c + 0·c mix to the same key
+    first, inverse = _same_sets(prefix, size)
+    assert inverse[0] == inverse[2] != inverse[1] and first.size == 2

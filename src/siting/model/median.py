@@ -119,26 +119,27 @@ def _entries(cols: SiteColumns, distances: WalkDistances, weights: np.ndarray,
              fallback: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Recorded pairs worth a level: an allowed pair nearer than the fallback walk, with weight.
 
-    Returns the group key (demand point × services + service), the pair, the metres, the
+    Returns the group key (service × demand points + demand point), the pair, the metres, the
     weight ``W`` and the fallback ``f`` of each entry, sorted by group, metres, then pair.
     """
     S = cols.n_services
     reach = distances.sites
+    n = distances.n_demand
     keys, pairs, metres = [], [], []
     for s in range(S):  # services are few; each step is vectorised over the recorded pairs
         col_of = np.full(cols.n_sites, -1, dtype=np.int64)
         col_of[cols.x_site[cols.x_start[s]:cols.x_start[s + 1]]] = np.arange(cols.x_start[s], cols.x_start[s + 1])
         k = col_of[reach.destination]
         keep = (k >= 0) & (weights[reach.origin, s] > 0) & (reach.metres < fallback[reach.origin, s])
-        keys.append(reach.origin[keep] * S + s)
+        keys.append(s * n + reach.origin[keep])  # service-major: already in group order
         pairs.append(k[keep])
         metres.append(reach.metres[keep])
     key = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
     k = np.concatenate(pairs) if pairs else np.zeros(0, dtype=np.int64)
     d = np.concatenate(metres) if metres else np.zeros(0)
-    order = np.lexsort((k, d, key))
+    order = np.lexsort((d, key))  # stable: equal distances keep the pairs in site order
     key, k, d = key[order], k[order], d[order]
-    point, service = np.divmod(key, max(S, 1))
+    service, point = np.divmod(key, max(n, 1))
     return key, k, d, weights[point, service], fallback[point, service]
 
 
@@ -175,9 +176,7 @@ def walk_levels(cols: SiteColumns, distances: WalkDistances, weights: np.ndarray
     base = np.where((gstart > 0)[:, None], cum[np.maximum(gstart - 1, 0)], np.uint64(0))
     prefix = cum - base
     size = (np.arange(n) - gstart + 1).astype(np.uint64)
-    level_keys = np.column_stack([prefix[lv], size[lv]])
-    _, first, inverse = np.unique(level_keys, axis=0, return_index=True, return_inverse=True)
-    inverse = inverse.ravel()
+    first, inverse = _same_sets(prefix[lv], size[lv])
     n_rows = int(first.size)
     saving = np.bincount(inverse, weights=c[lv], minlength=n_rows)
     rep, rep_prev = lv[first], prev[first]
@@ -190,6 +189,23 @@ def walk_levels(cols: SiteColumns, distances: WalkDistances, weights: np.ndarray
     within = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)
     new = sparse.csr_matrix((np.ones(rows.size), (rows, k[np.repeat(lo, lens) + within])), shape=(n_rows, K))
     return WalkLevels(new, pred.astype(np.int64), saving, offset, k, gstart, rep, n, int(lv.size))
+
+
+def _same_sets(prefix: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group levels with the same (hash, hash, size): one representative each, and each level's group.
+
+    One sort of a mixed 64-bit key; the full key is then checked, and a mismatch (not seen in
+    practice) falls back to sorting the full key.
+    """
+    mixed = prefix[:, 0] + size * np.uint64(0x9E3779B97F4A7C15)  # wraps modulo 2**64
+    _, first, inverse = np.unique(mixed, return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
+    rep = first[inverse]
+    if not (np.array_equal(prefix[rep], prefix) and np.array_equal(size[rep], size)):
+        _, first, inverse = np.unique(np.column_stack([prefix, size]), axis=0, return_index=True,
+                                      return_inverse=True)
+        inverse = inverse.ravel()
+    return first, inverse
 
 
 @dataclass(frozen=True)
