@@ -286,3 +286,17 @@ def test_levels_merge_by_full_key_even_when_the_mixed_key_collides() -> None:
     size = np.array([1, 0, 1], dtype=np.uint64)  # 0 + 1·c and c + 0·c mix to the same key
     first, inverse = _same_sets(prefix, size)
     assert inverse[0] == inverse[2] != inverse[1] and first.size == 2
+
+
+def test_tie_break_without_time_keeps_the_coverage_plan_and_says_so() -> None:
+    w = two_sites_tie()
+    t = w.t
+    first = optimize_covering(t.coverage, t.sites, t.rules, options=EXACT)
+    far = np.array([[True], [False]])
+    sol = break_tie(t.coverage, w.distances, w.speeds, t.sites, t.rules, far, first.result, options=EXACT,
+                    time_left_s=0.0)
+    assert sol.hosts.tolist() == far.tolist()
+    assert sol.result.status is Status.TIME_LIMIT and sol.result.bound == first.result.bound
+    assert "tie-break found no plan" in sol.result.message
+    assert sol.walking.stages[1].status is Status.TIME_LIMIT
+    assert sol.walking.total_minutes == pytest.approx(60.0)  # the far site: 10 residents × 6 minutes
