@@ -14,7 +14,7 @@ from test_cli import assert_user_error, siting
 
 SCENARIOS = ROOT / "scenarios"
 FAIRNESS_READY = "objective" in Scenario.model_fields
-VARIANTS = ["baseline", "budget-x2", "elderly-first", "fairness", "straight-line"]
+VARIANTS = ["baseline", "budget-x2", "elderly-first", "fairness", "median", "straight-line"]
 
 
 def test_committed_schema_is_in_sync() -> None:

@@ -71,7 +71,8 @@ def read_analysis(run: RunResult, results: Sequence[TaskResult]) -> RunAnalysis:
                      meta={"kind": "frontier", "overrides": {"budget": run.plan.budget}})
     frontier_results = sorted([*[r for r in results if r.meta.get("kind") == "frontier"], own],
                               key=lambda r: float(r.meta["overrides"]["budget"]))
-    frontier = (frontier_table(frontier_results, run.prepared.catalogue.group_keys)
+    frontier = (frontier_table(frontier_results, run.prepared.catalogue.group_keys,
+                               lower_is_better=run.plan.minimises)
                 if len(frontier_results) > 1 else None)
     ranking = None
     if run.scenario.analysis.ranking:

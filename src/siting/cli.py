@@ -72,6 +72,9 @@ def run(
     for g, row in by_group.iterrows():
         table.add_row(str(g), f"{row.covered_before / row.population:.1%}", f"{row.covered_after / row.population:.1%}")
     console.print(table)
+    if plan.walking_time is not None:
+        console.print(f"walking time: {plan.walking_time.total_minutes:,.0f} weighted person-minutes to the nearest "
+                      f"facility of each service (summary.json: walking_time); {plan.walking_time.treatment}")
     if extra is not None and extra.ranking is not None and not extra.ranking.options.empty:
         top = Table("rank", "site", "service", "cost (yuan)", "marginal value", "robustness",
                     title="Top retrofit options (ranking.csv)")
@@ -264,6 +267,7 @@ def sweep(
     """Re-solve a scenario over a range of budgets, weights or walking limits: the efficient frontier."""
     import dataclasses
 
+    from siting.plan import MINIMISED_KINDS
     from siting.report.analysis_outputs import write_sweep_outputs
     from siting.report.outputs import check_replaceable
     from siting.runner import prepare
@@ -300,7 +304,8 @@ def sweep(
                           f"rerun the same command with --resume to continue", highlight=False)
         raise
     fields = [a.field for a in axes]
-    frontier, robustness, records = sweep_outputs(keys, entries, base, fields)
+    frontier, robustness, records = sweep_outputs(keys, entries, base, fields,
+                                                  lower_is_better=sc.objective.kind in MINIMISED_KINDS)
     with console.status("Writing the frontier..."):
         write_sweep_outputs(folder, base, frontier, robustness, fields, records)
     remove_log(start.log)  # only once the outputs are in place

@@ -9,9 +9,13 @@ import pandas as pd
 
 from siting.catalog import Catalogue
 from siting.coverage import Coverage
+from siting.distances import WalkingTimes
 from siting.district import Sites
 from siting.model.covering import PlanningRules
 from siting.solvers.base import SolveResult, Status, relative_gap
+
+#: Objective kinds where a lower value is better.
+MINIMISED_KINDS = ("least_cost", "median")
 
 
 @dataclass(frozen=True)
@@ -29,9 +33,11 @@ class Plan:
     objective
         What the solver optimised: weighted residents newly covered (``objective_kind``
         ``coverage``), the smallest covered share (``fairness``), the plan's cost in yuan
-        (``least_cost``) or weighted residents served within capacity (``capacitated``).
+        (``least_cost``), weighted residents served within capacity (``capacitated``) or
+        weighted walking minutes (``median``).
     bound
-        Proven upper bound on that objective.
+        Proven bound on that objective: upper, or lower for the minimised kinds (``least_cost``,
+        ``median``).
     gap
         Relative gap between objective and bound.
     solver
@@ -46,6 +52,9 @@ class Plan:
         Seconds per stage.
     objective_kind
         Which objective was optimised (the scenario's ``objective.kind``).
+    walking_time
+        Walking times per service × age group and the figures of each solve stage, for the
+        walking-time objectives (``median``, or ``tie_break: walking_time``); else ``None``.
     """
 
     scenario: str
@@ -62,6 +71,12 @@ class Plan:
     timings: dict[str, float] = field(default_factory=dict)
     message: str = ""
     objective_kind: str = "coverage"
+    walking_time: WalkingTimes | None = None
+
+    @property
+    def minimises(self) -> bool:
+        """True when a lower objective is better (``least_cost``, ``median``)."""
+        return self.objective_kind in MINIMISED_KINDS
 
     @property
     def sites_used(self) -> int:
@@ -138,7 +153,7 @@ def assignment_table(hosts: np.ndarray, sites: Sites, catalogue: Catalogue,
 def make_plan(scenario: str, hosts: np.ndarray, result: SolveResult, coverage: Coverage,
               sites: Sites, catalogue: Catalogue, rules: PlanningRules,
               timings: dict[str, float] | None = None, *, objective: float | None = None,
-              objective_kind: str = "coverage") -> Plan:
+              objective_kind: str = "coverage", walking_time: WalkingTimes | None = None) -> Plan:
     """Assemble a :class:`Plan` from a solver result.
 
     For the coverage objective the value reported is recomputed from the coverage matrices,
@@ -162,4 +177,5 @@ def make_plan(scenario: str, hosts: np.ndarray, result: SolveResult, coverage: C
         timings={**(timings or {}), **{f"solver_{k}": v for k, v in result.timings.items()}},
         message=result.message,
         objective_kind=objective_kind,
+        walking_time=walking_time,
     )

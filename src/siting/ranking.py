@@ -209,7 +209,8 @@ def rank_options(prepared: Prepared, plan: Plan, results: Sequence[TaskResult], 
     -------
     Ranking
         ``options`` columns: rank, site_id, site_name, service, service_zh, service_en, cost,
-        marginal_value (weighted residents lost if removed and re-optimised), marginal_low /
+        marginal_value (weighted residents lost if removed and re-optimised; for a minimised
+        objective, the walking minutes or cost it adds), marginal_low /
         marginal_high (the range the solvers' bounds allow), marginal_share (of the plan's
         objective), reoptimised_status, sole_value (weighted residents only this option reaches),
         sole_<group> and cost_per_<group> (residents of the group only this option reaches, and
@@ -237,9 +238,10 @@ def rank_options(prepared: Prepared, plan: Plan, results: Sequence[TaskResult], 
             "site_id": str(sites.ids[j]), "site_name": str(sites.names[j]), "site_kind": str(sites.kinds[j]),
             "service": svc.key, "service_zh": svc.name_zh, "service_en": svc.name_en, "cost": round(cost, 2),
         }
-        if res.plan is not None:
-            mv = plan.objective - res.plan.objective
-            low, high = plan.objective - res.plan.bound, plan.bound - res.plan.objective
+        if res.plan is not None:  # a minimised objective (walking time, cost) loses by going up
+            sign = -1.0 if plan.minimises else 1.0
+            mv = sign * (plan.objective - res.plan.objective)
+            low, high = sign * (plan.objective - res.plan.bound), sign * (plan.bound - res.plan.objective)
         else:  # the requirements need this option: nothing can replace it
             mv = low = high = np.nan
         row["marginal_value"] = mv

@@ -13,6 +13,7 @@ import numpy as np
 from siting.catalog import Catalogue, build_catalogue, default_catalogue
 from siting.checks import key_problems, requirement_problems, snapping_problems
 from siting.coverage import Coverage, able_hosts, build_coverage, straight_vs_network, walk_cutoff_m
+from siting.distances import WalkDistances, WalkingTimes
 from siting.district import District, load_district
 from siting.errors import (
     CatalogueError,
@@ -23,13 +24,15 @@ from siting.errors import (
     raise_problems,
 )
 from siting.model.covering import PlanningRules, SiteData
+from siting.model.structure import ShareTarget
 from siting.objectives import objective_spec, optimize_objective
 from siting.optimize import optimize_covering
 from siting.plan import Plan, make_plan
 from siting.scenario import Scenario
-from siting.solvers import SolveOptions, Status, available_solvers, get_backend
+from siting.solvers import SolveOptions, SolveResult, Status, available_solvers, get_backend
 from siting.walking.network import WalkingNetwork
 from siting.walking.stage import district_reach, read_scenario_network
+from siting.walking_objectives import break_tie, group_speeds, median_rules, optimize_median
 
 T = TypeVar("T")
 
@@ -49,7 +52,8 @@ class WalkingSummary:
 @dataclass(frozen=True)
 class Prepared:
     """Everything up to the model: what a solve needs, computed once (``network``: the walking
-    network in the district's CRS, in network mode, for maps)."""
+    network in the district's CRS, in network mode, for maps; ``distances``: the walking metres
+    below the cutoff, for the walking-time objectives)."""
 
     scenario: Scenario
     catalogue: Catalogue
@@ -59,6 +63,7 @@ class Prepared:
     walking: WalkingSummary
     timings: dict[str, float] = field(default_factory=dict)
     network: WalkingNetwork | None = None
+    distances: WalkDistances | None = None
 
 
 @dataclass(frozen=True)
@@ -202,7 +207,8 @@ def prepare(scenario: Scenario) -> Prepared:
     assert rules is not None
     notes = (*district.notes, *walked.notes)
     summary = WalkingSummary(walking.mode, cutoff, site_reach.nnz, notes, comparison, walked.counts)
-    return Prepared(scenario, catalogue, district, coverage, rules, summary, timings, network)
+    distances = WalkDistances(site_reach, exist_reach, district.existing.service)
+    return Prepared(scenario, catalogue, district, coverage, rules, summary, timings, network, distances)
 
 
 def _collect(problems: list[SitingError], step: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
@@ -223,6 +229,9 @@ def solve_prepared(prepared: Prepared, *, rules: PlanningRules | None = None,
     get_backend(backend or opts.backend)  # fail early with the alternatives named
     sites = prepared.district.sites
     objective = scenario.objective
+    t0 = time.perf_counter()
+    if objective.kind == "median":
+        return _solve_median(prepared, rules, backend or opts.backend)
     if objective.kind != "coverage" or objective.floors or objective.targets:
         return _solve_objective(prepared, rules, backend or opts.backend)
     solution = optimize_covering(
@@ -242,8 +251,10 @@ def solve_prepared(prepared: Prepared, *, rules: PlanningRules | None = None,
         raise SitingError(f"{scenario.source}: the solver found no plan ({result.status.value}: "
                           f"{result.message}); raise solver.time_limit_s or simplify the scenario")
     timings = {**prepared.timings, "model": solution.timings.get("build", 0.0)}
-    return make_plan(scenario.name, solution.hosts, result, prepared.coverage, sites, prepared.catalogue, rules,
-                     timings)
+    hosts, result, walking = _break_tie(prepared, rules, backend or opts.backend, solution.hosts, result, timings,
+                                        t0=t0)
+    return make_plan(scenario.name, hosts, result, prepared.coverage, sites, prepared.catalogue, rules,
+                     timings, walking_time=walking)
 
 
 def _solve_objective(prepared: Prepared, rules: PlanningRules, backend: str) -> Plan:
@@ -252,6 +263,7 @@ def _solve_objective(prepared: Prepared, rules: PlanningRules, backend: str) -> 
     origin = str(scenario.source or scenario.name)
     spec = objective_spec(scenario.objective, prepared.catalogue, prepared.coverage, origin=origin)
     opts = scenario.solver
+    t0 = time.perf_counter()
     sites = prepared.district.sites
     solution = optimize_objective(
         prepared.coverage, SiteData(sites.floor_area, sites.retrofit_cost, sites.allowed), rules, spec,
@@ -263,9 +275,59 @@ def _solve_objective(prepared: Prepared, rules: PlanningRules, backend: str) -> 
         raise SitingError(f"{origin}: the solver found no plan ({result.status.value}: {result.message}); "
                           f"raise solver.time_limit_s or simplify the scenario")
     timings = {**prepared.timings, "model": solution.timings.get("build", 0.0)}
+    hosts, result, walking = _break_tie(prepared, rules, backend, solution.hosts, result, timings, t0=t0,
+                                        floors=spec.floors)
+    if walking is not None:  # coverage with floors, then walking time: the plan reports its coverage
+        return make_plan(scenario.name, hosts, result, prepared.coverage, sites, prepared.catalogue, rules,
+                         timings, walking_time=walking)
     # least_cost: the scenario's budget is not a limit; the plan's cost is the budget needed
     return make_plan(scenario.name, solution.hosts, result, prepared.coverage, sites, prepared.catalogue, rules,
                      timings, objective=result.objective, objective_kind=spec.kind)
+
+
+def _distances(prepared: Prepared) -> WalkDistances:
+    if prepared.distances is None:
+        raise SitingError(f"{prepared.scenario.source or prepared.scenario.name}: objective.kind median and "
+                          f"objective.tie_break need the walking distances, which this run did not keep; "
+                          f"prepare the scenario with siting.runner.prepare")
+    return prepared.distances
+
+
+def _solver_options(prepared: Prepared) -> SolveOptions:
+    opts = prepared.scenario.solver
+    return SolveOptions(time_limit_s=opts.time_limit_s, mip_gap=opts.mip_gap, threads=opts.threads, seed=opts.seed,
+                        isolate=opts.isolate)
+
+
+def _break_tie(prepared: Prepared, rules: PlanningRules, backend: str, hosts: np.ndarray, result: SolveResult,
+               timings: dict[str, float], *, t0: float,
+               floors: tuple[ShareTarget, ...] = ()) -> tuple[np.ndarray, SolveResult, WalkingTimes | None]:
+    """``tie_break: walking_time``: among plans keeping the coverage found, the least walking time."""
+    if prepared.scenario.objective.tie_break != "walking_time":
+        return hosts, result, None
+    sites = prepared.district.sites
+    options = _solver_options(prepared)
+    solution = break_tie(prepared.coverage, _distances(prepared), group_speeds(prepared.catalogue),
+                         SiteData(sites.floor_area, sites.retrofit_cost, sites.allowed), rules, hosts, result,
+                         floors=floors, backend=backend, options=options,
+                         time_left_s=options.time_limit_s - (time.perf_counter() - t0))
+    timings.update(solution.timings)
+    return solution.hosts, solution.result, solution.walking
+
+
+def _solve_median(prepared: Prepared, rules: PlanningRules, backend: str) -> Plan:
+    """The least total weighted walking time: see :mod:`siting.walking_objectives`."""
+    scenario = prepared.scenario
+    origin = str(scenario.source or scenario.name)
+    sites = prepared.district.sites
+    site_data = SiteData(sites.floor_area, sites.retrofit_cost, sites.allowed)
+    rules = median_rules(scenario.objective, prepared.catalogue, site_data, rules, origin=origin)
+    solution = optimize_median(prepared.coverage, _distances(prepared), group_speeds(prepared.catalogue), site_data,
+                               rules, backend=backend, options=_solver_options(prepared), origin=origin)
+    timings = {**prepared.timings, "model": solution.timings.get("build", 0.0)}
+    return make_plan(scenario.name, solution.hosts, solution.result, prepared.coverage, sites, prepared.catalogue,
+                     rules, timings, objective=solution.objective, objective_kind="median",
+                     walking_time=solution.walking)
 
 
 def run_scenario(scenario: Scenario, *, backend: str | None = None) -> RunResult:

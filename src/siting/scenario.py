@@ -131,12 +131,15 @@ class Objective(_Strict):
     group), ``fairness`` (maximise the smallest covered share over age groups — or over
     service × age group with ``over: services_age_groups`` — then the most coverage among
     such plans), ``least_cost`` (the cheapest plan reaching ``targets``; the budget is then
-    not a limit) or ``capacitated`` (residents served within each facility's capacity,
-    floor area × ``residents_per_m2``). Shares are fractions between 0 and 1.
+    not a limit), ``capacitated`` (residents served within each facility's capacity,
+    floor area × ``residents_per_m2``) or ``median`` (the least total walking time of every
+    age group to its nearest facility of each service, with ``p`` sites per service or the
+    numbers in ``requirements``). ``tie_break: walking_time`` (kind ``coverage``): among the
+    plans of the best coverage, the least walking time. Shares are fractions between 0 and 1.
     """
 
-    kind: Literal["coverage", "fairness", "least_cost", "capacitated"] = Field(
-        default="coverage", description="coverage, fairness, least_cost or capacitated")
+    kind: Literal["coverage", "fairness", "least_cost", "capacitated", "median"] = Field(
+        default="coverage", description="coverage, fairness, least_cost, capacitated or median")
     over: Literal["age_groups", "services_age_groups"] = Field(
         default="age_groups", description="fairness: balance age groups, or every service × age group")
     floors: dict[str, float | dict[str, float]] = Field(
@@ -144,6 +147,11 @@ class Objective(_Strict):
         description="Minimum covered share: {age_group: 0.8} pooled over services, or {service: {age_group: 0.8}}")
     targets: dict[str, dict[str, float]] = Field(
         default_factory=dict, description="least_cost: share to reach, {service: {age_group: 1.0}}")
+    p: dict[str, int] = Field(
+        default_factory=dict,
+        description="median: exact number of new sites per service, {service: 3} (default: requirements)")
+    tie_break: Literal["walking_time"] | None = Field(
+        default=None, description="coverage: among plans of the best coverage, the least total walking time")
 
     @field_validator("floors")
     @classmethod
@@ -155,6 +163,23 @@ class Objective(_Strict):
             else:
                 _check_share(key, val)
         return v
+
+    @field_validator("p")
+    @classmethod
+    def _site_numbers(cls, v: dict[str, int]) -> dict[str, int]:
+        bad = {k: n for k, n in v.items() if n < 0}
+        if bad:
+            raise ValueError(f"numbers of sites must be zero or more, got {bad}")
+        return v
+
+    @model_validator(mode="after")
+    def _fields_of_the_kind(self) -> Objective:
+        if self.p and self.kind != "median":
+            raise ValueError(f"'p' (sites per service) applies to kind median, not {self.kind}; "
+                             f"remove it or set kind: median")
+        if self.tie_break is not None and self.kind != "coverage":
+            raise ValueError(f"'tie_break' applies to kind coverage, not {self.kind}; remove it")
+        return self
 
     @field_validator("targets")
     @classmethod

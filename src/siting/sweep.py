@@ -278,18 +278,20 @@ def frontier_row(result: TaskResult, groups: Sequence[str]) -> dict[str, Any]:
 
 
 def frontier_table(results: Sequence[TaskResult], groups: Sequence[str],
-                   within: Sequence[str] = ()) -> pd.DataFrame:
+                   within: Sequence[str] = (), *, lower_is_better: bool = False) -> pd.DataFrame:
     """One row per variant: its overrides, status, cost, objective, bound, gap, coverage shares.
 
     Shares are residents × services covered after the plan over residents × services, per age
     group and in all; ``efficient`` marks the variants no other variant dominates — among the
     variants with the same values of the ``within`` fields (e.g. the same walking limits, when
-    a sweep varies them and the budget).
+    a sweep varies them and the budget). ``lower_is_better``: the objective is minimised (walking
+    time, cost), so a variant is dominated by a cheaper one with a lower objective.
     """
-    return frontier_from_rows([frontier_row(r, groups) for r in results], within)
+    return frontier_from_rows([frontier_row(r, groups) for r in results], within, lower_is_better=lower_is_better)
 
 
-def frontier_from_rows(rows: Sequence[dict[str, Any]], within: Sequence[str] = ()) -> pd.DataFrame:
+def frontier_from_rows(rows: Sequence[dict[str, Any]], within: Sequence[str] = (), *,
+                       lower_is_better: bool = False) -> pd.DataFrame:
     """The frontier table from rows of :func:`frontier_row` (kept, e.g., in a sweep's progress log)."""
     df = pd.DataFrame(list(rows))
     df["efficient"] = False
@@ -298,7 +300,8 @@ def frontier_from_rows(rows: Sequence[dict[str, Any]], within: Sequence[str] = (
     for label in labels.unique():
         idx = df.index[labels == label]
         sub = df.loc[idx]
-        df.loc[idx, "efficient"] = efficient_mask(sub["cost"].to_numpy(float), sub["objective"].to_numpy(float))
+        value = sub["objective"].to_numpy(float) * (-1.0 if lower_is_better else 1.0)
+        df.loc[idx, "efficient"] = efficient_mask(sub["cost"].to_numpy(float), value)
     df["efficient"] = df["efficient"].astype(bool)
     return df
 

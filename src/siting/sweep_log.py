@@ -425,8 +425,11 @@ def resume_point(folder: Path, scenario: Scenario, axes: Sequence[VaryAxis], key
 
 
 def sweep_outputs(keys: Sequence[str], entries: dict[str, dict[str, Any]], base: Prepared,
-                  axes: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, Any]]]:
+                  axes: Sequence[str], *, lower_is_better: bool = False,
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, Any]]]:
     """Frontier, robustness table and ``variants.jsonl`` records, from the log's entries in variant order.
+
+    ``lower_is_better``: the objective is minimised (walking time, cost), see :func:`~siting.sweep.frontier_table`.
 
     Built from the entries as written to (and read back from) the log, whether solved in this
     run or an interrupted one: a resumed sweep gives the same tables as an uninterrupted one.
@@ -435,7 +438,7 @@ def sweep_outputs(keys: Sequence[str], entries: dict[str, dict[str, Any]], base:
 
     ordered = [entries[k] for k in keys]
     within = [f for f in axes if f != "budget"] if "budget" in axes else []
-    frontier = frontier_from_rows([e["row"] for e in ordered], within)
+    frontier = frontier_from_rows([e["row"] for e in ordered], within, lower_is_better=lower_is_better)
     robustness = robustness_from_hosts(entry_hosts(ordered, base), base)
     return frontier, robustness, [e["record"] for e in ordered]
 

@@ -274,12 +274,41 @@ def versions(solver: str) -> dict[str, str]:
     return out
 
 
+OBJECTIVE_MEANING = {
+    "coverage": "weighted residents newly covered by the plan (baseline excluded)",
+    "fairness": "the smallest covered share over the age groups (or service x age group pairs)",
+    "least_cost": "the plan's cost in yuan (the budget needed to reach the targets)",
+    "capacitated": "weighted residents served within each facility's capacity",
+    "median": "total weighted walking minutes of every age group to its nearest open facility of each service "
+              "(walks beyond the cutoff counted as the cutoff; see walking_time)",
+}
+
+
+def walking_time_summary(plan: Plan) -> dict[str, Any] | None:
+    """The ``walking_time`` section of ``summary.json`` (walking-time objectives only)."""
+    w = plan.walking_time
+    if w is None:
+        return None
+    return {
+        "meaning": "minutes of each age group to its nearest open facility (new or existing) of each service, "
+                   "at the group's walking speed on flat-equivalent metres",
+        "beyond_cutoff": w.treatment,
+        "cutoff_m": round(w.cutoff_m, 1),
+        "total_weighted_person_minutes": round(w.total_minutes, 3),
+        "stages": [{"stage": st.name, "status": st.status.value, "objective": _json_number(st.objective),
+                    "bound": _json_number(st.bound), "gap": _json_number(st.gap)} for st in w.stages],
+        "by_service_age_group": [{k: (v if isinstance(v, str) else float(v)) for k, v in row.items()}
+                                 for row in w.table.to_dict(orient="records")],
+    }
+
+
 def summary_dict(run: RunResult) -> dict[str, Any]:
     """The content of ``summary.json``."""
     scenario = run.scenario
     plan: Plan = run.plan
     inputs = input_files(scenario)
     cov = plan.coverage
+    walking_time = walking_time_summary(plan)
     return {
         "scenario": scenario.name,
         "title": scenario.title,
@@ -287,7 +316,8 @@ def summary_dict(run: RunResult) -> dict[str, Any]:
         "objective": _json_number(plan.objective),
         "bound": _json_number(plan.bound),
         "gap": _json_number(plan.gap),
-        "objective_meaning": "weighted residents newly covered by the plan (baseline excluded)",
+        "objective_kind": plan.objective_kind,
+        "objective_meaning": OBJECTIVE_MEANING.get(plan.objective_kind, plan.objective_kind),
         "solver": plan.solver,
         "budget": round(plan.budget, 2),
         "cost": round(plan.cost, 2),
@@ -307,6 +337,7 @@ def summary_dict(run: RunResult) -> dict[str, Any]:
             {k: (v if isinstance(v, str) else float(v)) for k, v in row.items()}
             for row in cov.to_dict(orient="records")
         ],
+        **({"walking_time": walking_time} if walking_time is not None else {}),
         "timings_s": {k: round(v, 4) for k, v in plan.timings.items()},
         "versions": versions(plan.solver),
         "solver_options": {k: v for k, v in scenario.solver.model_dump().items()},
