@@ -63,3 +63,7 @@ def where(file: str | Path | None, field: str | None = None, row: int | None = N
     if row is not None:
         parts.append(f"row {row}")
     return ", ".join(parts)
+
+
+class ExecutionError(SitingError):
+    """The execution back end cannot be used: a wrong ``--scheduler`` value or an unreachable cluster."""
