@@ -102,7 +102,7 @@ class BatchResult:
     infos
         Per circle: residents, sites, coverage before the plan.
     plans
-        Per circle with candidate sites: the chosen priced plan.
+        Per circle with residents: its part of the plan (empty where it has no candidate sites).
     rounds
         The price search, round by round.
     objective
@@ -371,8 +371,12 @@ def run_batch(city: City, *, scheduler: str | None = None, executor: Executor | 
         bound = float(search.bound) if active else 0.0
         timings["price_search"] = time.perf_counter() - t
         t = time.perf_counter()
-        described = ex.run([Task(s.circle, describe_circle, (handles[i], s.hosts, s.price))
-                            for i, s in zip(active, chosen, strict=True)],
+        n_services = len(catalogue.services)
+        pick = {i: s for i, s in zip(active, chosen, strict=True)}
+        described = ex.run([Task(k.circle, describe_circle,
+                                 (h, pick[i].hosts, pick[i].price) if i in pick
+                                 else (h, np.zeros((infos[i].n_sites, n_services), dtype=bool), float("nan")))
+                            for i, (k, h) in enumerate(zip(tasks, handles, strict=True))],
                            label="writing up the circles' plans", progress=progress)
         _raise_failures(described, "describing the circles' plans")
         plans: tuple[CirclePlan, ...] = tuple(r.value for r in described)

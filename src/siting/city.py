@@ -260,7 +260,7 @@ def split_by_boundaries(district: District, options: CircleOptions, origin: Path
         pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=district.crs)
         hit = gpd.sjoin(pts, polys[["geometry"]], predicate="within", how="left")
         first = hit.groupby(level=0)["index_right"].min()  # overlapping polygons: the first one
-        out = first.reindex(range(len(xy))).to_numpy()
+        out = first.reindex(range(len(xy))).to_numpy(dtype=float, copy=True)
         outside = np.flatnonzero(np.isnan(out))
         if outside.size:
             near = gpd.sjoin_nearest(pts.iloc[outside], polys[["geometry"]], how="left")

@@ -34,6 +34,7 @@ import os
 import time
 import traceback
 import uuid
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -335,9 +336,11 @@ class Executor:
                     f"'dask scheduler' and workers with 'dask worker {self.spec.address}', or fix --scheduler / "
                     f"{SCHEDULER_ENV}") from None
             return
-        self._cluster = LocalCluster(n_workers=self.spec.workers or local_cores(), threads_per_worker=1,
-                                     processes=True, host="127.0.0.1", dashboard_address=None,
-                                     silence_logs=logging.CRITICAL)
+        with warnings.catch_warnings():  # no dashboard; its small HTTP server moves off a busy port
+            warnings.filterwarnings("ignore", message="Port .* is already in use")
+            self._cluster = LocalCluster(n_workers=self.spec.workers or local_cores(), threads_per_worker=1,
+                                         processes=True, host="127.0.0.1", dashboard_address=None,
+                                         silence_logs=logging.CRITICAL)
         self._client = Client(self._cluster, set_as_default=False)
 
     def close(self) -> None:
