@@ -1,286 +1,31 @@
-"""The execution layer: run independent solves in this process, in local worker processes, or on a Dask cluster.
-
-Sweeps, comparisons and city-wide batches are made of independent solves. They hand them
-here as :class:`Task` objects (a module-level function and plain, picklable arguments) and
-get back one :class:`TaskResult` per task, in task order, whatever order they finished in.
-Where the solves run is chosen by a *scheduler* string:
-
-``processes`` (the default), ``processes:N``
-    Local worker processes, one per core (or ``N``), started for the run and closed after it
-    (a Dask ``LocalCluster``, so a worker that dies is replaced and its task retried).
-``local``, ``local:N``
-    A ``LocalCluster`` of ``N`` worker processes (default 2): the same code path as a remote
-    cluster, for tests and for trying the distributed set-up on one machine.
-``tcp://HOST:PORT`` (or ``tls://``, ``ws://``, ``wss://``)
-    An existing Dask cluster (``dask scheduler`` and ``dask worker`` commands). Its workers
-    need ``siting`` installed and, for tasks that read data by path, the same files.
-``sync``
-    One after the other in this process: no start-up cost, and tracebacks point at the code.
-
-When no scheduler is given, the ``SITING_SCHEDULER`` environment variable is used, then
-``processes``.
-
-Faults: a task whose worker dies is re-run on another worker (the Dask scheduler allows
-``distributed.scheduler.allowed-failures`` deaths per task); an unexpected exception is
-retried ``retries`` times; a :class:`~siting.errors.SitingError` (the input's fault) is
-reported at once, without retrying. A failing task never stops the others: its
-:class:`TaskResult` carries the error.
-"""
+"""The executor: runs lists of tasks in this process, in local worker processes or on a Dask cluster."""
 
 from __future__ import annotations
 
 import logging
-import os
-import time
 import traceback
 import uuid
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
-from siting.errors import ExecutionError, SitingError
-
-SCHEDULER_ENV = "SITING_SCHEDULER"
-DEFAULT_SCHEDULER = "processes"
-REMOTE_PREFIXES = ("tcp://", "tls://", "ws://", "wss://", "ucx://")
-
-SchedulerKind = Literal["sync", "processes", "local", "remote"]
-
-
-@dataclass(frozen=True)
-class Task:
-    """One independent piece of work.
-
-    Attributes
-    ----------
-    key
-        A readable name, unique within a run (a variant's or a circle's name).
-    func
-        A module-level function (so that it pickles by reference).
-    args, kwargs
-        Plain, picklable arguments; a :class:`Shared` argument stands for a value shared by
-        many tasks (sent once to a cluster).
-    """
-
-    key: str
-    func: Callable[..., Any]
-    args: tuple[Any, ...] = ()
-    kwargs: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class TaskResult:
-    """What became of one task.
-
-    Attributes
-    ----------
-    key
-        The task's key.
-    value
-        What the function returned (``None`` when it failed); a :class:`Shared` handle when
-        the run kept results on the cluster.
-    error
-        The error message, or ``None`` when the task succeeded.
-    error_type
-        Class name of the error (``InfeasibleError``, ``KilledWorker``, ``TimeoutError``...).
-    user_error
-        True when the error is the input's fault (a :class:`~siting.errors.SitingError`).
-    seconds
-        Time the function ran (on its last attempt).
-    worker
-        Address of the worker that ran it, or ``"this process"``.
-    traceback
-        The traceback of an unexpected error, for bug reports.
-    """
-
-    key: str
-    value: Any = None
-    error: str | None = None
-    error_type: str | None = None
-    user_error: bool = False
-    seconds: float = 0.0
-    worker: str = ""
-    traceback: str = ""
-
-    @property
-    def ok(self) -> bool:
-        """True when the task succeeded."""
-        return self.error is None
-
-
-@dataclass(frozen=True)
-class Progress:
-    """Where a run stands, for progress bars.
-
-    Attributes
-    ----------
-    label
-        What the run is doing (e.g. ``"pricing round 3"``).
-    total, done, failed
-        Tasks in the run, finished (failed included) and failed.
-    running
-        Keys of the tasks on workers now.
-    elapsed_s
-        Seconds since the run started.
-    eta_s
-        Estimated seconds left, ``None`` until a first task has finished.
-    last
-        The task that just finished, if any.
-    """
-
-    label: str
-    total: int
-    done: int
-    failed: int
-    running: tuple[str, ...]
-    elapsed_s: float
-    eta_s: float | None
-    last: TaskResult | None = None
-
-
-ProgressCallback = Callable[[Progress], None]
-ResultCallback = Callable[[int, TaskResult], None]
-
-
-@dataclass(frozen=True)
-class Shared:
-    """A value used by many tasks: sent to a cluster once, then passed to tasks by reference.
-
-    Attributes
-    ----------
-    ref
-        The value itself (in this process) or a Dask future holding it on the cluster.
-    """
-
-    ref: Any
-
-
-@dataclass(frozen=True)
-class SchedulerSpec:
-    """A parsed scheduler string.
-
-    Attributes
-    ----------
-    kind
-        ``sync``, ``processes``, ``local`` or ``remote``.
-    workers
-        Number of local worker processes (``None``: one per core).
-    address
-        The scheduler's address for ``remote``.
-    """
-
-    kind: SchedulerKind
-    workers: int | None = None
-    address: str | None = None
-
-    def describe(self) -> str:
-        """A readable account of where tasks run."""
-        if self.kind == "sync":
-            return "this process, one task after the other"
-        if self.kind == "remote":
-            return f"the Dask cluster at {self.address}"
-        n = self.workers or local_cores()
-        return f"{n} local worker process{'es' if n != 1 else ''}"
-
-
-def local_cores() -> int:
-    """Cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def resolve_scheduler(scheduler: str | None = None) -> SchedulerSpec:
-    """Parse a scheduler string; ``None`` reads ``SITING_SCHEDULER``, then uses ``processes``.
-
-    Raises
-    ------
-    ExecutionError
-        When the string is none of the accepted forms.
-    """
-    origin = "--scheduler"
-    if scheduler is None or not scheduler.strip():
-        env = os.environ.get(SCHEDULER_ENV, "").strip()
-        scheduler, origin = (env, f"environment variable {SCHEDULER_ENV}") if env else (DEFAULT_SCHEDULER, "")
-    text = scheduler.strip()
-    if text.startswith(REMOTE_PREFIXES):
-        return SchedulerSpec("remote", address=text)
-    name, _, count = text.partition(":")
-    name = name.lower()
-    if name in ("sync", "serial") and not count:
-        return SchedulerSpec("sync", workers=1)
-    if name in ("processes", "local"):
-        if not count:
-            return SchedulerSpec(name, workers=2 if name == "local" else None)  # type: ignore[arg-type]
-        if count.isdigit() and int(count) >= 1:
-            return SchedulerSpec(name, workers=int(count))  # type: ignore[arg-type]
-    raise ExecutionError(
-        f"{origin or 'scheduler'}: '{scheduler}' is not a scheduler; use 'processes' (default, one worker per "
-        f"core), 'processes:N', 'local' or 'local:N' (a LocalCluster of N workers), 'sync' (in this process), "
-        f"or the address of a running Dask scheduler such as tcp://10.0.0.5:8786")
-
-
-def _unshare(obj: Any) -> Any:
-    """Replace :class:`Shared` handles by their references, inside tuples, lists and dicts too."""
-    if isinstance(obj, Shared):
-        return obj.ref
-    if isinstance(obj, tuple | list):
-        return type(obj)(_unshare(v) for v in obj)
-    if isinstance(obj, dict):
-        return {k: _unshare(v) for k, v in obj.items()}
-    return obj
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    """What :func:`_call` sends back from a worker."""
-
-    value: Any
-    error: str | None
-    error_type: str | None
-    seconds: float
-    worker: str
-
-
-def _worker_address() -> str:
-    try:
-        from distributed import get_worker
-
-        return str(get_worker().address)
-    except (ImportError, ValueError):
-        return "this process"
-
-
-def _call(func: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> _Outcome:
-    """Run one task; the input's errors come back as data, anything else is raised (and retried)."""
-    t0 = time.perf_counter()
-    try:
-        value = func(*args, **kwargs)
-    except SitingError as e:
-        return _Outcome(None, str(e), type(e).__name__, time.perf_counter() - t0, _worker_address())
-    return _Outcome(value, None, None, time.perf_counter() - t0, _worker_address())
-
-
-def _unwrap(outcome: _Outcome) -> Any:
-    """The value of a finished task, kept on the cluster."""
-    return outcome.value
-
-
-def _result(key: str, outcome: _Outcome, value: Any) -> TaskResult:
-    return TaskResult(key, value if outcome.error is None else None, outcome.error, outcome.error_type,
-                      user_error=outcome.error is not None, seconds=outcome.seconds, worker=outcome.worker)
-
-
-def _failure(key: str, exc: BaseException, tb: str = "") -> TaskResult:
-    name = type(exc).__name__
-    message = str(exc) or name
-    if name == "KilledWorker":
-        message = (f"the worker running '{key}' died each time it was tried ({exc}); the task may need more "
-                   f"memory than a worker has")
-    return TaskResult(key, error=message, error_type=name, user_error=isinstance(exc, SitingError), traceback=tb)
+from siting.errors import ExecutionError
+from siting.execution.schedulers import SCHEDULER_ENV, SchedulerSpec, local_cores, resolve_scheduler
+from siting.execution.tasks import (
+    ProgressCallback,
+    ResultCallback,
+    Shared,
+    Task,
+    TaskResult,
+    _call,
+    _failure,
+    _Outcome,
+    _result,
+    _Tracker,
+    _unshare,
+    _unwrap,
+)
 
 
 class Executor:
@@ -498,30 +243,6 @@ class Executor:
         return tuple(tasks[i].key for i in found)
 
 
-class _Tracker:
-    """Counts finished tasks and reports progress."""
-
-    def __init__(self, label: str, total: int, callback: ProgressCallback | None) -> None:
-        self.label, self.total, self.callback = label, total, callback
-        self.done = self.failed = 0
-        self.t0 = time.perf_counter()
-
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.t0
-
-    def report(self, running: tuple[str, ...], last: TaskResult | None = None) -> None:
-        if self.callback is None:
-            return
-        elapsed = self.elapsed()
-        eta = elapsed * (self.total - self.done) / self.done if self.done else None
-        self.callback(Progress(self.label, self.total, self.done, self.failed, running, elapsed, eta, last))
-
-    def finished(self, result: TaskResult, running: tuple[str, ...]) -> None:
-        self.done += 1
-        self.failed += 0 if result.ok else 1
-        self.report(tuple(k for k in running if k != result.key), result)
-
-
 def executor_for(scheduler: str | None, n_tasks: int, *, retries: int = 2) -> Executor:
     """An executor sized for ``n_tasks``: the default ``processes`` starts no more workers than tasks,
     and none at all for a single task (it runs in this process)."""
@@ -561,11 +282,4 @@ def run_tasks(tasks: Sequence[Task], *, scheduler: str | None = None, label: str
         return executor.run(tasks, label=label, progress=progress, on_result=on_result, timeout_s=timeout_s)
 
 
-def failures(results: Iterable[TaskResult]) -> list[TaskResult]:
-    """The results that failed."""
-    return [r for r in results if not r.ok]
-
-
-__all__ = ["DEFAULT_SCHEDULER", "SCHEDULER_ENV", "Executor", "Progress", "ProgressCallback", "ResultCallback",
-           "SchedulerSpec", "Shared", "Task", "TaskResult", "executor_for", "failures", "local_cores",
-           "resolve_scheduler", "run_tasks"]
+__all__ = ["Executor", "executor_for", "run_tasks"]
