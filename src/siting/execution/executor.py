@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 import uuid
 import warnings
@@ -178,55 +179,63 @@ class Executor:
 
     def _run_dask(self, tasks: Sequence[Task], label: str, progress: ProgressCallback | None,
                   on_result: ResultCallback | None, keep: bool, timeout_s: float | None) -> list[TaskResult]:
-        from distributed import wait
+        from distributed import as_completed
 
         client = self._client
         run_id = uuid.uuid4().hex[:8]
-        futures = [client.submit(_call, t.func, _unshare(t.args), _unshare(dict(t.kwargs)),
-                                 key=f"{t.key}-{run_id}-{i}", retries=self.retries, pure=False)
-                   for i, t in enumerate(tasks)]
+        futures = client.map(_call, [t.func for t in tasks], [_unshare(t.args) for t in tasks],
+                             [_unshare(dict(t.kwargs)) for t in tasks],
+                             key=[f"{t.key}-{run_id}-{i}" for i, t in enumerate(tasks)], retries=self.retries,
+                             pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
         results: list[TaskResult | None] = [None] * len(tasks)
         tracker = _Tracker(label, len(tasks), progress)
-        pending = set(futures)
+        finished = 0
         try:
             tracker.report(())
-            while pending:
-                if timeout_s is not None and tracker.elapsed() > timeout_s:
-                    for f in pending:
-                        f.cancel()
-                        i = index[f.key]
-                        results[i] = _failure(tasks[i].key, TimeoutError(f"not finished within {timeout_s:g} s"))
-                    break
-                try:
-                    with client.as_current():
-                        done, pending = wait(pending, timeout=0.5, return_when="FIRST_COMPLETED")
-                except TimeoutError:
-                    done = set()
-                running = self._running(index, tasks) if progress is not None else ()
-                for f in sorted(done, key=lambda f: index[f.key]):
+            running: tuple[str, ...] = ()
+            polled = 0.0
+            pause = 0.005
+            ready = as_completed(futures, loop=client.loop, with_results=False)
+            while finished < len(futures):
+                if progress is not None and tracker.elapsed() - polled > 0.5:
+                    running, polled = self._running(index, tasks), tracker.elapsed()
+                batch = ready.next_batch(block=False)
+                if not batch:
+                    if timeout_s is not None and tracker.elapsed() > timeout_s:
+                        break
+                    tracker.report(running) if pause >= 0.2 and progress is not None else None
+                    time.sleep(pause)
+                    pause = min(0.2, 2 * pause)
+                    continue
+                pause = 0.005
+                batch = sorted(batch, key=lambda f: index[f.key])
+                good = [f for f in batch if f.status == "finished"]
+                outcomes = dict(zip([f.key for f in good], client.gather(good), strict=True)) if good else {}
+                for f in batch:
                     i = index[f.key]
-                    res = self._collect(f, tasks[i].key, keep)
+                    res = self._collect(f, tasks[i].key, keep, outcomes.get(f.key))
                     results[i] = res
+                    finished += 1
                     if on_result is not None:
                         on_result(i, res)
                     tracker.finished(res, running)
-                if not done:
-                    tracker.report(running)
         except BaseException:
-            client.cancel(list(pending))
+            client.cancel([f for f, r in zip(futures, results, strict=True) if r is None])
             raise
-        return [r if r is not None else _failure(tasks[i].key, RuntimeError("no result came back"))
+        late = [f for f, r in zip(futures, results, strict=True) if r is None]
+        if late:
+            client.cancel(late)
+        return [r if r is not None else _failure(tasks[i].key, TimeoutError(f"not finished within {timeout_s:g} s"))
                 for i, r in enumerate(results)]
 
-    def _collect(self, future: Any, key: str, keep: bool) -> TaskResult:
-        if future.status == "error":
+    def _collect(self, future: Any, key: str, keep: bool, outcome: _Outcome | None) -> TaskResult:
+        if outcome is None and future.status == "error":
             exc = future.exception()
             tb = "".join(traceback.format_tb(future.traceback())) if future.traceback() is not None else ""
             return _failure(key, exc, tb)
-        if future.status == "cancelled":
-            return _failure(key, RuntimeError("cancelled"))
-        outcome: _Outcome = future.result()
+        if outcome is None:
+            return _failure(key, RuntimeError(f"the task ended as '{future.status}' without a result"))
         value: Any = outcome.value
         if keep and outcome.error is None:
             value = Shared(self._client.submit(_unwrap, future, key=f"{future.key}-kept", pure=False))
