@@ -25,7 +25,7 @@ from siting.batch import BatchResult, best_combination, run_batch
 from siting.batch_circle import PricedSolve, circle_task, prepare_circle, solve_circle
 from siting.city import CircleOptions, load_city, split_city, weighted_kmeans
 from siting.district import load_district
-from siting.errors import ScenarioError
+from siting.errors import InfeasibleError, ScenarioError, SitingError
 from siting.execution import Executor
 from siting.model.milp import MilpModel, Sense
 from siting.model.priced import price_budget, with_budget
@@ -153,6 +153,22 @@ def test_city_file_mistakes_are_named(tmp_path: Path) -> None:
         load_city(write_city(tmp_path / "b", circles={"count": 3, "boundaries": "x.gpkg"}))
     with pytest.raises(ScenarioError, match=r"field 'pricing\.gap'"):
         load_city(write_city(tmp_path / "c", pricing={"gap": 2}))
+
+
+def test_a_circle_that_cannot_meet_its_requirements_is_named(tmp_path: Path) -> None:
+    path = write_city(tmp_path, requirements={"min_sites": {"health_station": 5}})  # 5 sites per circle
+    with pytest.raises(SitingError, match=r"life circle C\d.*min_sites\.health_station") as info:
+        run_batch(load_city(path), scheduler="sync")
+    assert "C1" in str(info.value) and "C3" in str(info.value)  # every circle at fault is listed
+
+
+def test_city_budget_below_the_forced_sites_is_refused(tmp_path: Path) -> None:
+    sites = pd.read_csv(write_city(tmp_path).parent / "sites.csv")
+    forced = sites.nlargest(3, "retrofit_cost")
+    path = write_city(tmp_path, budget=float(forced["retrofit_cost"].sum() - 1),
+                      requirements={"force_in": forced["id"].tolist()})
+    with pytest.raises(InfeasibleError, match=r"force_in.*more than the city budget"):
+        run_batch(load_city(path), scheduler="sync")
 
 
 # -- the priced budget -----------------------------------------------------------------------------

@@ -187,6 +187,17 @@ def test_budget_sweep_on_two_workers_equals_the_sequential_run(write_tiny, local
     assert len({r.worker for r in parallel if r.ok}) == 2  # both workers took part
 
 
+def test_a_task_that_always_kills_its_worker_is_reported_and_the_others_finish() -> None:
+    import dask
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}), Executor("local:2") as ex:
+        tasks = [Task("fine", operator.add, (1, 1)), Task("deadly", os._exit, (3,)),
+                 Task("also fine", operator.add, (2, 2))]
+        results = ex.run(tasks, timeout_s=TIMEOUT)
+    assert [r.value for r in results] == [2, None, 4]
+    assert results[1].error_type == "KilledWorker" and "died each time" in (results[1].error or "")
+
+
 def test_killed_worker_mid_sweep_still_completes_every_variant() -> None:
     sc = load_scenario(DEFAULT_SCENARIO)
     variants = [Variant(f"budget={b:.0f}", {"budget": float(b)}) for b in np.linspace(2e6, 4.5e6, 6)]
@@ -211,3 +222,18 @@ def test_killed_worker_mid_sweep_still_completes_every_variant() -> None:
         assert set(killed.values()).isdisjoint(client.run(os.getpid).values())
     assert all(r.ok for r in results), [r.error for r in results if not r.ok]
     _same_plans(results, solve_variants(sc, variants, scheduler="sync"))
+
+
+def test_progress_bar_names_failures() -> None:
+    import io
+
+    from rich.console import Console
+
+    from siting.progress import task_progress
+
+    buffer = io.StringIO()
+    with task_progress(Console(file=buffer, width=120)) as progress:
+        results = run_tasks(_failing_tasks(), scheduler="sync", progress=progress)
+    text = buffer.getvalue()
+    assert sum(not r.ok for r in results) == 2
+    assert "✗ bug: float division by zero" in text and "✗ missing scenario: scenario file" in text

@@ -21,7 +21,7 @@ from siting.catalog import Catalogue
 from siting.city import Circles
 from siting.coverage import Coverage, build_coverage, walk_cutoff_m
 from siting.district import Demand, District, Sites
-from siting.errors import ScenarioError
+from siting.errors import ScenarioError, SitingError
 from siting.model.covering import CoveringModel, PlanningRules, SiteData, build_covering_model
 from siting.model.priced import price_budget, with_budget
 from siting.plan import assignment_table, coverage_table, plan_cost, weighted_new_coverage
@@ -234,8 +234,9 @@ def _solve(model: CircleModel, covering: CoveringModel, round_no: int, price: fl
            t0: float) -> PricedSolve:
     result = solve(covering.milp, model.backend, model.options)
     if result.solution is None:
-        raise RuntimeError(f"life circle {model.circle}: no plan in round {round_no} "
-                           f"({result.status.value}: {result.message})")
+        raise SitingError(f"life circle {model.circle}: the solver found no plan in round {round_no} "
+                          f"({result.status.value}: {result.message}); raise solver.time_limit_s or split the city "
+                          f"into smaller circles")
     hosts = covering.hosts(result.solution)
     coverage = weighted_new_coverage(hosts, model.coverage, model.rules)
     cost = plan_cost(hosts, model.district.sites, model.rules)

@@ -108,13 +108,14 @@ def batch(
     """Plan a whole city: split it into life circles sharing one budget, solve them as parallel tasks."""
     from siting.batch import run_batch
     from siting.city import load_city
-    from siting.execution import executor_for
+    from siting.execution import Executor
     from siting.progress import task_progress
     from siting.report.city import write_batch_outputs
 
     c = load_city(city)
-    with executor_for(scheduler, 2 ** 31) as ex, task_progress(err_console) as progress:
-        err_console.print(f"{c.scenario.name}: solving on {ex.describe()}")
+    executor = Executor(scheduler)
+    err_console.print(f"{c.scenario.name}: solving on {executor.describe()}")
+    with executor as ex, task_progress(err_console) as progress:
         result = run_batch(c, executor=ex, backend=solver, progress=progress)
     folder = write_batch_outputs(result, out or Path("out") / c.scenario.name)
     gap = "n/a" if result.gap == float("inf") else f"{100 * result.gap:.2f} %"
