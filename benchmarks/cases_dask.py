@@ -36,7 +36,7 @@ def _open(scheduler: str) -> tuple[Executor, float]:
     ex = Executor(scheduler)
     ex.start()
     if ex.client is not None:  # import siting on every worker before the clock starts
-        ex.client.run(importlib.import_module, "siting.batch")
+        ex.client.run(importlib.import_module, "siting.batch_city")
     return ex, time.perf_counter() - t0
 
 
@@ -132,7 +132,7 @@ def _write_city(ctx: Context, n_demand: int, n_sites: int, circles: int) -> Path
                "cost", "budget", "same_plan_as_in_process"))
 def batch_city(ctx: Context) -> list[Row]:
     """The whole city budget shared among 24 circles by pricing it; every round is 24 parallel tasks."""
-    from siting.batch import run_batch
+    from siting.batch_city import run_batch
     from siting.city import load_city
 
     path = _write_city(ctx, 20_000, 1_000, 24)

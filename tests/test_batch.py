@@ -21,8 +21,8 @@ from scipy import sparse
 from shapely.geometry import box
 
 from conftest import ROOT
-from siting.batch import BatchResult, best_combination, run_batch
 from siting.batch_circle import PricedSolve, circle_task, prepare_circle, solve_circle
+from siting.batch_city import BatchResult, best_combination, run_batch
 from siting.city import CircleOptions, load_city, split_city, weighted_kmeans
 from siting.district import load_district
 from siting.errors import InfeasibleError, ScenarioError, SitingError

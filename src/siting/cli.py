@@ -106,7 +106,7 @@ def batch(
     solver: Annotated[str | None, typer.Option("--solver", help="Solver backend (overrides the city file)")] = None,
 ) -> None:
     """Plan a whole city: split it into life circles sharing one budget, solve them as parallel tasks."""
-    from siting.batch import run_batch
+    from siting.batch_city import run_batch
     from siting.city import load_city
     from siting.execution import Executor
     from siting.progress import task_progress

@@ -13,11 +13,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from jinja2 import Environment, PackageLoader, select_autoescape
 
 import siting
-from siting.batch import BatchResult
-from siting.report.html import _env
+from siting.batch_city import BatchResult
 from siting.report.outputs import _json_number, _sha256, atomic_output_dir
+
+
+def _env() -> Environment:
+    env = Environment(loader=PackageLoader("siting.report", "templates"), autoescape=select_autoescape(["html", "j2"]),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["yuan"] = lambda v: f"{v:,.0f}"
+    env.filters["num"] = lambda v: f"{v:,.0f}"
+    env.filters["pct"] = lambda v: f"{100 * v:.1f} %"
+    return env
 
 
 def combined_assignments(result: BatchResult) -> pd.DataFrame:
