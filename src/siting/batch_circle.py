@@ -152,25 +152,29 @@ class CirclePlan:
     demand_share: np.ndarray
 
 
-def _take_sites(sites: Sites, mask: np.ndarray) -> Sites:
-    return Sites(sites.ids[mask], sites.names[mask], sites.kinds[mask], sites.xy[mask], sites.floor_area[mask],
-                 sites.retrofit_cost[mask], sites.allowed[mask])
+def _take_sites(sites: Sites, rows: np.ndarray) -> Sites:
+    return Sites(sites.ids[rows], sites.names[rows], sites.kinds[rows], sites.xy[rows], sites.floor_area[rows],
+                 sites.retrofit_cost[rows], sites.allowed[rows])
 
 
-def circle_task(scenario: Scenario, catalogue: Catalogue, district: District, circles: Circles,
-                index: int) -> CircleTask:
-    """The task data of circle ``index``: its buildings and sites, every existing facility."""
-    d_mask = circles.demand == index
-    s_mask = circles.sites == index
+def circle_task(scenario: Scenario, catalogue: Catalogue, district: District, circles: Circles, index: int,
+                demand_rows: np.ndarray | None = None, site_rows: np.ndarray | None = None) -> CircleTask:
+    """The task data of circle ``index``: its buildings and sites, every existing facility.
+
+    ``demand_rows`` and ``site_rows`` (from :meth:`Circles.members`) save a pass over the whole
+    city per circle when many circles are made at once.
+    """
+    d_rows = demand_rows if demand_rows is not None else np.flatnonzero(circles.demand == index)
+    s_rows = site_rows if site_rows is not None else np.flatnonzero(circles.sites == index)
     demand = district.demand
-    sites = _take_sites(district.sites, s_mask)
+    sites = _take_sites(district.sites, s_rows)
     ids = set(sites.ids.tolist())
     req = scenario.requirements
     local = req.model_copy(update={"force_in": [s for s in req.force_in if s in ids],
                                    "force_out": [s for s in req.force_out if s in ids]})
     cid = circles.ids[index]
     sub = District(f"{district.name}-{cid}", district.crs,
-                   Demand(demand.ids[d_mask], demand.xy[d_mask], demand.population[d_mask]),
+                   Demand(demand.ids[d_rows], demand.xy[d_rows], demand.population[d_rows]),
                    sites, district.existing, district.service_keys, district.group_keys)
     return CircleTask(cid, scenario.model_copy(update={"requirements": local}), catalogue, sub)
 

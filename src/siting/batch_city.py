@@ -24,6 +24,7 @@ rounds, or when the price interval is narrower than a thousandth of the price.
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -181,22 +182,36 @@ def best_combination(found: Sequence[Sequence[PricedSolve]], budget: float) -> l
         frontiers.append(front)
     pick = [0] * len(frontiers)
     spent = sum(f[0].cost for f in frontiers)
-    while True:
-        best: tuple[float, int, int] | None = None
-        for c, front in enumerate(frontiers):  # a loop over circles × rounds, never over the data
-            cur = front[pick[c]]
-            for k in range(pick[c] + 1, len(front)):
-                extra = front[k].cost - cur.cost
-                if spent + extra > budget + 1e-6:
-                    break
-                ratio = (front[k].coverage - cur.coverage) / max(extra, 1e-9)
-                if best is None or ratio > best[0] + 1e-12:
-                    best = (ratio, c, k)
-        if best is None:
-            break
-        _, c, k = best
+
+    def best_upgrade(c: int) -> tuple[float, int] | None:
+        """The upgrade of circle ``c`` with the most coverage per extra yuan that still fits."""
+        front, cur = frontiers[c], frontiers[c][pick[c]]
+        best: tuple[float, int] | None = None
+        for k in range(pick[c] + 1, len(front)):  # cheapest first: stop at the first that does not fit
+            extra = front[k].cost - cur.cost
+            if spent + extra > budget + 1e-6:
+                break
+            ratio = (front[k].coverage - cur.coverage) / max(extra, 1e-9)
+            if best is None or ratio > best[0] + 1e-12:
+                best = (ratio, k)
+        return best
+
+    # a lazy heap over circles: what is left only shrinks, so a circle's best upgrade only gets worse
+    heap = [(-b[0], c, b[1]) for c in range(len(frontiers)) if (b := best_upgrade(c)) is not None]
+    heapq.heapify(heap)
+    while heap:
+        neg, c, k = heapq.heappop(heap)
+        now = best_upgrade(c)
+        if now is None:
+            continue
+        if (now[0], now[1]) != (-neg, k):
+            heapq.heappush(heap, (-now[0], c, now[1]))
+            continue
         spent += frontiers[c][k].cost - frontiers[c][pick[c]].cost
         pick[c] = k
+        nxt = best_upgrade(c)
+        if nxt is not None:
+            heapq.heappush(heap, (-nxt[0], c, nxt[1]))
     chosen = [front[p] for front, p in zip(frontiers, pick, strict=True)]
     by_round: dict[int, list[PricedSolve]] = {}
     for sols in found:
@@ -338,12 +353,13 @@ def run_batch(city: City, *, scheduler: str | None = None, executor: Executor | 
     circles = split_city(district, city.circles, city.source)
     notes = list(circles.notes)
     tasks: list[CircleTask] = []
+    demand_rows, site_rows = circles.members("demand"), circles.members("sites")
     for c, cid in enumerate(circles.ids):
-        if not (circles.demand == c).any():
-            n_sites = int((circles.sites == c).sum())
-            notes.append(f"life circle {cid} has no residential buildings; its {n_sites} site(s) are not used")
+        if demand_rows[c].size == 0:
+            notes.append(f"life circle {cid} has no residential buildings; its {site_rows[c].size} site(s) are "
+                         f"not used")
             continue
-        tasks.append(circle_task(scenario, catalogue, district, circles, c))
+        tasks.append(circle_task(scenario, catalogue, district, circles, c, demand_rows[c], site_rows[c]))
     timings["split"] = time.perf_counter() - t
     own = executor is None
     ex = executor if executor is not None else executor_for(scheduler, len(tasks))

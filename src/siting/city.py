@@ -141,6 +141,13 @@ class Circles:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def members(self, of: str = "demand") -> list[np.ndarray]:
+        """Per circle, the indices of its demand points (``of="demand"``) or sites (``of="sites"``), ascending."""
+        labels = self.demand if of == "demand" else self.sites
+        order = np.argsort(labels, kind="stable")
+        bounds = np.searchsorted(labels[order], np.arange(len(self.ids) + 1))
+        return [order[bounds[c]:bounds[c + 1]] for c in range(len(self.ids))]
+
 
 def weighted_kmeans(xy: np.ndarray, weights: np.ndarray, k: int, *, seed: int,
                     max_iter: int = 300) -> tuple[np.ndarray, np.ndarray]:

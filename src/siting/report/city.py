@@ -118,6 +118,16 @@ def batch_summary(result: BatchResult) -> dict[str, Any]:
     }
 
 
+def demand_share(result: BatchResult) -> np.ndarray:
+    """Per residential building, the share of its service needs covered after the plan (nan outside every plan)."""
+    share = np.full(len(result.district.demand), np.nan)
+    rows = result.circles.members("demand")
+    index = {cid: c for c, cid in enumerate(result.circles.ids)}
+    for p in result.plans:
+        share[rows[index[p.circle]]] = p.demand_share
+    return share
+
+
 def draw_city_map(result: BatchResult, path: Path) -> None:
     """Two panels: residential buildings by life circle; by share of needs covered after the plan."""
     import matplotlib
@@ -128,10 +138,7 @@ def draw_city_map(result: BatchResult, path: Path) -> None:
     district, circles = result.district, result.circles
     xy0 = district.demand.xy.min(axis=0)
     d = district.demand.xy - xy0
-    share = np.zeros(len(district.demand))
-    index = {cid: c for c, cid in enumerate(circles.ids)}
-    for p in result.plans:
-        share[circles.demand == index[p.circle]] = p.demand_share
+    share = demand_share(result)
     fig, axes = plt.subplots(1, 2, figsize=(13, 6.5), dpi=100, sharex=True, sharey=True)
     ax = axes[0]
     ax.scatter(d[:, 0], d[:, 1], c=circles.demand % 10, cmap="tab10", vmin=0, vmax=9, s=6, linewidths=0)
@@ -210,10 +217,7 @@ def _write_gpkg(result: BatchResult, assignments: pd.DataFrame, path: Path) -> N
                             geometry=gpd.points_from_xy(assignments["x"], assignments["y"]), crs=crs)
     plan.to_file(path, layer="plan", driver="GPKG")
     d = result.district.demand
-    share = np.full(len(d), np.nan)
-    index = {cid: c for c, cid in enumerate(result.circles.ids)}
-    for p in result.plans:
-        share[result.circles.demand == index[p.circle]] = p.demand_share
+    share = demand_share(result)
     demand = gpd.GeoDataFrame({"id": d.ids.astype(str), "circle": np.asarray(result.circles.ids)[result.circles.demand],
                                "residents": d.population.sum(axis=1), "share_covered_after": share},
                               geometry=gpd.points_from_xy(d.xy[:, 0], d.xy[:, 1]), crs=crs)
