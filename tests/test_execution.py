@@ -17,7 +17,17 @@ import pytest
 
 from conftest import DEFAULT_SCENARIO
 from siting.errors import ExecutionError, ScenarioError
-from siting.execution import Executor, Progress, Shared, Task, TaskResult, resolve_scheduler, run_tasks
+from siting.execution import (
+    Executor,
+    Progress,
+    Shared,
+    Task,
+    TaskResult,
+    executor_for,
+    local_cores,
+    resolve_scheduler,
+    run_tasks,
+)
 from siting.runner import run_scenario
 from siting.scenario import load_scenario
 from siting.variants import Variant, apply_overrides, nested_overrides, shares_preparation, solve_variants
@@ -42,6 +52,15 @@ def test_scheduler_strings(monkeypatch: pytest.MonkeyPatch) -> None:
         resolve_scheduler(None)
     with pytest.raises(ExecutionError, match="local:0"):
         resolve_scheduler("local:0")
+
+
+def test_default_processes_are_sized_to_the_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SITING_SCHEDULER", raising=False)
+    assert executor_for(None, 1).spec.kind == "sync"  # one task: no workers to start
+    sized = executor_for(None, 500).spec
+    assert (sized.kind, sized.workers) == ("processes", local_cores()) or local_cores() == 1
+    assert executor_for("processes:8", 3).spec.workers == 3
+    assert executor_for("local:2", 1).spec.workers == 2  # an explicit cluster is what was asked for
 
 
 def test_environment_variable_chooses_the_scheduler(monkeypatch: pytest.MonkeyPatch) -> None:
