@@ -208,6 +208,7 @@ def test_budget_sweep_on_two_workers_equals_the_sequential_run(write_tiny, local
 
 def test_a_task_that_always_kills_its_worker_is_reported_and_the_others_finish() -> None:
     import dask
+    import distributed  # noqa: F401  (its configuration defaults load before the change below)
 
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}), Executor("local:2") as ex:
         tasks = [Task("fine", operator.add, (1, 1)), Task("deadly", os._exit, (3,)),

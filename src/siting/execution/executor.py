@@ -28,6 +28,9 @@ from siting.execution.tasks import (
     _unwrap,
 )
 
+SLOT = "siting"
+"""A worker resource: workers started with ``--resources siting=1`` run one siting task at a time."""
+
 
 class Executor:
     """Runs lists of tasks on one scheduler; keeps a cluster open across several runs.
@@ -86,8 +89,16 @@ class Executor:
             warnings.filterwarnings("ignore", message="Port .* is already in use")
             self._cluster = LocalCluster(n_workers=self.spec.workers or local_cores(), threads_per_worker=1,
                                          processes=True, host="127.0.0.1", dashboard_address=None,
-                                         silence_logs=logging.CRITICAL)
+                                         resources={SLOT: 1}, silence_logs=logging.CRITICAL)
         self._client = Client(self._cluster, set_as_default=False)
+
+    def _slots(self) -> dict[str, float] | None:
+        """``{SLOT: 1}`` when every worker offers the slot resource: then a worker holds one task at a time,
+        so a task that kills its worker takes no queued neighbour down with it."""
+        workers = self._client.scheduler_info().get("workers", {})
+        if workers and all(SLOT in (w.get("resources") or {}) for w in workers.values()):
+            return {SLOT: 1}
+        return None
 
     def close(self) -> None:
         """Disconnect, and stop the cluster if this executor started it."""
@@ -186,7 +197,7 @@ class Executor:
         futures = client.map(_call, [t.func for t in tasks], [_unshare(t.args) for t in tasks],
                              [_unshare(dict(t.kwargs)) for t in tasks],
                              key=[f"{t.key}-{run_id}-{i}" for i, t in enumerate(tasks)], retries=self.retries,
-                             pure=False)
+                             resources=self._slots(), pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
         results: list[TaskResult | None] = [None] * len(tasks)
         tracker = _Tracker(label, len(tasks), progress)
@@ -209,7 +220,11 @@ class Executor:
                     pause = min(0.2, 2 * pause)
                     continue
                 pause = 0.005
-                batch = sorted(batch, key=lambda f: index[f.key])
+                for f in batch:  # a result lost with its worker is computed again: wait for it once more
+                    if f.status not in ("finished", "error", "cancelled"):
+                        ready.add(f)
+                batch = sorted((f for f in batch if f.status in ("finished", "error", "cancelled")),
+                               key=lambda f: index[f.key])
                 good = [f for f in batch if f.status == "finished"]
                 outcomes = dict(zip([f.key for f in good], client.gather(good), strict=True)) if good else {}
                 for f in batch:
