@@ -24,7 +24,13 @@ Faults: a task whose worker dies is re-run on another worker (the Dask scheduler
 ``distributed.scheduler.allowed-failures`` deaths per task); an unexpected exception is
 retried ``retries`` times; a :class:`~siting.errors.SitingError` (the input's fault) is
 reported at once, without retrying. A failing task never stops the others: its
-:class:`TaskResult` carries the error.
+:class:`TaskResult` carries the error. A result lost with a dying worker is computed again.
+Workers that offer the resource ``siting=1`` (``siting``'s own local clusters do; start
+remote ones with ``dask worker ... --resources siting=1``) hold one task at a time, so that a
+task that kills its worker takes no waiting task down with it.
+
+Interrupted runs: ``on_result`` is called on the driver as each task finishes, so that a
+caller can journal finished work and, when restarted, submit only the tasks not done yet.
 """
 
 from siting.execution.executor import Executor, executor_for, run_tasks
