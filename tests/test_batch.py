@@ -146,6 +146,20 @@ def test_boundaries_assign_buildings_and_sites_by_location(tmp_path: Path, city_
     assert np.array_equal(circles.demand[outside], (d_east < d_west).astype(int))
 
 
+def test_a_city_file_with_boundaries_plans_each_polygon(tmp_path: Path) -> None:
+    path = write_city(tmp_path, circles={"boundaries": "areas/subdistricts.gpkg", "id_field": "name"},
+                      budget=1e9)
+    (tmp_path / "areas").mkdir()
+    halves = [box(-2000, 2000, 2000, 6000), box(2000, 2000, 6000, 6000), box(-2000, -2000, 6000, 2000)]
+    gpd.GeoDataFrame({"name": ["north-west", "north-east", "south"]}, geometry=halves, crs="EPSG:32648").to_file(
+        tmp_path / "areas" / "subdistricts.gpkg", layer="subdistricts", driver="GPKG")
+    city = load_city(path)
+    assert city.circles.boundaries == (tmp_path / "areas" / "subdistricts.gpkg").resolve()
+    result = run_batch(city, scheduler="sync")
+    assert result.circles.ids == ("north-west", "north-east", "south")
+    assert result.objective == pytest.approx(exact_city_optimum(path))  # the budget buys everything
+
+
 def test_city_file_mistakes_are_named(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError, match=r"field 'circles\.cuont': unknown field"):
         load_city(write_city(tmp_path / "a", circles={"cuont": 3}))
