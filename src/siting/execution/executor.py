@@ -28,9 +28,6 @@ from siting.execution.tasks import (
     _unwrap,
 )
 
-SLOT = "siting"
-"""A worker resource: workers started with ``--resources siting=1`` run one siting task at a time."""
-
 
 class Executor:
     """Runs lists of tasks on one scheduler; keeps a cluster open across several runs.
@@ -73,6 +70,7 @@ class Executor:
         """Start the local cluster or connect to the remote one (nothing to do for ``sync``)."""
         if self.spec.kind == "sync" or self._client is not None:
             return
+        import dask
         from distributed import Client, LocalCluster
 
         if self.spec.kind == "remote":
@@ -85,20 +83,14 @@ class Executor:
                     f"'dask scheduler' and workers with 'dask worker {self.spec.address}', or fix --scheduler / "
                     f"{SCHEDULER_ENV}") from None
             return
-        with warnings.catch_warnings():  # no dashboard; its small HTTP server moves off a busy port
-            warnings.filterwarnings("ignore", message="Port .* is already in use")
+        # the scheduler runs in this process: with a worker saturation of 1, tasks wait at the scheduler
+        # until a worker is free, so a task that kills its worker takes no waiting neighbour down with it
+        with warnings.catch_warnings(), dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+            warnings.filterwarnings("ignore", message="Port .* is already in use")  # no dashboard: HTTP server only
             self._cluster = LocalCluster(n_workers=self.spec.workers or local_cores(), threads_per_worker=1,
                                          processes=True, host="127.0.0.1", dashboard_address=None,
-                                         resources={SLOT: 1}, silence_logs=logging.CRITICAL)
+                                         silence_logs=logging.CRITICAL)
         self._client = Client(self._cluster, set_as_default=False)
-
-    def _slots(self) -> dict[str, float] | None:
-        """``{SLOT: 1}`` when every worker offers the slot resource: then a worker holds one task at a time,
-        so a task that kills its worker takes no queued neighbour down with it."""
-        workers = self._client.scheduler_info().get("workers", {})
-        if workers and all(SLOT in (w.get("resources") or {}) for w in workers.values()):
-            return {SLOT: 1}
-        return None
 
     def close(self) -> None:
         """Disconnect, and stop the cluster if this executor started it."""
@@ -197,7 +189,7 @@ class Executor:
         futures = client.map(_call, [t.func for t in tasks], [_unshare(t.args) for t in tasks],
                              [_unshare(dict(t.kwargs)) for t in tasks],
                              key=[f"{t.key}-{run_id}-{i}" for i, t in enumerate(tasks)], retries=self.retries,
-                             resources=self._slots(), pure=False)
+                             pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
         results: list[TaskResult | None] = [None] * len(tasks)
         tracker = _Tracker(label, len(tasks), progress)
