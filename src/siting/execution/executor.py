@@ -186,9 +186,11 @@ class Executor:
 
         client = self._client
         run_id = uuid.uuid4().hex[:8]
+        # one task group per run ("siting-<run>-<i>"): a large group of independent tasks is queued at
+        # the scheduler, so that every worker holds only the task it runs
         futures = client.map(_call, [t.func for t in tasks], [_unshare(t.args) for t in tasks],
                              [_unshare(dict(t.kwargs)) for t in tasks],
-                             key=[f"{t.key}-{run_id}-{i}" for i, t in enumerate(tasks)], retries=self.retries,
+                             key=[f"siting-{run_id}-{i}" for i in range(len(tasks))], retries=self.retries,
                              pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
         results: list[TaskResult | None] = [None] * len(tasks)
