@@ -31,6 +31,10 @@ class InfeasibleError(SitingError):
     """The requirements of a scenario cannot all hold at once."""
 
 
+class ExecutionError(SitingError):
+    """The execution back end cannot be used: a wrong ``--scheduler`` value or an unreachable cluster."""
+
+
 class SolverUnavailableError(SitingError):
     """The requested solver backend is not installed on this machine."""
 
@@ -63,7 +67,3 @@ def where(file: str | Path | None, field: str | None = None, row: int | None = N
     if row is not None:
         parts.append(f"row {row}")
     return ", ".join(parts)
-
-
-class ExecutionError(SitingError):
-    """The execution back end cannot be used: a wrong ``--scheduler`` value or an unreachable cluster."""
