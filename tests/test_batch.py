@@ -301,7 +301,7 @@ def test_batch_command_writes_a_combined_plan(city_path: Path, sequential: Batch
 
 
 def test_example_city_file_runs() -> None:
-    result = run_batch(load_city(ROOT / "scenarios" / "jiangbei-4-circles.yaml"), scheduler="sync")
+    result = run_batch(load_city(ROOT / "cities" / "jiangbei-4-circles.yaml"), scheduler="sync")
     assert len(result.circles) == 4 and result.cost <= result.budget
     assert result.objective <= result.bound and result.gap < 0.05
 
