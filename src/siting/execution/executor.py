@@ -84,8 +84,10 @@ class Executor:
                     f"{SCHEDULER_ENV}") from None
             return
         # the scheduler runs in this process: with a worker saturation of 1, tasks wait at the scheduler
-        # until a worker is free, so a task that kills its worker takes no waiting neighbour down with it
-        with warnings.catch_warnings(), dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+        # until a worker is free, so a task that kills its worker takes no waiting neighbour down with it;
+        # the workers' statistical profiler is off (it samples every 10 ms, which solves do not need)
+        settings = {"distributed.scheduler.worker-saturation": 1.0, "distributed.worker.profile.enabled": False}
+        with warnings.catch_warnings(), dask.config.set(settings):
             warnings.filterwarnings("ignore", message="Port .* is already in use")  # no dashboard: HTTP server only
             self._cluster = LocalCluster(n_workers=self.spec.workers or local_cores(), threads_per_worker=1,
                                          processes=True, host="127.0.0.1", dashboard_address=None,
