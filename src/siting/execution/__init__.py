@@ -25,10 +25,11 @@ Faults: a task whose worker dies is re-run on another worker (the Dask scheduler
 retried ``retries`` times; a :class:`~siting.errors.SitingError` (the input's fault) is
 reported at once, without retrying. A failing task never stops the others: its
 :class:`TaskResult` carries the error. A result lost with a dying worker is computed again.
-``siting``'s local clusters keep waiting tasks at the scheduler until a worker is free
-(``distributed.scheduler.worker-saturation: 1.0``), so that a task that kills its worker
-seldom takes a waiting task down with it; a remote scheduler can be started with the same
-setting (``DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION=1.0 dask scheduler``).
+In runs of more than twice as many tasks as worker threads, ``siting``'s local clusters keep
+waiting tasks at the scheduler until a worker is free (``distributed.scheduler.worker-saturation:
+1.0``), so that a task that kills its worker takes no waiting task down with it; a remote
+scheduler can be started with the same setting
+(``DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION=1.0 dask scheduler``).
 
 Interrupted runs: ``on_result`` is called on the driver as each task finishes, so that a
 caller can journal finished work and, when restarted, submit only the tasks not done yet.
