@@ -82,3 +82,16 @@ def write_tiny(tmp_path: Path) -> TinyWriter:
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def local_cluster():  # type: ignore[no-untyped-def]
+    """A Dask LocalCluster of 2 worker processes on 127.0.0.1, no dashboard; closed after the session."""
+    from siting.execution import Executor
+
+    executor = Executor("local:2")
+    executor.start()
+    try:
+        yield executor
+    finally:
+        executor.close()

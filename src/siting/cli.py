@@ -178,6 +178,49 @@ def catalog() -> None:
     console.print(g)
 
 
+SchedulerOpt = Annotated[str | None, typer.Option(
+    "--scheduler", help="Where to solve: processes[:N] (default: one worker per core), local[:N] (a Dask "
+                        "LocalCluster), sync (this process) or tcp://HOST:PORT of a Dask cluster; default "
+                        "$SITING_SCHEDULER")]
+
+
+@app.command()
+def batch(
+    city: Annotated[Path, typer.Argument(help="City YAML: a scenario plus 'circles' and 'pricing' options")],
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder (default out/<city name>)")] = None,
+    scheduler: SchedulerOpt = None,
+    solver: Annotated[str | None, typer.Option("--solver", help="Solver backend (overrides the city file)")] = None,
+) -> None:
+    """Plan a whole city: split it into life circles sharing one budget, solve them as parallel tasks."""
+    from siting.batch_city import run_batch
+    from siting.city import load_city
+    from siting.execution import Executor
+    from siting.progress import task_progress
+    from siting.report.city import write_batch_outputs
+
+    c = load_city(city)
+    executor = Executor(scheduler)
+    err_console.print(f"{c.scenario.name}: solving on {executor.describe()}")
+    with executor as ex, task_progress(err_console) as progress:
+        result = run_batch(c, executor=ex, backend=solver, progress=progress)
+    folder = write_batch_outputs(result, out or Path("out") / c.scenario.name)
+    gap = "n/a" if result.gap == float("inf") else f"{100 * result.gap:.2f} %"
+    console.print(f"[bold]{result.name}[/bold]: {len(result.circles)} life circles, status "
+                  f"[bold]{result.status.value}[/bold], gap {gap} to the bound {result.bound:,.0f}; new coverage "
+                  f"{result.objective:,.0f}, cost {result.cost:,.0f} of {result.budget:,.0f} yuan "
+                  f"({len(result.rounds)} rounds)")
+    table = Table("circle", "residents", "sites", "new coverage", "cost (yuan)", title="Life circles")
+    plans = {p.circle: p for p in result.plans}
+    for info in result.infos:
+        p = plans.get(info.circle)
+        table.add_row(info.circle, f"{info.population:,.0f}", str(info.n_sites),
+                      f"{p.objective:,.0f}" if p else "0", f"{p.cost:,.0f}" if p else "0")
+    console.print(table)
+    for note in result.notes:
+        console.print(f"[yellow]note:[/yellow] {escape(note)}")
+    console.print(f"Report: {folder / 'report.html'}")
+
+
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of scenario files (for editor autocompletion)."""

@@ -33,6 +33,10 @@ class InfeasibleError(SitingError):
     """The requirements of a scenario cannot all hold at once."""
 
 
+class ExecutionError(SitingError):
+    """The execution back end cannot be used: a wrong ``--scheduler`` value or an unreachable cluster."""
+
+
 class SolverUnavailableError(SitingError):
     """The requested solver backend is not installed on this machine."""
 
