@@ -12,6 +12,10 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Independent solves run in this process unless a test asks for workers (tests that exercise the
+# execution layer set a scheduler themselves): CLI tests then start no worker processes.
+os.environ.setdefault("SITING_SCHEDULER", "sync")
 DEFAULT_SCENARIO = ROOT / "scenarios" / "jiangbei-yubei.yaml"
 
 

@@ -167,6 +167,8 @@ def test_city_file_mistakes_are_named(tmp_path: Path) -> None:
         load_city(write_city(tmp_path / "b", circles={"count": 3, "boundaries": "x.gpkg"}))
     with pytest.raises(ScenarioError, match=r"field 'pricing\.gap'"):
         load_city(write_city(tmp_path / "c", pricing={"gap": 2}))
+    with pytest.raises(ScenarioError, match=r"field 'objective\.kind'.*fairness"):
+        load_city(write_city(tmp_path / "d", objective={"kind": "fairness"}))
 
 
 def test_a_circle_that_cannot_meet_its_requirements_is_named(tmp_path: Path) -> None:

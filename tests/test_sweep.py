@@ -176,3 +176,17 @@ def test_infeasible_variant_is_recorded_not_fatal(write_tiny) -> None:
     assert results[1].plan is not None
     frontier = frontier_table(results, ("children", "working", "elderly"))
     assert frontier["efficient"].tolist() == [False, True]
+
+
+@pytest.mark.parametrize("scheduler", ["processes:2", "local:2"])
+def test_sweep_on_worker_processes_equals_this_process(tmp_path: Path, scheduler: str) -> None:
+    """The same sweep through the execution layer's workers gives byte-identical tables."""
+    scenario = str(ROOT / "scenarios" / "baseline.yaml")
+    vary = ("--vary", "budget=4e6:12e6:3")
+    here, there = tmp_path / "here", tmp_path / "there"
+    proc = siting("sweep", scenario, *vary, "--out", str(here), "--scheduler", "sync")
+    assert proc.returncode == 0, proc.stderr
+    proc = siting("sweep", scenario, *vary, "--out", str(there), "--scheduler", scheduler)
+    assert proc.returncode == 0, proc.stderr
+    for name in ("frontier.csv", "robustness.csv"):
+        assert (here / name).read_bytes() == (there / name).read_bytes(), name

@@ -104,7 +104,7 @@ OnDone = Callable[[int, TaskResult], None]
 
 
 def solve_many(tasks: Sequence[SolveTask], *, on_start: OnStart | None = None,
-               on_done: OnDone | None = None) -> list[TaskResult]:
+               on_done: OnDone | None = None, scheduler: str | None = None) -> list[TaskResult]:
     """Solve independent tasks and return their results in task order.
 
     Parameters
@@ -114,17 +114,61 @@ def solve_many(tasks: Sequence[SolveTask], *, on_start: OnStart | None = None,
     on_start
         Called with ``(index, task)`` when a task starts (progress: what is running).
     on_done
-        Called with ``(index, result)`` as each task finishes (progress, and a record of
-        finished work so that an interrupted batch can resume).
+        Called with ``(index, result)`` in this thread as each task finishes (progress, and a
+        record of finished work so that an interrupted batch can resume).
+    scheduler
+        Where to run them (:mod:`siting.execution`): ``sync`` in this process, ``processes[:N]``
+        local worker processes (the default, one per core), ``local[:N]`` a Dask LocalCluster,
+        or the address of a Dask scheduler; ``None`` reads ``SITING_SCHEDULER``.
 
     Returns
     -------
     list of TaskResult
         One per task, in the order of ``tasks``.
+
+    Raises
+    ------
+    SolverUnavailableError
+        When the backend is not installed (that stops the whole batch, not one task).
     """
+    from siting.execution import Task, resolve_scheduler, run_tasks
+
     keys = [t.key for t in tasks]
     if len(set(keys)) != len(keys):
         raise ValueError("task keys must be unique in a batch")
+    if len(tasks) <= 1 or resolve_scheduler(scheduler).kind == "sync":
+        return _solve_here(tasks, on_start, on_done)
+    started: set[str] = set()
+    index = {k: i for i, k in enumerate(keys)}
+    results: list[TaskResult | None] = [None] * len(tasks)
+
+    def progress(state: Any) -> None:
+        if on_start is None:
+            return
+        for key in state.running:
+            if key not in started:
+                started.add(key)
+                on_start(index[key], tasks[index[key]])
+
+    def finished(i: int, outcome: Any) -> None:
+        if outcome.ok:
+            result = outcome.value
+        elif outcome.error_type == "SolverUnavailableError":
+            raise SolverUnavailableError(outcome.error)
+        else:  # the task itself failed (a dead worker after its retries, a bug): report, go on
+            result = TaskResult(tasks[i].key, Status.ERROR, None, f"{outcome.error_type}: {outcome.error}",
+                                outcome.seconds, dict(tasks[i].meta))
+        results[i] = result
+        if on_done is not None:
+            on_done(i, result)
+
+    run_tasks([Task(t.key, solve_task, (t,)) for t in tasks], scheduler=scheduler, progress=progress,
+              on_result=finished)
+    return [r for r in results if r is not None]
+
+
+def _solve_here(tasks: Sequence[SolveTask], on_start: OnStart | None, on_done: OnDone | None) -> list[TaskResult]:
+    """The tasks one after another in this process."""
     results: list[TaskResult] = []
     for i, task in enumerate(tasks):
         if on_start is not None:

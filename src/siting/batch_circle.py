@@ -12,7 +12,6 @@ import dataclasses
 import functools
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,14 +20,16 @@ from siting.catalog import Catalogue
 from siting.city import Circles
 from siting.coverage import Coverage, build_coverage, walk_cutoff_m
 from siting.district import Demand, District, Sites
-from siting.errors import ScenarioError, SitingError
+from siting.errors import SitingError
 from siting.model.covering import CoveringModel, PlanningRules, SiteData, build_covering_model
 from siting.model.priced import price_budget, with_budget
 from siting.plan import assignment_table, coverage_table, plan_cost, weighted_new_coverage
 from siting.runner import check_requirements, planning_rules
-from siting.scenario import Scenario
+from siting.scenario import NetworkFiles, Scenario
 from siting.solvers import SolveOptions, Status, solve
-from siting.walking import WalkingNetwork, euclidean_reach, network_reach, read_network_csv
+from siting.walking import WalkingNetwork
+from siting.walking.readers import read_network
+from siting.walking.stage import district_reach
 
 
 @dataclass(frozen=True)
@@ -180,9 +181,10 @@ def circle_task(scenario: Scenario, catalogue: Catalogue, district: District, ci
 
 
 @functools.lru_cache(maxsize=2)
-def _network(nodes: Path, edges: Path, crs: str | None, to_crs: str) -> WalkingNetwork:
+def _network(files: NetworkFiles, crs: str | None, coordinates: str, to_crs: str) -> WalkingNetwork:
     """The walking network, read once per worker process."""
-    return read_network_csv(nodes, edges, crs=crs, to_crs=to_crs)
+    return read_network(to_crs=to_crs, path=files.path, nodes=files.nodes, edges=files.edges, fmt=files.format,
+                        layer=files.layer, crs=crs, coordinates=files.coordinates, default_coordinates=coordinates)
 
 
 def prepare_circle(task: CircleTask, backend: str) -> CircleModel:
@@ -192,28 +194,14 @@ def prepare_circle(task: CircleTask, backend: str) -> CircleModel:
     conversions no plan of the city could afford.
     """
     scenario, catalogue, district = task.scenario, task.catalogue, task.district
-    walking = scenario.walking
     cutoff = walk_cutoff_m(catalogue)
-    notes: list[str] = []
-    demand_xy = district.demand.xy
-    if walking.mode == "network":  # as in siting.runner.prepare, for the circle's points
-        files = scenario.data.network
-        if files is None:
-            raise ScenarioError(f"{scenario.source}, field 'walking.mode': 'network' needs 'data.network' "
-                                f"(nodes and edges files), or use mode 'euclidean'")
-        network = _network(files.nodes, files.edges, scenario.data.crs, district.crs)
-        site_reach, snap_d, _ = network_reach(
-            network, demand_xy, district.sites.xy, cutoff_m=cutoff, slope=walking.slope,
-            stairs_factor=walking.stairs_factor, snap_limit_m=walking.snap_limit_m)
-        exist_reach, _, _ = network_reach(
-            network, demand_xy, district.existing.xy, cutoff_m=cutoff, slope=walking.slope,
-            stairs_factor=walking.stairs_factor, snap_limit_m=walking.snap_limit_m)
-        if snap_d.too_far.any():
-            notes.append(f"{int(snap_d.too_far.sum())} residential buildings are more than "
-                         f"{walking.snap_limit_m:g} m from the walking network and reach nothing")
-    else:
-        site_reach = euclidean_reach(demand_xy, district.sites.xy, detour=walking.detour, cutoff_m=cutoff)
-        exist_reach = euclidean_reach(demand_xy, district.existing.xy, detour=walking.detour, cutoff_m=cutoff)
+    network = None
+    files = scenario.data.network
+    if scenario.walking.mode == "network" and files is not None:
+        network = _network(files, scenario.data.crs, scenario.data.coordinates, district.crs)
+    walked = district_reach(scenario, district, cutoff_m=cutoff, network=network)  # as siting run walks
+    site_reach, exist_reach = walked.sites, walked.existing
+    notes = list(walked.notes)
     coverage = build_coverage(district, catalogue, site_reach, exist_reach)
     rules = planning_rules(scenario, catalogue, district)
     # the budget is the city's and checked city-wide; here only the circle's own requirements

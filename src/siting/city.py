@@ -110,6 +110,9 @@ def load_city(path: Path | str) -> City:
     pricing = _validate(PricingOptions, pricing_raw, path, "pricing")
     if circles.boundaries is not None and circles.count is not None:
         raise ScenarioError(f"{path}, field 'circles': give either 'boundaries' or 'count', not both")
+    if scenario.objective.kind != "coverage":
+        raise ScenarioError(f"{path}, field 'objective.kind': a city batch shares its budget by pricing coverage; "
+                            f"'{scenario.objective.kind}' is not supported there; use kind 'coverage'")
     return City(scenario, circles, pricing, path)
 
 

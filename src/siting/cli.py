@@ -30,6 +30,10 @@ console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
 
 ScenarioArg = Annotated[Path | None, typer.Argument(help="Scenario YAML (default: the Jiangbei demo)")]
+SchedulerOpt = Annotated[str | None, typer.Option(
+    "--scheduler", help="Where to solve: processes[:N] (default: one worker per core), local[:N] (a Dask "
+                        "LocalCluster), sync (this process) or tcp://HOST:PORT of a Dask cluster; default "
+                        "$SITING_SCHEDULER")]
 
 
 @app.command()
@@ -40,6 +44,7 @@ def run(
     analysis: Annotated[bool, typer.Option(
         "--analysis/--no-analysis",
         help="Rank the options, test their robustness and re-solve the budget frontier (scenario 'analysis:')")] = True,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Solve a scenario and write the plan, coverage tables, ranked options and report."""
     from siting.report import write_run_outputs
@@ -57,7 +62,7 @@ def run(
 
     if analysis:
         tasks = analysis_tasks(result, backend=solver)
-        extra = read_analysis(result, _solve_with_progress(tasks, f"Analysing {sc.name}"))
+        extra = read_analysis(result, _solve_with_progress(tasks, f"Analysing {sc.name}", scheduler=scheduler))
     else:
         extra = RunAnalysis(streets=street_segments(result.prepared))
     with console.status("Writing the report..."):
@@ -94,8 +99,9 @@ def run(
 
 
 def _solve_with_progress(tasks: Sequence[SolveTask], what: str,
-                         on_done: Callable[[int, TaskResult], None] | None = None) -> list[TaskResult]:
-    """Solve tasks through the batch layer with a progress bar: what is running, time left."""
+                         on_done: Callable[[int, TaskResult], None] | None = None,
+                         scheduler: str | None = None) -> list[TaskResult]:
+    """Solve tasks through the execution layer with a progress bar: what is running, time left."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -123,7 +129,7 @@ def _solve_with_progress(tasks: Sequence[SolveTask], what: str,
             if on_done is not None:
                 on_done(i, result)
 
-        results = solve_many(tasks, on_start=started, on_done=done)
+        results = solve_many(tasks, on_start=started, on_done=done, scheduler=scheduler)
         progress.update(bar, description=what)
     return results
 
@@ -176,12 +182,6 @@ def catalog() -> None:
     for a in cat.age_groups:
         g.add_row(a.key, a.name_zh, a.name_en, f"{a.speed_m_s:g}")
     console.print(g)
-
-
-SchedulerOpt = Annotated[str | None, typer.Option(
-    "--scheduler", help="Where to solve: processes[:N] (default: one worker per core), local[:N] (a Dask "
-                        "LocalCluster), sync (this process) or tcp://HOST:PORT of a Dask cluster; default "
-                        "$SITING_SCHEDULER")]
 
 
 @app.command()
@@ -250,6 +250,7 @@ def compare(
     scenarios: Annotated[list[Path], typer.Argument(help="Two or more scenario YAML files")],
     out: Annotated[Path | None, typer.Option("--out", help="Output folder (default out/compare)")] = None,
     solver: Annotated[str | None, typer.Option("--solver", help="Solver backend (overrides the scenarios)")] = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Solve scenarios and put them side by side: costs, coverage, and how the plans differ."""
     from siting.analysis import street_segments
@@ -266,7 +267,7 @@ def compare(
         prepared = [prepare(sc) for sc in loaded]
     tasks = [SolveTask(f"{i + 1}: {sc.name}", p, None, solver)
              for i, (sc, p) in enumerate(zip(loaded, prepared, strict=True))]
-    results = _solve_with_progress(tasks, "Solving")
+    results = _solve_with_progress(tasks, "Solving", scheduler=scheduler)
     comparison = compare_plans([ComparedPlan(sc.name, sc.title, p.catalogue, r)
                                 for sc, p, r in zip(loaded, prepared, results, strict=True)])
     with console.status("Writing the comparison..."):
@@ -306,6 +307,7 @@ def sweep(
     solver: Annotated[str | None, typer.Option("--solver", help="Solver backend (overrides the scenario)")] = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue an interrupted sweep: solve only the variants its progress log lacks")] = False,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Re-solve a scenario over a range of budgets, weights or walking limits: the efficient frontier."""
     import dataclasses
@@ -340,7 +342,7 @@ def sweep(
             def record(i: int, result: TaskResult) -> None:
                 entries[result.key] = log.append(log_entry(result, base.catalogue.group_keys))
 
-            _solve_with_progress(todo, f"Sweeping {sc.name}", on_done=record)
+            _solve_with_progress(todo, f"Sweeping {sc.name}", on_done=record, scheduler=scheduler)
     except KeyboardInterrupt:
         kept = recorded(start.log, start.header)
         err_console.print(f"{kept} of {len(tasks)} variants are recorded in {escape(str(start.log))}; "
