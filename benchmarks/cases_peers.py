@@ -1,7 +1,7 @@
 """Peer benchmark: ``siting`` against PySAL spopt and the plain MIP on the same MCLP instances.
 
 Every instance is solved by five methods, each in its own fresh process (see
-:mod:`benchmarks.mclp`): ``siting`` (coverage from the cost matrix, model, solve through
+:mod:`benchmarks.peers`): ``siting`` (coverage from the cost matrix, model, solve through
 :func:`siting.optimize.optimize_covering`), the plain MIP on the same HiGHS backend, spopt's
 ``MCLP.from_cost_matrix(...).solve(...)`` with CBC and with HiGHS through PuLP, and a plain
 greedy. All exact methods run single-threaded to a proven optimum (relative gap 0) under the
@@ -72,7 +72,7 @@ def run_instance(ctx: Context, instance: dict[str, Any], limits: dict[str, float
     rows = []
     for method in METHODS:
         limit = limits.get(method, limits["default"])
-        row = run_worker("benchmarks.mclp:worker",
+        row = run_worker("benchmarks.peers:worker",
                          {"instance": instance, "method": method, "time_limit_s": limit,
                           "scratch": str(ctx.scratch)},
                          timeout_s=limit + allowance_s, max_rss_mb=max_rss_mb, scratch=ctx.scratch)

@@ -1,6 +1,6 @@
 """Scaling: time and memory of each stage of ``siting`` as the district grows.
 
-A synthetic district (:mod:`benchmarks.district`) of 1,000, 10,000, 50,000 and 200,000
+A synthetic district (:mod:`benchmarks.growing_district`) of 1,000, 10,000, 50,000 and 200,000
 buildings (one idle site per 20 buildings, all services of the catalogue) is written as a
 scenario and run the way a planner runs it: :func:`siting.scenario.load_scenario`, then
 :func:`siting.runner.prepare` (load, walking, coverage), :func:`siting.runner.solve_prepared`
@@ -28,22 +28,26 @@ SIZES = {"quick": (1_000, 10_000), "full": (1_000, 10_000, 50_000, 200_000)}
 TIME_LIMIT = {"quick": 10.0, "full": 300.0}
 
 
+def _district(n_demand: int, scratch: str, time_limit_s: float) -> Path:
+    from benchmarks.growing_district import write_district
+
+    folder = Path(scratch) / f"district-{n_demand}"
+    if not (folder / "scenario.yaml").is_file():
+        write_district(folder, n_demand, time_limit_s=time_limit_s)
+    return folder
+
+
 def worker(n_demand: int, scratch: str, time_limit_s: float) -> Row:
     """Run one district size through every stage (called in its own process)."""
-    from benchmarks.district import plain_covering_model, write_district
-    from siting.model.covering import SiteData
     from siting.report import write_run_outputs
     from siting.runner import RunResult, prepare, solve_prepared
     from siting.scenario import load_scenario
-    from siting.solvers import SolveOptions, solve
 
-    folder = Path(scratch) / f"district-{n_demand}"
-    path = write_district(folder, n_demand, time_limit_s=time_limit_s)
-    row: Row = {}
+    folder = _district(n_demand, scratch, time_limit_s)
+    row: Row = {"start_mb": rss_mb()}
     with RssSampler() as mem:
-        base_mb = rss_mb()
         t0 = time.perf_counter()
-        scenario = load_scenario(path)
+        scenario = load_scenario(folder / "scenario.yaml")
         ts = time.perf_counter()
         prepared = prepare(scenario)
         t1 = time.perf_counter()
@@ -51,40 +55,49 @@ def worker(n_demand: int, scratch: str, time_limit_s: float) -> Row:
         t2 = time.perf_counter()
         write_run_outputs(RunResult(prepared, plan), folder / "out")
         t3 = time.perf_counter()
-        pt = prepared.timings
-        edges = {"load": (t0, ts + pt["load"])}
-        edges["walking"] = (edges["load"][1], edges["load"][1] + pt["walking"])
-        edges["coverage"] = (edges["walking"][1], t1)
-        model_s = plan.timings.get("model", 0.0)
-        edges["model"] = (t1, t1 + model_s)
-        edges["solve"] = (t1 + model_s, t2)
-        edges["report"] = (t2, t3)
-        for stage, (a, b) in edges.items():
-            row[f"{stage}_s"] = b - a
-            row[f"{stage}_mb"] = mem.peak(a, b)
-        # the plain MIP of the same coverage, same backend and limit
-        d = prepared.district
-        t4 = time.perf_counter()
-        plain = plain_covering_model(prepared.coverage, SiteData(d.sites.floor_area, d.sites.retrofit_cost,
-                                                                 d.sites.allowed), prepared.rules)
-        t5 = time.perf_counter()
-        pr = solve(plain, "highs", SolveOptions(time_limit_s=time_limit_s, mip_gap=scenario.solver.mip_gap,
-                                                threads=scenario.solver.threads, seed=scenario.solver.seed))
-        t6 = time.perf_counter()
-        plain_mb = mem.peak(t4, t6)
+    pt = prepared.timings
+    edges = {"load": (t0, ts + pt["load"])}
+    edges["walking"] = (edges["load"][1], edges["load"][1] + pt["walking"])
+    edges["coverage"] = (edges["walking"][1], t1)
+    model_s = plan.timings.get("model", 0.0)
+    edges["model"] = (t1, t1 + model_s)
+    edges["solve"] = (t1 + model_s, t2)
+    edges["report"] = (t2, t3)
+    for stage, (a, b) in edges.items():
+        row[f"{stage}_s"] = b - a
+        row[f"{stage}_mb"] = mem.peak(a, b)
     cov = prepared.coverage
     row.update({
-        "buildings": n_demand, "sites": len(d.sites), "services": len(cov.service_keys),
-        "walk_pairs": prepared.walking.pairs_within_cutoff,
-        "coverage_nnz": int(sum(r.nnz for r in cov.reach)),
+        "buildings": n_demand, "sites": len(prepared.district.sites), "services": len(cov.service_keys),
+        "walk_pairs": prepared.walking.pairs_within_cutoff, "coverage_nnz": int(sum(r.nnz for r in cov.reach)),
         "status": plan.status.value, "objective": plan.objective, "bound": plan.bound, "gap": plan.gap,
-        "total_s": t3 - t0, "peak_mb": max(row[f"{s}_mb"] for s in STAGES), "start_mb": base_mb,
-        "plain_status": pr.status.value, "plain_objective": pr.objective, "plain_bound": pr.bound,
-        "plain_gap": pr.gap, "plain_model_s": t5 - t4, "plain_solve_s": t6 - t5, "plain_mb": plain_mb,
-        "plain_rows": plain.n_rows, "plain_nonzeros": int(plain.A.nnz),
-        "time_limit_s": time_limit_s,
+        "total_s": t3 - t0, "peak_mb": max(row[f"{s}_mb"] for s in STAGES), "time_limit_s": time_limit_s,
     })
     return row
+
+
+def plain_worker(n_demand: int, scratch: str, time_limit_s: float) -> Row:
+    """The plain MIP of the same district's coverage, same backend and limit (own process)."""
+    from benchmarks.growing_district import plain_covering_model
+    from siting.model.covering import SiteData
+    from siting.runner import prepare
+    from siting.scenario import load_scenario
+    from siting.solvers import SolveOptions, solve
+
+    scenario = load_scenario(_district(n_demand, scratch, time_limit_s) / "scenario.yaml")
+    prepared = prepare(scenario)
+    d = prepared.district
+    with RssSampler() as mem:
+        t0 = time.perf_counter()
+        plain = plain_covering_model(prepared.coverage, SiteData(d.sites.floor_area, d.sites.retrofit_cost,
+                                                                 d.sites.allowed), prepared.rules)
+        t1 = time.perf_counter()
+        r = solve(plain, "highs", SolveOptions(time_limit_s=time_limit_s, mip_gap=scenario.solver.mip_gap,
+                                               threads=scenario.solver.threads, seed=scenario.solver.seed))
+        t2 = time.perf_counter()
+    return {"plain_status": r.status.value, "plain_objective": r.objective, "plain_bound": r.bound,
+            "plain_gap": r.gap, "plain_model_s": t1 - t0, "plain_solve_s": t2 - t1, "plain_mb": mem.peak(t0, t2),
+            "plain_rows": plain.n_rows, "plain_nonzeros": int(plain.A.nnz)}
 
 
 def plot(rows: list[Row], path: Path) -> None:
@@ -95,6 +108,8 @@ def plot(rows: list[Row], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     ok = [r for r in rows if isinstance(r.get("total_s"), float)]
+    for r in ok:
+        r.setdefault("plain_solve_s", math.nan)
     if not ok:
         return
     n = np.array([r["buildings"] for r in ok], dtype=float)
@@ -134,21 +149,27 @@ def growth(rows: list[Row], key: str) -> float:
     return math.log(b[key] / a[key]) / math.log(b["buildings"] / a["buildings"])
 
 
-COLUMNS = ("buildings", "sites", "coverage_nnz", *(f"{s}_s" for s in STAGES), "total_s", "peak_mb", "status",
-           "gap", "plain_solve_s", "plain_status", "plain_gap", "solve_vs_plain", "agrees", "process_s")
+COLUMNS = ("buildings", "sites", "coverage_nnz", *(f"{s}_s" for s in STAGES), "total_s",
+           *(f"{s}_mb" for s in STAGES), "status", "gap", "plain_solve_s", "plain_status", "plain_gap",
+           "solve_vs_plain", "agrees", "process_s", "process_peak_mb")
 
 
 @case("scaling-district", title="Scaling: time (s) and peak memory (MB) per stage as the district grows",
-      columns=COLUMNS)
+      columns=COLUMNS, only_columns=True)
 def scaling(ctx: Context) -> list[Row]:
     """Each size in its own process; the plot and the growth slopes follow the table."""
     limit = TIME_LIMIT[ctx.suite]
     rows: list[Row] = []
     for n in SIZES[ctx.suite]:
-        row = run_worker("benchmarks.cases_scaling:worker",
-                         {"n_demand": n, "scratch": str(ctx.scratch), "time_limit_s": limit},
-                         timeout_s=4 * limit + 1800, max_rss_mb=16_000, scratch=ctx.scratch)
+        spec = {"n_demand": n, "scratch": str(ctx.scratch), "time_limit_s": limit}
+        row = run_worker("benchmarks.cases_scaling:worker", spec, timeout_s=2 * limit + 1800, max_rss_mb=16_000,
+                         scratch=ctx.scratch)
         row.setdefault("buildings", n)
+        plain = run_worker("benchmarks.cases_scaling:plain_worker", spec, timeout_s=2 * limit + 1800,
+                           max_rss_mb=16_000, scratch=ctx.scratch)
+        row["plain_process_s"] = plain.pop("process_s")
+        row["plain_process_peak_mb"] = plain.pop("process_peak_mb")
+        row.update({k if k.startswith("plain") else f"plain_{k}": v for k, v in plain.items()})
         _compare(ctx, row)
         rows.append(row)
         print(f"   {n:,} buildings: {row.get('status')} in {row.get('total_s', math.nan):.3g} s, "
@@ -156,7 +177,7 @@ def scaling(ctx: Context) -> list[Row]:
     plot(rows, ctx.figure("scaling-district"))
     if len(rows) > 1:
         slope: dict[str, Any] = {"buildings": "growth order (log-log slope, two largest sizes)"}
-        for key in (*(f"{s}_s" for s in STAGES), "total_s", "peak_mb", "plain_solve_s"):
+        for key in (*(f"{s}_s" for s in STAGES), "total_s", *(f"{s}_mb" for s in STAGES), "plain_solve_s"):
             slope[key] = growth(rows, key)
         rows.append(slope)
     return rows
@@ -165,10 +186,13 @@ def scaling(ctx: Context) -> list[Row]:
 def _compare(ctx: Context, row: Row) -> None:
     """``siting`` and the plain MIP solve the same problem: their optima must agree."""
     if not isinstance(row.get("objective"), float):
-        row["agrees"] = "no result"
+        row["agrees"] = f"siting: {row.get('status', 'no result')}"
+        return
+    if not isinstance(row.get("plain_solve_s"), float):
+        row["agrees"] = f"plain: {row.get('plain_status', 'no result')}"
         return
     row["solve_vs_plain"] = row["plain_solve_s"] / max(row["solve_s"], 1e-9)
-    a, b = row["objective"], row["plain_objective"]
+    a, b = row["objective"], row.get("plain_objective")
     tol = 1e-4 * max(1.0, abs(a), abs(b))  # both stop at the relative gap 1e-4
     if not isinstance(b, float) or math.isnan(b):
         row["agrees"] = "plain: no solution"

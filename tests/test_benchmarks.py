@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import mclp  # noqa: E402
-from benchmarks.district import plain_covering_model, write_district  # noqa: E402
+from benchmarks import peers as mclp  # noqa: E402
+from benchmarks.growing_district import plain_covering_model, write_district  # noqa: E402
 from benchmarks.registry import Context, run_worker  # noqa: E402
 
 
@@ -83,7 +83,7 @@ def test_cbc_log_is_read(tmp_path: Path) -> None:
 
 
 def test_worker_runs_in_its_own_process_and_is_stopped_at_its_limit(tmp_path: Path) -> None:
-    row = run_worker("benchmarks.mclp:worker",
+    row = run_worker("benchmarks.peers:worker",
                      {"instance": {"kind": "uniform", "n": 200, "m": 20, "p": 3, "seed": 0}, "method": "greedy",
                       "time_limit_s": 10, "scratch": str(tmp_path)}, timeout_s=120, scratch=tmp_path)
     inst = mclp.uniform_instance(200, 20, p=3, seed=0)
