@@ -51,7 +51,7 @@ def markdown_table(rows: list[dict[str, Any]], columns: tuple[str, ...] = (), on
         if isinstance(v, float):
             if not math.isfinite(v):
                 return "–" if math.isnan(v) else str(v)
-            if abs(v) >= 1e6 or (abs(v) >= 1000 and abs(v - round(v)) < 1e-6):
+            if abs(v) >= 1000:
                 return f"{v:,.0f}"
             return f"{v:.4g}"
         return "" if v is None else str(v)
