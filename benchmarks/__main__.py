@@ -35,6 +35,14 @@ def machine() -> dict[str, Any]:
             info["memory_kb"] = int(f.readline().split()[1])
     except OSError:
         info["cpu"] = platform.processor()
+    from importlib.metadata import PackageNotFoundError, version
+
+    info["packages"] = {}
+    for name in ("siting", "numpy", "scipy", "highspy", "pulp", "spopt", "ortools"):
+        try:
+            info["packages"][name] = version(name)
+        except PackageNotFoundError:
+            continue
     return info
 
 
@@ -74,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
                                "machine": machine(), "cases": {}}
     md = [f"# Benchmarks, suite `{args.suite}`, {stamp:%Y-%m-%d %H:%M} UTC\n",
           f"Machine: {results['machine'].get('cpu')}, {results['machine']['cpus']} CPUs, "
-          f"Python {results['machine']['python']}\n"]
+          f"{results['machine'].get('memory_kb', 0) / 2**20:.0f} GiB memory, {results['machine']['platform']}, "
+          f"Python {results['machine']['python']}, host {results['machine']['host']}\n",
+          "Packages: " + ", ".join(f"{k} {v}" for k, v in results["machine"]["packages"].items()) + "\n"]
     base = args.out / f"{stamp:%Y-%m-%d}-{socket.gethostname()}-{args.suite}"
     with tempfile.TemporaryDirectory(prefix="siting-bench-") as scratch:
         ctx = Context(shared_dir(), Path(scratch), args.suite, out=args.out, stem=base.name)

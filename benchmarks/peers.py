@@ -309,8 +309,8 @@ def run_spopt(inst: dict[str, Any], solver: str, *, time_limit_s: float, scratch
                     bound = abs(float(info[key]))
         elif result:
             status = result.lower()
-        if "Time (Wallclock seconds)" in info:
-            solver_s = float(info["Time (Wallclock seconds)"])
+        if "Time (Wallclock seconds)" in info:  # printed to 0.01 s: below that, unknown
+            solver_s = float(info["Time (Wallclock seconds)"]) or math.nan
         log.unlink(missing_ok=True)
     else:
         h = getattr(prob, "solverModel", None)
