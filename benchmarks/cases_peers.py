@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from benchmarks.peers import spopt_sf_instance
 from benchmarks.registry import Context, Row, Skip, case, run_worker
 
 COLUMNS = ("instance", "method", "status", "objective", "bound", "gap", "model_s", "solve_s", "solver_s",
@@ -95,6 +96,10 @@ def run_instance(ctx: Context, instance: dict[str, Any], limits: dict[str, float
 def spopt_sf(ctx: Context) -> list[Row]:
     """spopt's own real data, shipped in its wheel."""
     _spopt_installed()
+    try:
+        spopt_sf_instance()
+    except FileNotFoundError as e:
+        raise Skip(str(e)) from None
     return run_instance(ctx, {"kind": "sf"}, {"default": 60.0})
 
 
