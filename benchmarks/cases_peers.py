@@ -49,12 +49,17 @@ def compare(ctx: Context, rows: list[Row]) -> None:
     ref = next((r for r in rows if r.get("method") == "siting"), {})
     optima = [_num(r.get("objective")) for r in rows if r.get("status") == "optimal"]
     best = optima[0] if optima else math.nan
+    bounds = [b for b in (_num(r.get("bound")) for r in rows) if math.isfinite(b)]
+    lowest_bound = min(bounds, default=math.inf)
     for r in rows:
         obj, bound = _num(r.get("objective")), _num(r.get("bound"))
         r["vs_siting"] = _num(r.get("total_s")) / _num(ref.get("total_s")) if ref else math.nan
         r["solve_vs_siting"] = _num(r.get("solver_s")) / _num(ref.get("solver_s")) if ref else math.nan
-        if not math.isfinite(best):
-            r["agrees"] = "no proven optimum"
+        if math.isfinite(obj) and obj > lowest_bound + 1e-6 * max(1.0, abs(lowest_bound)):
+            r["agrees"] = "MISMATCH"  # a plan worth more than some solver's proven bound
+        elif not math.isfinite(best):
+            r["agrees"] = (f"{100 * (lowest_bound - obj) / max(abs(obj), 1e-9):.2f} % below the best bound"
+                           if math.isfinite(obj) and math.isfinite(lowest_bound) else "no solution")
         elif r.get("status") == "optimal":
             r["agrees"] = "same optimum" if _same(obj, best) else "MISMATCH"
         elif math.isfinite(obj):
@@ -65,7 +70,8 @@ def compare(ctx: Context, rows: list[Row]) -> None:
             r["agrees"] = "no solution"
         if r["agrees"] == "MISMATCH":
             ctx.fail(f"{r.get('instance')}: {r.get('method')} reports objective {obj} (bound {bound}, "
-                     f"status {r.get('status')}) but the proven optimum is {best}")
+                     f"status {r.get('status')}) but the proven optimum is {best} and the lowest bound "
+                     f"{lowest_bound}")
 
 
 def run_instance(ctx: Context, instance: dict[str, Any], limits: dict[str, float], *,

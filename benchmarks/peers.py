@@ -286,11 +286,17 @@ def run_spopt(inst: dict[str, Any], solver: str, *, time_limit_s: float, scratch
         note = str(e).split(".")[0]
     t2 = time.perf_counter()
     prob = model.problem
-    objective = pulp.value(prob.objective)
-    objective = float(objective) if objective is not None else math.nan
     m = inst["cost"].shape[1]
     x = np.array([v.value() or 0.0 for v in model.fac_vars[:m]])
     chosen = np.flatnonzero(x > 0.5)
+    # a plan only where PuLP read an integer solution (optimal or feasible) that keeps to p sites:
+    # without one, the values PuLP reads back are no plan
+    has_plan = (getattr(prob, "sol_status", 0) in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
+                and chosen.size <= inst["p"] and bool(np.all(np.minimum(x, 1 - x) < 1e-6)))
+    objective = pulp.value(prob.objective) if has_plan else None
+    objective = float(objective) if objective is not None else math.nan
+    if not has_plan:
+        chosen = np.zeros(0, dtype=np.int64)
     # PuLP says "Optimal" also when the time limit stopped the solver with a solution: the
     # status and the bound come from the solver itself
     status = "optimal" if prob.status == 1 else pulp.LpStatus.get(prob.status, str(prob.status)).lower()
@@ -305,7 +311,7 @@ def run_spopt(inst: dict[str, Any], solver: str, *, time_limit_s: float, scratch
             status = "time_limit"
             # CBC minimises -objective: its "lower bound" is minus our upper bound
             for key in ("Upper bound", "Lower bound"):
-                if key in info and abs(float(info[key])) >= objective - 1e-6:
+                if key in info and (math.isnan(objective) or abs(float(info[key])) >= objective - 1e-6):
                     bound = abs(float(info[key]))
         elif result:
             status = result.lower()
@@ -321,8 +327,10 @@ def run_spopt(inst: dict[str, Any], solver: str, *, time_limit_s: float, scratch
             bound = objective if status == "optimal" else -float(h.getInfo().mip_dual_bound)
             solver_s = float(h.getRunTime())
     # spopt's cover variables may stay below what its plan covers: report what the plan covers
-    value = covered_weight(inst, chosen)
-    objective = max(objective, value) if math.isfinite(objective) else value
+    value = covered_weight(inst, chosen) if has_plan else math.nan
+    objective = max(objective, value) if has_plan else math.nan
+    if not has_plan and status == "time_limit":
+        note = note or "time limit reached without an integer solution"
     gap = (abs(bound - objective) / max(abs(objective), 1e-9)
            if math.isfinite(bound) and math.isfinite(objective) else math.inf)
     return {"method": f"spopt + {'CBC' if solver == 'cbc' else 'HiGHS'} (PuLP)", "status": status,

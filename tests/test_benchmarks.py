@@ -101,3 +101,27 @@ def test_context_figure_path(tmp_path: Path) -> None:
     assert not ctx.full
     ctx.fail("two optima differ")
     assert ctx.problems == ["two optima differ"]
+
+
+def test_peer_comparison_flags_a_plan_above_a_proven_bound(tmp_path: Path) -> None:
+    from benchmarks.cases_peers import compare
+
+    ctx = Context(tmp_path, tmp_path, "quick", out=tmp_path)
+    rows = [{"method": "siting", "status": "time_limit", "objective": 100.0, "bound": 110.0, "total_s": 1.0,
+             "solver_s": 1.0},
+            {"method": "spopt + CBC (PuLP)", "status": "time_limit", "objective": 111.0, "bound": float("nan"),
+             "total_s": 2.0, "solver_s": 2.0},
+            {"method": "greedy", "status": "heuristic", "objective": 99.0, "total_s": 0.1}]
+    compare(ctx, rows)
+    assert [r["agrees"] for r in rows] == ["10.00 % below the best bound", "MISMATCH", "11.11 % below the best bound"]
+    assert rows[1]["vs_siting"] == pytest.approx(2.0)
+    assert len(ctx.problems) == 1
+
+    ctx = Context(tmp_path, tmp_path, "quick", out=tmp_path)
+    rows = [{"method": "siting", "status": "optimal", "objective": 100.0, "bound": 100.0, "total_s": 1.0},
+            {"method": "plain MIP (HiGHS)", "status": "optimal", "objective": 100.0, "bound": 100.0, "total_s": 3.0},
+            {"method": "spopt + HiGHS (PuLP)", "status": "time_limit", "objective": 95.0, "bound": 101.0,
+             "total_s": 9.0}]
+    compare(ctx, rows)
+    assert [r["agrees"] for r in rows] == ["same optimum", "same optimum", "5.00 % below optimum"]
+    assert not ctx.problems
