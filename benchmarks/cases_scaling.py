@@ -201,4 +201,6 @@ def _compare(ctx: Context, row: Row) -> None:
         ctx.fail(f"district {row['buildings']:,}: siting {a} (bound {row['bound']}) and plain MIP {b} "
                  f"(bound {row['plain_bound']}) contradict each other")
     else:
-        row["agrees"] = "yes" if abs(a - b) <= tol else f"within gaps ({a:,.0f} vs {b:,.0f})"
+        both_optimal = row.get("status") == row.get("plain_status") == "optimal"
+        row["agrees"] = ("same optimum" if both_optimal and abs(a - b) <= tol
+                         else f"within gaps ({a:,.0f} vs {b:,.0f})")
