@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.siting-installed
 SCENARIO ?= scenarios/jiangbei-yubei.yaml
 BENCH ?= quick
+BENCH_STAMP := $(VENV)/.siting-bench-installed
 
 .PHONY: demo test lint bench clean
 
@@ -26,7 +27,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks data
 	$(VENV)/bin/mypy
 
-bench: $(STAMP)
+# the bench extra holds the peers (spopt); the core and dev installs do not need it
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(PY) -m benchmarks --suite $(BENCH)
 
 clean:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import platform
 import socket
@@ -19,7 +20,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from benchmarks.registry import ROOT, Context, Skip, load_cases, shared_dir
+from benchmarks.registry import ROOT, Context, Skip, load_cases, peak_rss_mb, reset_peak_rss, shared_dir
 
 
 def machine() -> dict[str, Any]:
@@ -34,20 +35,33 @@ def machine() -> dict[str, Any]:
             info["memory_kb"] = int(f.readline().split()[1])
     except OSError:
         info["cpu"] = platform.processor()
+    from importlib.metadata import PackageNotFoundError, version
+
+    info["packages"] = {}
+    for name in ("siting", "numpy", "scipy", "highspy", "pulp", "spopt", "ortools"):
+        try:
+            info["packages"][name] = version(name)
+        except PackageNotFoundError:
+            continue
     return info
 
 
-def markdown_table(rows: list[dict[str, Any]], columns: tuple[str, ...] = ()) -> str:
-    """Rows as a Markdown table."""
+def markdown_table(rows: list[dict[str, Any]], columns: tuple[str, ...] = (), only: bool = False) -> str:
+    """Rows as a Markdown table: ``columns`` first (only those when ``only``), then the other keys."""
     if not rows:
         return "_no rows_\n"
     cols = list(columns) or list(rows[0])
-    for r in rows:
-        cols += [k for k in r if k not in cols]
+    if not (only and columns):
+        for r in rows:
+            cols += [k for k in r if k not in cols]
 
     def fmt(v: Any) -> str:
         if isinstance(v, float):
-            return f"{v:.4g}" if abs(v) < 1e6 else f"{v:,.0f}"
+            if not math.isfinite(v):
+                return "–" if math.isnan(v) else str(v)
+            if abs(v) >= 1000:
+                return f"{v:,.0f}"
+            return f"{v:.4g}"
         return "" if v is None else str(v)
 
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
@@ -68,12 +82,17 @@ def main(argv: list[str] | None = None) -> int:
                                "machine": machine(), "cases": {}}
     md = [f"# Benchmarks, suite `{args.suite}`, {stamp:%Y-%m-%d %H:%M} UTC\n",
           f"Machine: {results['machine'].get('cpu')}, {results['machine']['cpus']} CPUs, "
-          f"Python {results['machine']['python']}\n"]
+          f"{results['machine'].get('memory_kb', 0) / 2**20:.0f} GiB memory, {results['machine']['platform']}, "
+          f"Python {results['machine']['python']}, host {results['machine']['host']}\n",
+          "Packages: " + ", ".join(f"{k} {v}" for k, v in results["machine"]["packages"].items()) + "\n"]
+    base = args.out / f"{stamp:%Y-%m-%d}-{socket.gethostname()}-{args.suite}"
     with tempfile.TemporaryDirectory(prefix="siting-bench-") as scratch:
-        ctx = Context(shared_dir(), Path(scratch), args.suite)
+        ctx = Context(shared_dir(), Path(scratch), args.suite, out=args.out, stem=base.name)
         for c in cases:
             print(f"== {c.name}: {c.title}", flush=True)
             t0 = time.perf_counter()
+            reset_peak_rss()
+            n_problems = len(ctx.problems)
             try:
                 rows = c.func(ctx)
                 entry: dict[str, Any] = {"title": c.title, "rows": rows}
@@ -83,18 +102,32 @@ def main(argv: list[str] | None = None) -> int:
                 traceback.print_exc()
                 entry = {"title": c.title, "error": f"{type(e).__name__}: {e}", "rows": []}
             entry["seconds"] = round(time.perf_counter() - t0, 2)
+            entry["peak_rss_mb"] = round(peak_rss_mb(), 1)  # of this process; workers report their own
+            if len(ctx.problems) > n_problems:
+                entry["problems"] = ctx.problems[n_problems:]
             results["cases"][c.name] = entry
-            table = markdown_table(entry["rows"], c.columns)
+            table = markdown_table(entry["rows"], c.columns, c.only_columns)
             note = entry.get("skipped") or entry.get("error")
-            md.append(f"## {c.title}\n\n" + (f"_{'skipped' if 'skipped' in entry else 'error'}: {note}_\n"
-                                               if note else table))
+            section = f"## {c.title}\n\n" + (f"_{'skipped' if 'skipped' in entry else 'error'}: {note}_\n"
+                                              if note else table)
+            section += "".join(f"\n**PROBLEM: {p}**\n" for p in entry.get("problems", []))
+            figures = sorted(args.out.glob(f"{base.name}-{c.name}*.png"))
+            section += "".join(f"\n![{c.name}]({f.name})\n" for f in figures)
+            md.append(section)
             print(table if not note else f"  {note}", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    base = args.out / f"{stamp:%Y-%m-%d}-{socket.gethostname()}-{args.suite}"
-    base.with_suffix(".json").write_text(json.dumps(results, indent=1, default=str) + "\n")
+    base.with_suffix(".json").write_text(json.dumps(results, indent=1, default=_json_default) + "\n")
     base.with_suffix(".md").write_text("\n".join(md))
     print(f"results: {base.with_suffix('.json')}\n         {base.with_suffix('.md')}")
-    return 1 if any("error" in e for e in results["cases"].values()) else 0
+    for p in ctx.problems:
+        print(f"!! PROBLEM: {p}", file=sys.stderr)
+    return 1 if ctx.problems or any("error" in e for e in results["cases"].values()) else 0
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
 
 
 if __name__ == "__main__":
