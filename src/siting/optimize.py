@@ -14,9 +14,11 @@ the model, reductions, heuristics, which backend — stays behind this one funct
      backend other than HiGHS;
    - ``benders``: Benders decomposition (:mod:`siting.solvers.benders`), LP phase then master
      MIP rounds — few sites and many coverage rows (the Cordeau–Furini–Ljubić regime);
-   - ``lns``: the Benders LP bound, then large-neighbourhood search
-     (:mod:`siting.solvers.lns`) and, with time left, master MIP rounds — large districts,
-     whose full MILP no solver gets through in minutes.
+   - ``kernel``: the Benders LP bound, then the MIP restricted to a *kernel* — the columns
+     the LP solution uses and those of the best plan, with rows merged again, which is small
+     enough to solve — then large-neighbourhood search (:mod:`siting.solvers.lns`) over the
+     whole instance with the time left; large districts, whose full MILP no solver gets
+     through in minutes. The bound is the LP bound; the plan is the best found.
 
 Every answer carries the status, the objective, the best proven bound, the gap and timings; a
 time limit is honoured (each phase works to one deadline, HiGHS is interrupted at it) and the
@@ -35,16 +37,18 @@ from siting.coverage import Coverage
 from siting.model.covering import PlanningRules, SiteData, covering_milp
 from siting.model.instance import CoveringInstance, covering_instance
 from siting.model.patterns import pattern_milp, site_patterns
-from siting.model.reduce import reduce_instance
+from siting.model.reduce import merge_rows, reduce_instance
 from siting.solvers import SolveOptions, SolveResult, Status, solve
 from siting.solvers.base import relative_gap
 from siting.solvers.benders import BendersCovering, BendersReport, row_groups
 from siting.solvers.heuristics import greedy, local_search
 from siting.solvers.lns import LnsReport, lns
 
-METHODS = ("auto", "direct", "benders", "lns")
+METHODS = ("auto", "direct", "benders", "kernel")
 DIRECT_MAX_NONZEROS = 300_000  # auto: hand the whole pattern model to the solver up to this size
 BENDERS_MAX_COLUMNS = 400  # auto: Benders master MIP rounds up to this many (site, service) columns
+KERNEL_MAX_COLUMNS = 600  # kernel method: columns of the kernel
+KERNEL_SHARE = 0.75  # kernel method: share of the time left after the LP spent in the kernel
 
 Progress = Callable[[str], None]
 
@@ -80,7 +84,7 @@ def choose_method(instance: CoveringInstance, backend: str) -> str:
         return "benders"
     if nonzeros <= DIRECT_MAX_NONZEROS:
         return "direct"
-    return "lns"
+    return "kernel"
 
 
 def optimize_covering(coverage: Coverage, sites: SiteData, rules: PlanningRules, *, backend: str = "highs",
@@ -98,11 +102,11 @@ def optimize_covering(coverage: Coverage, sites: SiteData, rules: PlanningRules,
         Budget, weights and requirements.
     backend
         Solver backend name (see :func:`siting.solvers.available_solvers`); ``benders`` and
-        ``lns`` need HiGHS.
+        ``kernel`` need HiGHS.
     options
         Time limit (for the whole optimisation), gap, threads, seed.
     method
-        ``auto``, ``direct``, ``benders`` or ``lns`` (module docstring).
+        ``auto``, ``direct``, ``benders`` or ``kernel`` (module docstring).
     progress
         Called with a short line after each step (for logs and long runs).
 
@@ -131,10 +135,8 @@ def optimize_covering(coverage: Coverage, sites: SiteData, rules: PlanningRules,
         run.bound = run.best_value if run.x_best is not None else 0.0
     elif chosen == "direct":
         run.direct()
-    elif chosen == "benders":
-        run.benders(mip=True)
     else:
-        run.benders(mip=False)
+        run.benders(kernel=chosen == "kernel")
     timings["total"] = time.perf_counter() - t0
     result = run.result(chosen)
     say(f"{result.status.value}: objective {result.objective:,.1f}, bound {result.bound:,.1f}, "
@@ -227,7 +229,7 @@ class _Run:
         if np.isfinite(result.bound):
             self.bound = min(self.bound, result.bound)
 
-    def benders(self, *, mip: bool) -> None:
+    def benders(self, *, kernel: bool) -> None:
         t = time.perf_counter()
         inst = self.inst
         pat = site_patterns(inst)
@@ -240,8 +242,7 @@ class _Run:
         report = BendersReport(groups=master.G)
         self.timings["model"] = time.perf_counter() - t
         self.solver = f"HiGHS {master.h.version()} (Benders)"
-        share = 0.5 if mip else 0.45
-        lp_deadline = time.perf_counter() + share * max(self.left(), 0.0)
+        lp_deadline = time.perf_counter() + (0.4 if kernel else 0.5) * max(self.left(), 0.0)
         stop = self.best_value * (1 + self.opts.mip_gap)
         bound = master.solve_lp(self.x_best, deadline=lp_deadline, stop_bound=stop, report=report,
                                 tolerance=min(1e-4, self.opts.mip_gap / 4))
@@ -251,19 +252,13 @@ class _Run:
         self.bound = min(self.bound, bound)
         self.timings["lp"] = report.lp_seconds
         self.say(report.log[-1])
-        if not mip and not self.proven():
-            t_lns = time.perf_counter()
-            lns_report = LnsReport()
-            weights = np.bincount(inst.x_site, weights=master.last_lp_x, minlength=inst.n_sites) \
-                if master.last_lp_x is not None else None
-            x = lns(inst, self.x_best, time_limit_s=max(0.8 * self.left(), 0.0), seed=self.opts.seed,
-                    report=lns_report, weights=weights, stop_value=self.bound / (1 + self.opts.mip_gap))
-            self.offer(x)
-            self.timings["lns"] = time.perf_counter() - t_lns
-            self.stats["lns_rounds"] = lns_report.rounds
-            self.stats["lns_improvements"] = lns_report.improved
-            self.say(f"neighbourhood search: {self.best_value:,.1f} after {lns_report.rounds} subproblems "
-                     f"({lns_report.improved} improving), {self.timings['lns']:.1f} s")
+        self.stats.update(benders_groups=report.groups, benders_lp_iterations=report.lp_iterations)
+        if kernel:
+            if not self.proven() and master.last_lp_x is not None:
+                self.kernel(master.last_lp_x)
+            if not self.proven() and self.left() > 1.0:
+                self.neighbourhoods(master.last_lp_x)
+            return
         if not self.proven() and self.left() > 0.5 and self.x_best is not None:
             x, _value, bound = master.solve_mip(
                 self.x_best, deadline=self.deadline, gap=self.opts.mip_gap, bound=self.bound, report=report,
@@ -273,8 +268,62 @@ class _Run:
             self.timings["mip"] = report.mip_seconds
             if report.log:
                 self.say(report.log[-1])
-        self.stats.update(benders_groups=report.groups, benders_cuts=report.cuts,
-                          benders_lp_iterations=report.lp_iterations, benders_mip_rounds=report.mip_rounds)
+        self.stats.update(benders_cuts=report.cuts, benders_mip_rounds=report.mip_rounds)
+
+    def kernel(self, x_lp: np.ndarray) -> None:
+        """Search the kernel: the columns the LP solution uses, and the best plan's.
+
+        Rows merge again once the other columns are gone, so the kernel is a much smaller
+        instance; a greedy plan and local search on it start a neighbourhood search whose
+        subproblems solve in a fraction of a second.
+        """
+        t = time.perf_counter()
+        inst = self.inst
+        site_value = np.zeros(inst.n_sites)
+        np.maximum.at(site_value, inst.x_site, x_lp)
+        mine = np.asarray(self.x_best) > 0.5 if self.x_best is not None else np.zeros(inst.n_cols, dtype=bool)
+        keep = mine
+        for threshold in (0.05, 0.1, 0.2, 0.3, 0.5, 0.8):
+            keep = mine | ((site_value[inst.x_site] > threshold) & (x_lp > 1e-3))
+            if keep.sum() <= KERNEL_MAX_COLUMNS:
+                break
+        cols = np.flatnonzero(keep)
+        sub = merge_rows(inst.select_columns(keep))
+        budget = max(self.left(), 0.0)
+        start = self.x_best[cols] if self.x_best is not None else None
+        x_sub = greedy(sub, time_limit_s=0.05 * budget)
+        if x_sub is not None:
+            x_sub = local_search(sub, x_sub, time_limit_s=0.05 * budget)
+            if start is None or sub.value(x_sub) > sub.value(start):
+                start = x_sub
+        if start is None:
+            return
+        report = LnsReport()
+        x_sub = lns(sub, start, time_limit_s=KERNEL_SHARE * max(self.left(), 0.0), seed=self.opts.seed,
+                    report=report, stop_value=self.bound / (1 + self.opts.mip_gap))
+        x = np.zeros(inst.n_cols)
+        x[cols] = x_sub
+        self.offer(x)
+        self.timings["kernel"] = time.perf_counter() - t
+        self.stats.update(kernel_columns=int(cols.size), kernel_rows=sub.n_rows, kernel_lns_rounds=report.rounds,
+                          kernel_lns_improvements=report.improved)
+        self.say(f"kernel ({cols.size} columns, {sub.n_rows} rows): {self.best_value:,.1f} after "
+                 f"{report.rounds} subproblems ({report.improved} improving), {self.timings['kernel']:.1f} s")
+
+    def neighbourhoods(self, x_lp: np.ndarray | None) -> None:
+        """Large-neighbourhood search over the whole instance with the time left."""
+        t = time.perf_counter()
+        inst = self.inst
+        report = LnsReport()
+        weights = np.bincount(inst.x_site, weights=x_lp, minlength=inst.n_sites) if x_lp is not None else None
+        assert self.x_best is not None
+        x = lns(inst, self.x_best, time_limit_s=max(self.left() - 0.5, 0.0), seed=self.opts.seed,
+                report=report, weights=weights, stop_value=self.bound / (1 + self.opts.mip_gap))
+        self.offer(x)
+        self.timings["lns"] = time.perf_counter() - t
+        self.stats.update(lns_rounds=report.rounds, lns_improvements=report.improved)
+        self.say(f"neighbourhood search: {self.best_value:,.1f} after {report.rounds} subproblems "
+                 f"({report.improved} improving), {self.timings['lns']:.1f} s")
 
     # -- the answer -----------------------------------------------------------------------------
     def result(self, method: str) -> SolveResult:

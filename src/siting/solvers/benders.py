@@ -144,6 +144,7 @@ class BendersCovering:
         upper = np.concatenate([np.zeros(K), np.ones(m), [inst.budget - fixed_cost],
                                 np.where(inst.max_sites[limited] >= 0, inst.max_sites[limited], inf)])
         self._add_rows(A, lower, upper)
+        self.base_rows = int(A.shape[0])
         self.integer_cols = np.arange(K + P, dtype=np.int32)
         self.deadline = np.inf
         self.lp_status = "not solved"
@@ -167,6 +168,21 @@ class BendersCovering:
         self.h.addRows(A.shape[0], np.where(np.isfinite(lower), lower, -inf), np.where(np.isfinite(upper), upper, inf),
                        A.nnz, A.indptr[:-1].astype(np.int32), A.indices.astype(np.int32),
                        A.data.astype(np.float64))
+
+    def purge_cuts(self) -> int:
+        """Drop the cuts whose slack is basic (they do not bind); returns how many were dropped."""
+        import highspy
+
+        h = self.h
+        n_rows = h.getNumRow()
+        if n_rows <= self.base_rows:
+            return 0
+        status = h.getBasis().row_status
+        basic = np.array([status[i] == highspy.HighsBasisStatus.kBasic for i in range(self.base_rows, n_rows)])
+        drop = np.flatnonzero(basic) + self.base_rows
+        if drop.size:
+            h.deleteRows(int(drop.size), drop.astype(np.int32))
+        return int(drop.size)
 
     # -- the subproblem, in closed form -------------------------------------------------------
     def group_values(self, x: np.ndarray) -> np.ndarray:
@@ -206,7 +222,7 @@ class BendersCovering:
     # -- LP phase -------------------------------------------------------------------------------
     def solve_lp(self, x_start: np.ndarray, *, deadline: float, stop_bound: float = -np.inf,
                  tolerance: float = 1e-4, alpha: float = 0.5, report: BendersReport | None = None,
-                 max_iterations: int = 10_000) -> float:
+                 max_iterations: int = 10_000, purge_every: int = 10) -> float:
         """Stabilised Kelley cutting planes on the master's LP relaxation.
 
         Parameters
@@ -221,6 +237,8 @@ class BendersCovering:
             Stop when the LP bound is within this relative distance of the best LP point.
         alpha
             Weight of the master's solution in the separation point.
+        purge_every
+            Every so many iterations, drop the cuts that do not bind (0: never).
 
         Returns
         -------
@@ -261,12 +279,13 @@ class BendersCovering:
                 out_values = self.group_values(x_out)
                 best_point = max(best_point, float(out_values.sum()))
                 violated = np.flatnonzero(theta > out_values + tol_abs)
-                if violated.size == 0:
-                    bound = min(bound, float(out_values.sum()))
-                    report.lp_iterations += it + 1
+                if violated.size == 0:  # converged: the master's value is the LP optimum
+                    report.lp_iterations = it + 1
                     break
                 self.add_cuts(x_out, violated)
             report.lp_iterations = it + 1
+            if purge_every and (it + 1) % purge_every == 0:
+                self.purge_cuts()
             if bound <= stop_bound or bound - best_point <= tolerance * max(abs(bound), 1.0):
                 break
         report.lp_bound = min(report.lp_bound, bound)

@@ -19,14 +19,22 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 from siting.model.instance import CoveringInstance
 
-MAX_SUBSET_SERVICES = 12  # services per site enumerated as subsets (2^12 bundles per site at most)
+MAX_SUBSET_SERVICES = 12  # above this many services, bundles are single services
 
 
 class _Tables:
-    """Static lookups of an instance: columns by site and service, bundles (subsets of services)."""
+    """Static lookups of an instance: columns by site and service, and bundles.
+
+    A bundle is a set of services one site can host together (they fit its floor area). All
+    feasible sets are listed when a smaller set can be better than a larger one (fit-out
+    costs, or a maximum number of sites per service); otherwise only the maximal ones.
+    Bundles are rows of a sparse matrix over columns, so the gain of every bundle is one
+    sparse product with the column gains.
+    """
 
     def __init__(self, inst: CoveringInstance) -> None:
         self.inst = inst
@@ -38,15 +46,37 @@ class _Tables:
         self.usable = self.col_of >= 0
         self.x_area = inst.x_area
         self.x_fit = inst.x_fitout
+        site, members = self._bundles()
+        b, svc = np.nonzero(members)
+        self.bundle_site = site
+        self.bundle_members = members
+        self.bundles = sparse.csr_matrix((np.ones(b.size), (b, self.col_of[site[b], svc])),
+                                         shape=(site.size, K))
+        self.bundle_cost = inst.site_cost[site] + members @ inst.service_fitout
+
+    def _bundles(self) -> tuple[np.ndarray, np.ndarray]:
+        inst = self.inst
+        S = inst.n_services
+        if S > MAX_SUBSET_SERVICES:  # too many services to enumerate: single services
+            j, s = np.nonzero(self.usable)
+            return j, np.eye(S, dtype=bool)[s]
         bits = 1 << np.arange(S, dtype=np.int64)
-        self.site_bits = (self.usable * bits[None, :]).sum(axis=1)
-        self.enumerate = S <= MAX_SUBSET_SERVICES
-        if self.enumerate:
-            sub = np.arange(1, 1 << S, dtype=np.int64)
-            self.sub_bits = sub
-            self.members = ((sub[:, None] & bits[None, :]) > 0)  # subsets × services
-            self.sub_area = self.members @ inst.service_area
-            self.sub_fit = self.members @ inst.service_fitout
+        subs = np.arange(1, 1 << S, dtype=np.int64)
+        members = (subs[:, None] & bits[None, :]) > 0
+        sub_area = members @ inst.service_area
+        usable_bits = (self.usable * bits[None, :]).sum(axis=1)
+        ok = (((subs[None, :] & ~usable_bits[:, None]) == 0)
+              & (sub_area[None, :] <= inst.site_area[:, None] + 1e-9))
+        if not ((inst.service_fitout > 0).any() or (inst.max_sites >= 0).any()):
+            maximal = ok.copy()
+            for svc in range(S):
+                free = (subs & bits[svc]) == 0
+                grown = np.zeros_like(ok)
+                grown[:, free] = ok[:, (subs[free] | bits[svc]) - 1]
+                maximal &= ~grown
+            ok = maximal
+        j, t = np.nonzero(ok)
+        return j, members[t]
 
 
 @dataclass
@@ -127,44 +157,28 @@ def _uncovered_if_closed(t: _Tables, st: _State, j: int) -> np.ndarray:
     return np.unique(rows[st.cnt[rows] == 1])
 
 
-def _best_bundles(t: _Tables, st: _State, gain: np.ndarray, left: float,
-                  sites: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Best subset of services to open at each of ``sites`` (closed), by gain per yuan.
+def _best_bundle(t: _Tables, st: _State, gain: np.ndarray, left: float, closed: np.ndarray,
+                 by_ratio: bool) -> tuple[int, float, float]:
+    """The best bundle to open at a closed site: by gain per yuan, or by gain.
 
-    Returns, per site: its gain, its cost (retrofit + fit-out) and the chosen columns' subset
-    index (−1 when nothing fits).
+    Returns its index (−1 when nothing with a positive gain fits), its gain and its cost.
     """
     inst = t.inst
-    S = inst.n_services
     full = (inst.max_sites >= 0) & (st.count >= inst.max_sites)
-    G = np.where(t.usable[sites], gain[np.maximum(t.col_of[sites], 0)], 0.0)
-    G[:, full] = 0.0
-    if not t.enumerate:  # too many services to enumerate: one best service per site
-        best_s = np.argmax(G, axis=1)
-        g = G[np.arange(sites.size), best_s]
-        cost = inst.site_cost[sites] + inst.service_fitout[best_s]
-        ok = (g > 0) & (cost <= left + 1e-6) & t.usable[sites, best_s]
-        return np.where(ok, g, 0.0), cost, np.where(ok, best_s, -1)
-    full_bits = int((full * (1 << np.arange(S))).sum())
-    SG = G @ t.members.T.astype(np.float64)  # sites × subsets
-    cost = inst.site_cost[sites][:, None] + t.sub_fit[None, :]
-    ok = (((t.sub_bits[None, :] & ~t.site_bits[sites][:, None]) == 0)
-          & ((t.sub_bits & full_bits) == 0)[None, :]
-          & (t.sub_area[None, :] <= inst.site_area[sites][:, None] + 1e-9)
-          & (cost <= left + 1e-6) & (SG > 0))
-    ratio = np.where(ok, SG / (cost + 1e-9 * max(inst.budget, 1.0)), -1.0)
-    k = np.argmax(ratio, axis=1)
-    r = np.arange(sites.size)
-    has = ratio[r, k] > 0
-    return np.where(has, SG[r, k], 0.0), cost[r, k], np.where(has, k, -1)
+    bg = t.bundles @ gain
+    ok = closed[t.bundle_site] & (t.bundle_cost <= left + 1e-6) & (bg > 0)
+    if full.any():
+        ok &= ~(t.bundle_members & full[None, :]).any(axis=1)
+    if not ok.any():
+        return -1, 0.0, 0.0
+    score = bg / (t.bundle_cost + 1e-9 * max(inst.budget, 1.0)) if by_ratio else bg
+    b = int(np.argmax(np.where(ok, score, -1.0)))
+    return b, float(bg[b]), float(t.bundle_cost[b])
 
 
-def _bundle_columns(t: _Tables, site: int, subset: int) -> np.ndarray:
-    """Columns of a bundle: subset index (from :func:`_best_bundles`) at a site."""
-    if not t.enumerate:
-        return np.array([t.col_of[site, subset]])
-    services = np.flatnonzero(t.members[subset])
-    return np.asarray(t.col_of[site, services])
+def _bundle_columns(t: _Tables, bundle: int) -> np.ndarray:
+    """Columns of a bundle."""
+    return np.asarray(t.bundles.indices[t.bundles.indptr[bundle]:t.bundles.indptr[bundle + 1]])
 
 
 def _fill(t: _Tables, st: _State, deadline: float) -> None:
@@ -182,19 +196,14 @@ def _fill(t: _Tables, st: _State, deadline: float) -> None:
         k = int(np.argmax(r_col)) if r_col.size else -1
         best_col = r_col[k] if k >= 0 else -1.0
         # open a closed site with its best bundle
-        closed = np.flatnonzero(~st.open & t.usable.any(axis=1) & (inst.site_cost <= left + 1e-6))
-        best_site, best_site_ratio, sub = -1, -1.0, -1
-        if closed.size:
-            g, cost, subs = _best_bundles(t, st, st.gain, left, closed)
-            ratio = np.where(subs >= 0, g / (cost + eps), -1.0)
-            i = int(np.argmax(ratio))
-            best_site, best_site_ratio, sub = int(closed[i]), float(ratio[i]), int(subs[i])
-        if best_col <= 0 and best_site_ratio <= 0:
+        bundle, g, cost = _best_bundle(t, st, st.gain, left, ~st.open, by_ratio=True)
+        best_bundle_ratio = g / (cost + eps) if bundle >= 0 else -1.0
+        if best_col <= 0 and best_bundle_ratio <= 0:
             return
-        if best_col >= best_site_ratio:
+        if best_col >= best_bundle_ratio:
             _add(t, st, np.array([k]))
         else:
-            _add(t, st, _bundle_columns(t, best_site, sub))
+            _add(t, st, _bundle_columns(t, bundle))
 
 
 def _meet_minimums(t: _Tables, st: _State) -> bool:
@@ -240,15 +249,100 @@ def greedy(instance: CoveringInstance, *, time_limit_s: float = 60.0) -> np.ndar
     return st.x.astype(np.float64)
 
 
+def _site_losses(t: _Tables, st: _State) -> tuple[np.ndarray, np.ndarray]:
+    """Per site: weight only it covers (lost if it closes) and what closing it refunds."""
+    inst = t.inst
+    unique = t.Rc.T @ (inst.weight * (st.cnt == 1))
+    on = np.flatnonzero(st.x)
+    loss = np.bincount(inst.x_site[on], weights=unique[on], minlength=inst.n_sites)
+    refund = np.bincount(inst.x_site[on], weights=t.x_fit[on], minlength=inst.n_sites)
+    refund += np.where(st.open & ~inst.force_in, inst.site_cost, 0.0)
+    return loss, refund
+
+
+def _swap_moves(t: _Tables, st: _State, deadline: float) -> list[tuple[float, int, int]]:
+    """For every open site: close it and open the best bundle (anywhere, itself included)."""
+    inst = t.inst
+    w = inst.weight
+    moves = []
+    for j in np.flatnonzero(st.open & ~inst.force_in).tolist():
+        if time.perf_counter() >= deadline:
+            break
+        U = _uncovered_if_closed(t, st, j)
+        loss = float(w[U].sum())
+        gain = st.gain + t.R[U].T @ w[U] if U.size else st.gain
+        cols_j = t.col_of[j][t.col_of[j] >= 0]
+        cols_j = cols_j[st.x[cols_j]]
+        left = inst.budget - st.cost + inst.site_cost[j] + float(t.x_fit[cols_j].sum())
+        closed = ~st.open
+        closed[j] = True
+        count_j = np.bincount(inst.x_service[cols_j], minlength=inst.n_services)
+        st.count -= count_j  # bundles may use the services j gives up
+        bundle, g, _cost = _best_bundle(t, st, gain, left, closed, by_ratio=False)
+        st.count += count_j
+        if bundle >= 0:
+            moves.append((g - loss, j, bundle))
+    return moves
+
+
+def _add_drop_moves(t: _Tables, st: _State, limit: int) -> list[tuple[float, int, int]]:
+    """Open a bundle beyond the budget and close the open sites that lose least per yuan refunded.
+
+    The loss of each closed site is taken before the bundle opens (an over-estimate), so the
+    estimate errs on the safe side; the best ``limit`` moves are returned.
+    """
+    inst = t.inst
+    loss, refund = _site_losses(t, st)
+    droppable = np.flatnonzero(st.open & ~inst.force_in)
+    if droppable.size == 0:
+        return []
+    order = droppable[np.argsort(loss[droppable] / np.maximum(refund[droppable], 1e-9), kind="stable")]
+    cum_refund, cum_loss = np.cumsum(refund[order]), np.cumsum(loss[order])
+    full = (inst.max_sites >= 0) & (st.count >= inst.max_sites)
+    g = t.bundles @ st.gain
+    ok = ~st.open[t.bundle_site] & (g > 0)
+    if full.any():
+        ok &= ~(t.bundle_members & full[None, :]).any(axis=1)
+    need = t.bundle_cost - (inst.budget - st.cost)
+    k = np.searchsorted(cum_refund, need - 1e-6)
+    ok &= k < order.size
+    est = np.where(ok, g - cum_loss[np.minimum(k, order.size - 1)], -np.inf)
+    best = np.argsort(-est, kind="stable")[:limit]
+    return [(float(est[b]), -1, int(b)) for b in best if np.isfinite(est[b])]
+
+
+def _apply_add_drop(t: _Tables, st: _State, bundle: int) -> None:
+    """Open a bundle, then close the sites losing least per yuan until the budget holds."""
+    inst = t.inst
+    new_site = int(t.bundle_site[bundle])
+    _add(t, st, _bundle_columns(t, bundle))
+    while st.cost > inst.budget + 1e-6:
+        loss, refund = _site_losses(t, st)
+        droppable = st.open & ~inst.force_in
+        droppable[new_site] = False
+        cand = np.flatnonzero(droppable)
+        if cand.size == 0:
+            return
+        j = int(cand[np.argmin(loss[cand] / np.maximum(refund[cand], 1e-9))])
+        _remove_site(t, st, j)
+
+
 def local_search(instance: CoveringInstance, x: np.ndarray, *, time_limit_s: float = 30.0,
                  candidates: int = 4) -> np.ndarray:
-    """Improve a feasible plan by closing one site and opening the best bundle elsewhere.
+    """Improve a feasible plan by moves of whole sites, each followed by a greedy refill.
 
-    Every open site (not forced in) is tried: the rows only it covers are its loss; the best
-    bundle at any closed site (itself included) with the freed budget is evaluated exactly.
-    The ``candidates`` best moves are then tried with a greedy refill of the remaining budget,
-    and the first that improves the plan is kept. Repeats until no move improves or the
-    deadline passes.
+    Two kinds of move, both estimated for every site with sparse products:
+
+    - *swap*: close an open site and open the best bundle at a closed site (or re-bundle the
+      same site); the rows only the closed site covers are its loss, the bundle's gain is
+      computed after the closure, exactly;
+    - *add-drop*: open a bundle the budget cannot pay for, and close the open sites that lose
+      the least coverage per yuan refunded until it can (consolidating several small sites
+      into one larger multi-service site, which no single swap reaches).
+
+    The ``candidates`` best moves of each kind are applied in turn with a greedy refill of the
+    remaining budget, and the first that improves the plan is kept. Repeats until no move
+    improves or the deadline passes.
 
     Parameters
     ----------
@@ -259,7 +353,7 @@ def local_search(instance: CoveringInstance, x: np.ndarray, *, time_limit_s: flo
     time_limit_s
         Seconds to spend.
     candidates
-        Moves tried with a refill per round.
+        Moves of each kind tried with a refill per round.
 
     Returns
     -------
@@ -273,39 +367,21 @@ def local_search(instance: CoveringInstance, x: np.ndarray, *, time_limit_s: flo
     _fill(t, st, deadline)
     value = inst.value(st.x)
     tol = 1e-9 * max(abs(value), 1.0)
-    w = inst.weight
     while time.perf_counter() < deadline:
-        moves: list[tuple[float, int, int, int]] = []  # (estimated change, close j, open i, subset)
-        for j in np.flatnonzero(st.open & ~inst.force_in).tolist():
-            if time.perf_counter() >= deadline:
-                break
-            U = _uncovered_if_closed(t, st, j)
-            loss = float(w[U].sum())
-            gain = st.gain + t.R[U].T @ w[U] if U.size else st.gain
-            cols_j = t.col_of[j][t.col_of[j] >= 0]
-            left = inst.budget - st.cost + inst.site_cost[j] + float(t.x_fit[cols_j[st.x[cols_j]]].sum())
-            closed = np.flatnonzero((~st.open | (np.arange(inst.n_sites) == j)) & t.usable.any(axis=1)
-                                    & (inst.site_cost <= left + 1e-6))
-            if closed.size == 0:
-                continue
-            count_j = np.bincount(inst.x_service[cols_j[st.x[cols_j]]], minlength=inst.n_services)
-            st.count -= count_j  # bundles may use the services j gives up
-            g, _cost, subs = _best_bundles(t, st, gain, left, closed)
-            st.count += count_j
-            i = int(np.argmax(g))
-            if subs[i] >= 0:
-                moves.append((float(g[i]) - loss, int(j), int(closed[i]), int(subs[i])))
-        if not moves:
-            break
-        moves.sort(key=lambda mv: (-mv[0], mv[1], mv[2]))
+        swaps = sorted(_swap_moves(t, st, deadline), key=lambda mv: (-mv[0], mv[1], mv[2]))[:candidates]
+        adds = _add_drop_moves(t, st, candidates)
+        moves = sorted(swaps + adds, key=lambda mv: -mv[0])
         improved = False
-        for est, j, i, sub in moves[:candidates]:
-            if est < -0.05 * max(value, 1.0):
+        for est, j, bundle in moves:
+            if est < -0.05 * max(value, 1.0) or time.perf_counter() >= deadline:
                 break
             trial = st.copy()
-            _remove_site(t, trial, j)
-            _add(t, trial, _bundle_columns(t, i, sub))
-            if (trial.count < inst.min_sites).any():
+            if j >= 0:
+                _remove_site(t, trial, j)
+                _add(t, trial, _bundle_columns(t, bundle))
+            else:
+                _apply_add_drop(t, trial, bundle)
+            if (trial.count < inst.min_sites).any() or trial.cost > inst.budget + 1e-6:
                 continue
             _fill(t, trial, deadline)
             v = inst.value(trial.x)

@@ -92,7 +92,7 @@ def neighbourhood(overlap: sparse.csr_matrix, seed: int, size: int, open_: np.nd
 
 
 def lns(instance: CoveringInstance, x: np.ndarray, *, time_limit_s: float, seed: int = 0,
-        size: int = 60, far_open: int = 4, sub_time_s: float = 5.0, report: LnsReport | None = None,
+        size: int = 40, far_open: int = 4, sub_time_s: float = 5.0, report: LnsReport | None = None,
         weights: np.ndarray | None = None, stop_value: float = np.inf) -> np.ndarray:
     """Improve a plan by solving neighbourhood subproblems exactly until the time is up.
 
@@ -107,7 +107,9 @@ def lns(instance: CoveringInstance, x: np.ndarray, *, time_limit_s: float, seed:
     seed
         Random seed (neighbourhoods are drawn at random, reproducibly).
     size
-        Sites in a neighbourhood (besides the far open ones).
+        Sites in the first neighbourhood (besides the far open ones); the size then adapts:
+        it grows after a subproblem solved to optimality without gain (the neighbourhood was
+        too small to find anything) and shrinks after one that ran out of time.
     far_open
         Open sites elsewhere set free too, so that budget can move between areas.
     sub_time_s
@@ -134,10 +136,12 @@ def lns(instance: CoveringInstance, x: np.ndarray, *, time_limit_s: float, seed:
     p = has_cols.astype(float) if weights is None else np.where(has_cols, np.maximum(weights, 0) + 1e-3, 0.0)
     p = p / p.sum()
     backend = HighsBackend()
+    n_sites = int(has_cols.sum())
+    current = float(min(size, n_sites))
     while time.perf_counter() < deadline - 0.5 and value < stop_value:
         report.rounds += 1
         open_ = np.asarray(inst.hosts(x).any(axis=1), dtype=bool)
-        free = neighbourhood(overlap, int(rng.choice(inst.n_sites, p=p)), size, open_, rng, far_open)
+        free = neighbourhood(overlap, int(rng.choice(inst.n_sites, p=p)), int(current), open_, rng, far_open)
         sub, cols = subproblem(inst, x, free)
         model = pattern_milp(sub)
         if model is None or sub.n_cols == 0:
@@ -156,5 +160,9 @@ def lns(instance: CoveringInstance, x: np.ndarray, *, time_limit_s: float, seed:
         if v > value + 1e-9 * max(abs(value), 1.0) and not inst.violation(trial):
             x, value = trial, v
             report.improved += 1
+        elif result.status is Status.OPTIMAL:
+            current = min(current * 1.1 + 1, max(n_sites, 1))
+        if result.status is Status.TIME_LIMIT:
+            current = max(current * 0.8, 8.0)
     report.seconds += time.perf_counter() - t0
     return x
