@@ -41,6 +41,7 @@ from siting.model.reduce import merge_rows, reduce_instance
 from siting.solvers import SolveOptions, SolveResult, Status, solve
 from siting.solvers.base import relative_gap
 from siting.solvers.benders import BendersCovering, BendersReport, row_groups
+from siting.solvers.bounds import knapsack_bound
 from siting.solvers.heuristics import greedy, local_search
 from siting.solvers.lns import LnsReport, lns
 
@@ -67,12 +68,15 @@ class CoveringSolution:
         Model sizes (before / after reductions).
     timings
         Seconds per step (``build``, ``heuristic``, ``solve``...).
+    greedy_objective
+        Value of the greedy plan (the floor of the answer; ``nan`` when greedy found none).
     """
 
     hosts: np.ndarray
     result: SolveResult
     stats: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    greedy_objective: float = float("nan")
 
 
 def choose_method(instance: CoveringInstance, backend: str) -> str:
@@ -127,12 +131,15 @@ def optimize_covering(coverage: Coverage, sites: SiteData, rules: PlanningRules,
     say(f"model: {instance.n_cols} site-service columns, {instance.n_rows} coverage rows "
         f"({instance.stats.get('coverage_rows_before_merge', 0)} before merging), {timings['build']:.1f} s")
     run = _Run(instance, opts, backend, deadline, say, timings)
+    run.bound = knapsack_bound(instance, run.patterns)
     run.heuristic()
     chosen = choose_method(instance, backend) if method == "auto" else method
     if chosen != "direct" and backend != "highs":
         raise ValueError(f"method {chosen!r} needs the HiGHS backend, not {backend!r}")
     if instance.n_cols == 0 or (instance.n_rows == 0 and not (instance.min_sites > 0).any()):
-        run.bound = run.best_value if run.x_best is not None else 0.0
+        empty = np.zeros(instance.n_cols)  # nothing to gain: the empty plan, if the rules allow it
+        run.infeasible = not run.offer(empty) and run.x_best is None
+        run.bound = 0.0
     elif chosen == "direct":
         run.direct()
     else:
@@ -144,7 +151,14 @@ def optimize_covering(coverage: Coverage, sites: SiteData, rules: PlanningRules,
     x = run.x_best
     hosts = instance.hosts(x) if x is not None else np.zeros((instance.n_sites, instance.n_services), dtype=bool)
     stats = {**instance.stats, **run.stats}
-    return CoveringSolution(hosts, result, stats, timings)
+    return CoveringSolution(hosts, result, stats, timings, run.greedy_value)
+
+
+def within_gap(value: float, bound: float, gap: float) -> bool:
+    """True when ``value`` is proven within ``gap`` of ``bound`` (or within HiGHS's absolute tolerance)."""
+    if not (np.isfinite(value) and np.isfinite(bound)):
+        return False
+    return bool(relative_gap(value, bound) <= gap * 1.0001 + 1e-12 or bound - value <= 1e-6 * max(1.0, abs(value)))
 
 
 class _Run:
@@ -166,6 +180,8 @@ class _Run:
         self.solver = "siting heuristics"
         self.stats: dict[str, int] = {}
         self.notes: list[str] = []
+        self.patterns = site_patterns(instance)
+        self.margin = min(0.5, 0.05 * float(options.time_limit_s))  # seconds kept back at the end
 
     def left(self) -> float:
         return self.deadline - time.perf_counter()
@@ -184,8 +200,7 @@ class _Run:
         return False
 
     def proven(self) -> bool:
-        return (self.x_best is not None and np.isfinite(self.bound)
-                and relative_gap(self.best_value, self.bound) <= self.opts.mip_gap)
+        return self.x_best is not None and within_gap(self.best_value, self.bound, self.opts.mip_gap)
 
     def heuristic(self) -> None:
         t = time.perf_counter()
@@ -205,7 +220,7 @@ class _Run:
     # -- methods --------------------------------------------------------------------------------
     def direct(self) -> None:
         t = time.perf_counter()
-        pm = pattern_milp(self.inst)
+        pm = pattern_milp(self.inst, self.patterns) if self.patterns is not None else None
         model = pm.covering if pm is not None else covering_milp(self.inst)
         start = None
         if self.x_best is not None:
@@ -232,7 +247,7 @@ class _Run:
     def benders(self, *, kernel: bool) -> None:
         t = time.perf_counter()
         inst = self.inst
-        pat = site_patterns(inst)
+        pat = self.patterns
         if pat is None or self.x_best is None:  # too many services to enumerate, or no start
             self.direct()
             return
@@ -256,10 +271,10 @@ class _Run:
         if kernel:
             if not self.proven() and master.last_lp_x is not None:
                 self.kernel(master.last_lp_x)
-            if not self.proven() and self.left() > 1.0:
+            if not self.proven() and self.left() > 2 * self.margin:
                 self.neighbourhoods(master.last_lp_x)
             return
-        if not self.proven() and self.left() > 0.5 and self.x_best is not None:
+        if not self.proven() and self.left() > self.margin and self.x_best is not None:
             x, _value, bound = master.solve_mip(
                 self.x_best, deadline=self.deadline, gap=self.opts.mip_gap, bound=self.bound, report=report,
                 improve=lambda v: local_search(inst, v, time_limit_s=max(min(2.0, 0.1 * self.left()), 0.05)))
@@ -301,6 +316,8 @@ class _Run:
         report = LnsReport()
         x_sub = lns(sub, start, time_limit_s=KERNEL_SHARE * max(self.left(), 0.0), seed=self.opts.seed,
                     report=report, stop_value=self.bound / (1 + self.opts.mip_gap))
+        if cols.size == inst.n_cols:  # the kernel is the whole instance
+            self.bound = min(self.bound, report.proven_bound)
         x = np.zeros(inst.n_cols)
         x[cols] = x_sub
         self.offer(x)
@@ -315,11 +332,14 @@ class _Run:
         t = time.perf_counter()
         inst = self.inst
         report = LnsReport()
-        weights = np.bincount(inst.x_site, weights=x_lp, minlength=inst.n_sites) if x_lp is not None else None
+        weights = None
+        if x_lp is not None:
+            weights = np.bincount(inst.x_site, weights=x_lp, minlength=inst.n_sites).astype(np.float64)
         assert self.x_best is not None
-        x = lns(inst, self.x_best, time_limit_s=max(self.left() - 0.5, 0.0), seed=self.opts.seed,
+        x = lns(inst, self.x_best, time_limit_s=max(self.left() - self.margin, 0.0), seed=self.opts.seed,
                 report=report, weights=weights, stop_value=self.bound / (1 + self.opts.mip_gap))
         self.offer(x)
+        self.bound = min(self.bound, report.proven_bound)
         self.timings["lns"] = time.perf_counter() - t
         self.stats.update(lns_rounds=report.rounds, lns_improvements=report.improved)
         self.say(f"neighbourhood search: {self.best_value:,.1f} after {report.rounds} subproblems "
@@ -338,9 +358,9 @@ class _Run:
         value = self.best_value
         bound = max(self.bound, value) if np.isfinite(self.bound) else self.bound
         gap = relative_gap(value, bound)
-        if gap <= self.opts.mip_gap * 1.0001 + 1e-12:
+        if within_gap(value, bound, self.opts.mip_gap):
             status = Status.OPTIMAL
-        elif self.left() <= 0.5:
+        elif self.left() <= self.margin:
             status = Status.TIME_LIMIT
         else:
             status = Status.FEASIBLE

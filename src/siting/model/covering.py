@@ -151,6 +151,16 @@ def build_covering_model(coverage: Coverage, sites: SiteData, rules: PlanningRul
     return covering_milp(covering_instance(coverage, sites, rules, merge=merge))
 
 
+def plain_covering_model(coverage: Coverage, sites: SiteData, rules: PlanningRules) -> CoveringModel:
+    """The straightforward formulation: one coverage row per demand point × age group.
+
+    No merging and no reductions beyond leaving out what the coverage matrices already leave
+    out (residents an existing facility covers, or no usable site reaches); floor-area rows,
+    not patterns. This is what benchmarks compare the optimizer against.
+    """
+    return build_covering_model(coverage, sites, rules, merge=False)
+
+
 def covering_milp(instance: CoveringInstance) -> CoveringModel:
     """The MILP of a compact covering instance (see the module docstring).
 

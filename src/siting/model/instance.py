@@ -119,7 +119,7 @@ class CoveringInstance:
         x = np.asarray(x) > 0.5
         if self.cost(x) > self.budget * (1 + 1e-9) + 1e-6:
             return f"cost {self.cost(x):,.0f} exceeds the budget {self.budget:,.0f}"
-        area = np.bincount(self.x_site[x], weights=self.x_area[x], minlength=self.n_sites)
+        area = np.bincount(self.x_site[x], weights=self.x_area[x], minlength=self.n_sites).astype(np.float64)
         over = np.flatnonzero(area > self.site_area * (1 + 1e-9) + 1e-6)
         if over.size:
             return f"site {int(over[0])} hosts {area[over[0]]:g} m² of services in {self.site_area[over[0]]:g} m²"
@@ -240,7 +240,7 @@ def covering_instance(coverage: Coverage, sites: SiteData, rules: PlanningRules,
         wv = np.concatenate(w)
         if merge:
             first, group = merge_identical_rows(R)
-            wv = np.bincount(group, weights=wv, minlength=first.size)
+            wv = np.bincount(group, weights=wv, minlength=first.size).astype(np.float64)
             R = R[first]
         Rg = R.tocoo()
         blocks.append(sparse.csr_matrix((np.ones(Rg.nnz, dtype=bool), (Rg.row, Rg.col + x_start[s])),

@@ -36,7 +36,7 @@ def merge_rows(instance: CoveringInstance) -> CoveringInstance:
     if first.size == inst.n_rows:
         return inst
     return replace(inst, cover=inst.cover[first].tocsr(),
-                   weight=np.bincount(group, weights=inst.weight, minlength=first.size),
+                   weight=np.bincount(group, weights=inst.weight, minlength=first.size).astype(np.float64),
                    row_service=inst.row_service[first],
                    stats={**inst.stats, "coverage_rows": int(first.size),
                           "coverage_nonzeros": int(inst.cover[first].nnz)})

@@ -382,7 +382,7 @@ class BendersCovering:
 
 
 def _within(value: float, bound: float, gap: float) -> bool:
-    return bool(np.isfinite(bound) and bound - value <= gap * max(abs(value), 1e-9))
+    return bool(np.isfinite(bound) and bound - value <= max(gap * abs(value), 1e-6 * max(1.0, abs(value))))
 
 
 def _status() -> Any:

@@ -102,7 +102,7 @@ def _initial_state(t: _Tables, x0: np.ndarray | None = None) -> _State:
     cnt = (t.R @ x.astype(np.float64)).round().astype(np.int64)
     open_ = inst.force_in.copy()
     open_[inst.x_site[x]] = True
-    area = np.bincount(inst.x_site[x], weights=t.x_area[x], minlength=inst.n_sites)
+    area = np.bincount(inst.x_site[x], weights=t.x_area[x], minlength=inst.n_sites).astype(np.float64)
     count = np.bincount(inst.x_service[x], minlength=inst.n_services)
     cost = float(inst.site_cost[open_].sum() + t.x_fit[x].sum())
     gain = t.Rc.T @ (inst.weight * (cnt == 0))
@@ -254,8 +254,8 @@ def _site_losses(t: _Tables, st: _State) -> tuple[np.ndarray, np.ndarray]:
     inst = t.inst
     unique = t.Rc.T @ (inst.weight * (st.cnt == 1))
     on = np.flatnonzero(st.x)
-    loss = np.bincount(inst.x_site[on], weights=unique[on], minlength=inst.n_sites)
-    refund = np.bincount(inst.x_site[on], weights=t.x_fit[on], minlength=inst.n_sites)
+    loss = np.bincount(inst.x_site[on], weights=unique[on], minlength=inst.n_sites).astype(np.float64)
+    refund = np.bincount(inst.x_site[on], weights=t.x_fit[on], minlength=inst.n_sites).astype(np.float64)
     refund += np.where(st.open & ~inst.force_in, inst.site_cost, 0.0)
     return loss, refund
 

@@ -7,7 +7,8 @@ the most coverage rows in common with it, plus (in turn) the open sites far away
 it may take — is set free, every other site keeps its state, and the subproblem is solved
 exactly with the pattern formulation: its rows are only the rows the free sites reach and the
 fixed sites do not already cover, merged again, so it is small. A better subproblem solution
-is a better plan; the plan never gets worse.
+is a better plan; the plan never gets worse. When a neighbourhood grows to hold every site,
+its subproblem is the whole instance and its bound is a proof.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class LnsReport:
     rounds: int = 0
     improved: int = 0
     seconds: float = 0.0
+    proven_bound: float = float("inf")  # set when one subproblem held every site: a global bound
 
 
 def site_overlap(instance: CoveringInstance) -> sparse.csr_matrix:
@@ -138,10 +140,15 @@ def lns(instance: CoveringInstance, x: np.ndarray, *, time_limit_s: float, seed:
     backend = HighsBackend()
     n_sites = int(has_cols.sum())
     current = float(min(size, n_sites))
-    while time.perf_counter() < deadline - 0.5 and value < stop_value:
+    margin = min(0.5, 0.05 * time_limit_s)
+    while time.perf_counter() < deadline - margin and value < stop_value:
         report.rounds += 1
         open_ = np.asarray(inst.hosts(x).any(axis=1), dtype=bool)
-        free = neighbourhood(overlap, int(rng.choice(inst.n_sites, p=p)), int(current), open_, rng, far_open)
+        if current >= n_sites:
+            free = has_cols.copy()
+        else:
+            free = neighbourhood(overlap, int(rng.choice(inst.n_sites, p=p)), int(current), open_, rng, far_open)
+        everything = bool(free[has_cols].all())
         sub, cols = subproblem(inst, x, free)
         model = pattern_milp(sub)
         if model is None or sub.n_cols == 0:
@@ -162,6 +169,9 @@ def lns(instance: CoveringInstance, x: np.ndarray, *, time_limit_s: float, seed:
             report.improved += 1
         elif result.status is Status.OPTIMAL:
             current = min(current * 1.1 + 1, max(n_sites, 1))
+        if everything and result.status is Status.OPTIMAL:  # the whole instance, solved: nothing left to find
+            report.proven_bound = max(float(result.bound), value)
+            break
         if result.status is Status.TIME_LIMIT:
             current = max(current * 0.8, 8.0)
     report.seconds += time.perf_counter() - t0
