@@ -14,11 +14,12 @@ the model, reductions, heuristics, which backend — stays behind this one funct
      backend other than HiGHS;
    - ``benders``: Benders decomposition (:mod:`siting.solvers.benders`), LP phase then master
      MIP rounds — few sites and many coverage rows (the Cordeau–Furini–Ljubić regime);
-   - ``kernel``: the Benders LP bound, then the MIP restricted to a *kernel* — the columns
-     the LP solution uses and those of the best plan, with rows merged again, which is small
-     enough to solve — then large-neighbourhood search (:mod:`siting.solvers.lns`) over the
-     whole instance with the time left; large districts, whose full MILP no solver gets
-     through in minutes. The bound is the LP bound; the plan is the best found.
+   - ``kernel``: the Benders LP bound, then a search of the *kernel* — the columns the LP
+     solution uses and those of the best plan, with rows merged again, a much smaller
+     instance — by large-neighbourhood search (:mod:`siting.solvers.lns`); then, with the
+     time left, branch and bound on the whole model when it is of moderate size (to tighten
+     the bound), else neighbourhood search over the whole instance. For large districts,
+     whose full MILP no solver gets through in minutes: the bound is the LP bound.
 
 Every answer carries the status, the objective, the best proven bound, the gap and timings; a
 time limit is honoured (each phase works to one deadline, HiGHS is interrupted at it) and the
@@ -46,7 +47,8 @@ from siting.solvers.heuristics import greedy, local_search
 from siting.solvers.lns import LnsReport, lns
 
 METHODS = ("auto", "direct", "benders", "kernel")
-DIRECT_MAX_NONZEROS = 300_000  # auto: hand the whole pattern model to the solver up to this size
+DIRECT_MAX_NONZEROS = 60_000  # auto: hand the whole pattern model to the solver up to this size
+FINISH_MAX_NONZEROS = 300_000  # kernel method: finish with the whole model up to this size, else LNS
 BENDERS_MAX_COLUMNS = 400  # auto: Benders master MIP rounds up to this many (site, service) columns
 KERNEL_MAX_COLUMNS = 600  # kernel method: columns of the kernel
 KERNEL_SHARE = 0.75  # kernel method: share of the time left after the LP spent in the kernel
@@ -183,6 +185,10 @@ class _Run:
         self.patterns = site_patterns(instance)
         self.margin = min(0.5, 0.05 * float(options.time_limit_s))  # seconds kept back at the end
 
+    def nonzeros(self) -> int:
+        """Size of the whole model: coverage nonzeros plus rows."""
+        return int(self.inst.cover.nnz) + self.inst.n_rows
+
     def left(self) -> float:
         return self.deadline - time.perf_counter()
 
@@ -272,7 +278,10 @@ class _Run:
             if not self.proven() and master.last_lp_x is not None:
                 self.kernel(master.last_lp_x)
             if not self.proven() and self.left() > 2 * self.margin:
-                self.neighbourhoods(master.last_lp_x)
+                if self.nonzeros() <= FINISH_MAX_NONZEROS:  # small enough for branch and bound to tighten the bound
+                    self.direct()
+                else:
+                    self.neighbourhoods(master.last_lp_x)
             return
         if not self.proven() and self.left() > self.margin and self.x_best is not None:
             x, _value, bound = master.solve_mip(
