@@ -265,8 +265,9 @@ class _Run:
         self.solver = f"HiGHS {master.h.version()} (Benders)"
         lp_deadline = time.perf_counter() + (0.4 if kernel else 0.5) * max(self.left(), 0.0)
         stop = self.best_value * (1 + self.opts.mip_gap)
+        # dropping slack cuts speeds up the LP of large masters; the MIP rounds need every cut
         bound = master.solve_lp(self.x_best, deadline=lp_deadline, stop_bound=stop, report=report,
-                                tolerance=min(1e-4, self.opts.mip_gap / 4))
+                                tolerance=min(1e-4, self.opts.mip_gap / 4), purge_every=3 if kernel else 0)
         if master.lp_status == "infeasible":
             self.infeasible = True
             return
