@@ -26,6 +26,7 @@ import numpy as np
 from scipy import sparse
 
 from siting.coverage import Coverage
+from siting.model.instance import CoveringInstance, covering_instance
 from siting.model.milp import MilpModel, Sense
 
 
@@ -126,22 +127,8 @@ class CoveringModel:
         return x
 
 
-def _row_hash_groups(R: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-    """Group identical rows of a boolean csr matrix without a Python loop over rows.
-
-    Returns the index of one representative row per group and, per row, its group.
-    """
-    R = R.tocsr()
-    R.sum_duplicates()
-    rng = np.random.default_rng(20240607)
-    H = rng.random((R.shape[1], 2)) + 1.0
-    h = R.astype(np.float64) @ H
-    keys = np.column_stack([h, R.getnnz(axis=1).astype(np.float64)])
-    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-    return first, inverse.ravel()
-
-
-def build_covering_model(coverage: Coverage, sites: SiteData, rules: PlanningRules) -> CoveringModel:
+def build_covering_model(coverage: Coverage, sites: SiteData, rules: PlanningRules, *,
+                         merge: bool = True) -> CoveringModel:
     """Build the budgeted multi-service covering model (see the module docstring).
 
     Parameters
@@ -152,62 +139,47 @@ def build_covering_model(coverage: Coverage, sites: SiteData, rules: PlanningRul
         Floor area, retrofit cost and allowed services of the candidate sites.
     rules
         Budget, weights and requirements.
+    merge
+        Merge identical coverage rows (exact); ``False`` gives the plain formulation, one row
+        per demand point × age group, which benchmarks compare against.
 
     Returns
     -------
     CoveringModel
         The matrix model with what is needed to decode it.
     """
-    m = len(sites.floor_area)
-    S = len(coverage.service_keys)
-    usable = (sites.allowed
-              & (rules.service_area[None, :] <= sites.floor_area[:, None] + 1e-9)
-              & ~rules.force_out[:, None]
-              & (sites.retrofit_cost[:, None] + rules.service_fitout[None, :] <= rules.budget + 1e-6))
-    # x columns grouped by service, sites ascending within a service
-    x_service, x_site = np.nonzero(usable.T)
-    K = x_site.size
-    x_start = np.searchsorted(x_service, np.arange(S + 1))
-    col_of = np.full((m, S), -1, dtype=np.int64)
-    col_of[x_site, x_service] = np.arange(K)
+    return covering_milp(covering_instance(coverage, sites, rules, merge=merge))
 
-    cover_blocks: list[sparse.csr_matrix] = []
-    weights: list[np.ndarray] = []
-    rows_before = 0
-    baseline_value = 0.0
-    for s in range(S):
-        sites_s = x_site[x_start[s]:x_start[s + 1]]
-        blocks, w = [], []
-        for p, (ps, g) in enumerate(coverage.pairs):
-            if ps != s:
-                continue
-            wt = float(rules.service_weight[s] * rules.group_weight[g])
-            pop = coverage.population[:, g]
-            baseline_value += wt * float(pop[coverage.baseline[p]].sum())
-            if wt == 0 or sites_s.size == 0:
-                continue
-            R = coverage.reach[p][:, sites_s]
-            keep = ~coverage.baseline[p] & (R.getnnz(axis=1) > 0) & (pop > 0)
-            rows_before += int(keep.sum())
-            blocks.append(R[keep])
-            w.append(pop[keep] * wt)
-        if not blocks:
-            continue
-        R = sparse.vstack(blocks, format="csr")
-        wv = np.concatenate(w)
-        first, inverse = _row_hash_groups(R)
-        agg_w = np.bincount(inverse, weights=wv, minlength=first.size)
-        Rg = R[first].tocoo()
-        # shift columns into the x block of service s
-        cover_blocks.append(sparse.csr_matrix(
-            (np.ones(Rg.nnz), (Rg.row, Rg.col + x_start[s])), shape=(first.size, K)))
-        weights.append(agg_w)
-    Rx = sparse.vstack(cover_blocks, format="csr") if cover_blocks else sparse.csr_matrix((0, K))
-    w_all = np.concatenate(weights) if weights else np.zeros(0)
-    nz = Rx.shape[0]
 
+def plain_covering_model(coverage: Coverage, sites: SiteData, rules: PlanningRules) -> CoveringModel:
+    """The straightforward formulation: one coverage row per demand point × age group.
+
+    No merging and no reductions beyond leaving out what the coverage matrices already leave
+    out (residents an existing facility covers, or no usable site reaches); floor-area rows,
+    not patterns. This is what benchmarks compare the optimizer against.
+    """
+    return build_covering_model(coverage, sites, rules, merge=False)
+
+
+def covering_milp(instance: CoveringInstance) -> CoveringModel:
+    """The MILP of a compact covering instance (see the module docstring).
+
+    Parameters
+    ----------
+    instance
+        Columns, coverage rows and limits, possibly reduced.
+
+    Returns
+    -------
+    CoveringModel
+        The matrix model with what is needed to decode it.
+    """
+    inst = instance
+    m, K, nz = inst.n_sites, inst.n_cols, inst.n_rows
+    x_site, x_service = inst.x_site, inst.x_service
     n_cols = K + m + nz
     xs, ys, zs = slice(0, K), slice(K, K + m), slice(K + m, n_cols)
+    Rx = inst.cover.astype(np.float64)
     # cover: z_r - Σ x ≤ 0
     cover = sparse.hstack([-Rx, sparse.csr_matrix((nz, m)), sparse.identity(nz, format="csr")], format="csr")
     # link: x_k - y_j ≤ 0
@@ -215,14 +187,13 @@ def build_covering_model(coverage: Coverage, sites: SiteData, rules: PlanningRul
     link = sparse.hstack([eye_k, -sparse.csr_matrix((np.ones(K), (np.arange(K), x_site)), shape=(K, m)),
                           sparse.csr_matrix((K, nz))], format="csr")
     # area: Σ a_s x - F_j y_j ≤ 0
-    area = sparse.hstack([sparse.csr_matrix((rules.service_area[x_service], (x_site, np.arange(K))), shape=(m, K)),
-                          -sparse.diags(sites.floor_area, format="csr"),
+    area = sparse.hstack([sparse.csr_matrix((inst.x_area, (x_site, np.arange(K))), shape=(m, K)),
+                          -sparse.diags(inst.site_area, format="csr"),
                           sparse.csr_matrix((m, nz))], format="csr")
     # budget
-    budget = sparse.csr_matrix(np.concatenate([rules.service_fitout[x_service], sites.retrofit_cost,
-                                               np.zeros(nz)])[None, :])
+    budget = sparse.csr_matrix(np.concatenate([inst.x_fitout, inst.site_cost, np.zeros(nz)])[None, :])
     # sites per service
-    limited = np.flatnonzero((rules.min_sites > 0) | (rules.max_sites >= 0))
+    limited = np.flatnonzero((inst.min_sites > 0) | (inst.max_sites >= 0))
     count = sparse.csr_matrix((0, n_cols))
     if limited.size:
         sel = np.isin(x_service, limited)
@@ -231,16 +202,17 @@ def build_covering_model(coverage: Coverage, sites: SiteData, rules: PlanningRul
                                   shape=(limited.size, n_cols))
     A = sparse.vstack([cover, link, area, budget, count], format="csr")
     inf = np.inf
-    row_lower = np.concatenate([np.full(nz + K + m + 1, -inf), rules.min_sites[limited].astype(float)])
-    row_upper = np.concatenate([np.zeros(nz + K + m), [rules.budget],
-                                np.where(rules.max_sites[limited] >= 0, rules.max_sites[limited], inf)])
+    row_lower = np.concatenate([np.full(nz + K + m + 1, -inf), inst.min_sites[limited].astype(float)])
+    row_upper = np.concatenate([np.zeros(nz + K + m), [inst.budget],
+                                np.where(inst.max_sites[limited] >= 0, inst.max_sites[limited], inf)])
     col_lower = np.zeros(n_cols)
-    col_lower[K:K + m] = rules.force_in.astype(float)
+    col_lower[K:K + m] = inst.force_in.astype(float)
     col_upper = np.ones(n_cols)
-    col_upper[K:K + m] = np.where(rules.force_out, 0.0, 1.0)
+    has_columns = np.bincount(x_site, minlength=m) > 0
+    col_upper[K:K + m] = (has_columns | inst.force_in).astype(float)  # forced out: no columns, y = 0
     integer = np.zeros(n_cols, dtype=bool)
     integer[:K + m] = True
-    objective = np.concatenate([np.zeros(K + m), w_all])
+    objective = np.concatenate([np.zeros(K + m), inst.weight])
     r0 = 0
     row_blocks = {}
     for name, size in (("cover", nz), ("link", K), ("area", m), ("budget", 1), ("count", limited.size)):
@@ -259,6 +231,5 @@ def build_covering_model(coverage: Coverage, sites: SiteData, rules: PlanningRul
         col_blocks={"x": xs, "y": ys, "z": zs},
         row_blocks=row_blocks,
     )
-    stats = {"assignments": K, "sites": m, "coverage_rows_before_merge": rows_before,
-             "coverage_rows": nz, "nonzeros": int(A.nnz)}
-    return CoveringModel(milp, x_site, x_service, m, S, baseline_value, stats)
+    stats = {**inst.stats, "nonzeros": int(A.nnz)}
+    return CoveringModel(milp, x_site, x_service, m, inst.n_services, inst.baseline_value, stats)

@@ -34,6 +34,27 @@ def _stdout_silenced() -> Iterator[None]:
         os.close(saved)
 
 
+def stop_at(h: Any, deadline: float) -> None:
+    """Interrupt a HiGHS solve (simplex, interior point, branch and bound) at a wall-clock deadline.
+
+    HiGHS's own ``time_limit`` is not checked everywhere; these callbacks are called often
+    during every phase that can take long, so that a time limit is honoured within seconds.
+
+    Parameters
+    ----------
+    h
+        The ``highspy.Highs`` instance.
+    deadline
+        A ``time.perf_counter()`` value.
+    """
+
+    def interrupt(event: Any) -> None:
+        event.interrupt(bool(time.perf_counter() >= deadline))  # HiGHS keeps the flag between runs
+
+    for callback in (h.cbSimplexInterrupt, h.cbIpmInterrupt, h.cbMipInterrupt):
+        callback.subscribe(interrupt)
+
+
 def new_highs(verbose: bool = False) -> Any:
     """A ``highspy.Highs`` instance, quiet unless ``verbose``."""
     import highspy
@@ -66,6 +87,7 @@ class HighsBackend:
         t0 = time.perf_counter()
         h = new_highs(options.verbose)
         h.setOptionValue("time_limit", float(options.time_limit_s))
+        stop_at(h, t0 + float(options.time_limit_s))
         h.setOptionValue("mip_rel_gap", float(options.mip_gap))
         h.setOptionValue("threads", int(options.threads))
         h.setOptionValue("random_seed", int(options.seed))

@@ -1,0 +1,269 @@
+"""The budgeted multi-service covering problem in compact array form, before any MILP.
+
+A :class:`CoveringInstance` holds only what the optimizer needs: one column per allowed
+(site, service) pair, the coverage rows over those columns with their weights, and the
+sites' floor areas and costs. The MILP (:func:`instance_milp`), the heuristics and the
+decomposition all read the same instance, so that a reduction applied to it (see
+:mod:`siting.model.reduce`) holds for every method alike.
+
+Coverage rows are built per service: every demand point × age group the service serves,
+not already covered by an existing facility, reachable from at least one usable site and
+with residents. Rows of one service that the same columns reach are merged into one row
+whose weight is the sum of theirs (across age groups too); merging is exact — the check
+compares every merged row with its representative, entry by entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy import sparse
+
+from siting.coverage import Coverage
+
+if TYPE_CHECKING:  # covering.py builds its MILP from this module's instance
+    from siting.model.covering import PlanningRules, SiteData
+
+
+@dataclass(frozen=True)
+class CoveringInstance:
+    """Budgeted multi-service maximal covering, as arrays.
+
+    Attributes
+    ----------
+    cover
+        Boolean csr matrix, coverage rows × columns: the column's site would cover the row.
+    weight
+        Weight of each coverage row (residents × age-group weight × service weight).
+    row_service
+        Service index of each coverage row.
+    x_site, x_service
+        Site and service index of each column (columns sorted by service, then site).
+    site_area, site_cost
+        Floor area (m²) and retrofit cost (yuan) of every site.
+    service_area, service_fitout
+        Floor area and fit-out cost of every service.
+    force_in
+        Sites that must be converted.
+    budget
+        Total budget (yuan).
+    min_sites, max_sites
+        Columns per service: at least / at most (``max_sites`` < 0: no limit).
+    baseline_value
+        Weighted residents already covered by existing facilities (not in the objective).
+    stats
+        Sizes before and after reductions.
+    """
+
+    cover: sparse.csr_matrix
+    weight: np.ndarray
+    row_service: np.ndarray
+    x_site: np.ndarray
+    x_service: np.ndarray
+    site_area: np.ndarray
+    site_cost: np.ndarray
+    service_area: np.ndarray
+    service_fitout: np.ndarray
+    force_in: np.ndarray
+    budget: float
+    min_sites: np.ndarray
+    max_sites: np.ndarray
+    baseline_value: float = 0.0
+    stats: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def n_cols(self) -> int:
+        """Number of (site, service) columns."""
+        return int(self.x_site.size)
+
+    @property
+    def n_rows(self) -> int:
+        """Number of coverage rows."""
+        return int(self.weight.size)
+
+    @property
+    def n_sites(self) -> int:
+        """Number of sites (all of them, also those without columns)."""
+        return int(self.site_area.size)
+
+    @property
+    def n_services(self) -> int:
+        """Number of services."""
+        return int(self.service_area.size)
+
+    @property
+    def x_area(self) -> np.ndarray:
+        """Floor area each column takes at its site."""
+        return np.asarray(self.service_area[self.x_service], dtype=float)
+
+    @property
+    def x_fitout(self) -> np.ndarray:
+        """Fit-out cost of each column."""
+        return np.asarray(self.service_fitout[self.x_service], dtype=float)
+
+    def value(self, x: np.ndarray) -> float:
+        """Objective of a 0/1 column vector: weight of the coverage rows it reaches."""
+        return float(self.weight @ (self.cover @ (np.asarray(x) > 0.5).astype(np.float64) > 0.5))
+
+    def cost(self, x: np.ndarray) -> float:
+        """Retrofit of every converted site (forced ones included) plus the fit-out of every column."""
+        x = np.asarray(x) > 0.5
+        used = self.force_in.copy()
+        used[self.x_site[x]] = True
+        return float(self.site_cost[used].sum() + self.x_fitout[x].sum())
+
+    def violation(self, x: np.ndarray) -> str:
+        """Why a 0/1 column vector is not a feasible plan ('' when it is)."""
+        x = np.asarray(x) > 0.5
+        if self.cost(x) > self.budget * (1 + 1e-9) + 1e-6:
+            return f"cost {self.cost(x):,.0f} exceeds the budget {self.budget:,.0f}"
+        area = np.bincount(self.x_site[x], weights=self.x_area[x], minlength=self.n_sites).astype(np.float64)
+        over = np.flatnonzero(area > self.site_area * (1 + 1e-9) + 1e-6)
+        if over.size:
+            return f"site {int(over[0])} hosts {area[over[0]]:g} m² of services in {self.site_area[over[0]]:g} m²"
+        count = np.bincount(self.x_service[x], minlength=self.n_services)
+        low = np.flatnonzero(count < self.min_sites)
+        if low.size:
+            return f"service {int(low[0])} has {count[low[0]]} sites, fewer than {self.min_sites[low[0]]}"
+        high = np.flatnonzero((self.max_sites >= 0) & (count > self.max_sites))
+        if high.size:
+            return f"service {int(high[0])} has {count[high[0]]} sites, more than {self.max_sites[high[0]]}"
+        return ""
+
+    def hosts(self, x: np.ndarray) -> np.ndarray:
+        """Boolean (sites × services) assignment of a column vector."""
+        out = np.zeros((self.n_sites, self.n_services), dtype=bool)
+        on = np.asarray(x) > 0.5
+        out[self.x_site[on], self.x_service[on]] = True
+        return out
+
+    def columns_of(self, hosts: np.ndarray) -> np.ndarray:
+        """0/1 column vector of a (sites × services) assignment (pairs without a column are ignored)."""
+        return np.asarray(hosts[self.x_site, self.x_service], dtype=np.float64)
+
+    def select_columns(self, keep: np.ndarray, **stats: int) -> CoveringInstance:
+        """The instance restricted to the columns where ``keep`` is true (rows nobody covers dropped)."""
+        cover = self.cover[:, np.flatnonzero(keep)].tocsr()
+        rows = np.flatnonzero(cover.getnnz(axis=1) > 0)
+        return replace(self, cover=cover[rows], weight=self.weight[rows], row_service=self.row_service[rows],
+                       x_site=self.x_site[keep], x_service=self.x_service[keep],
+                       stats={**self.stats, **stats})
+
+
+def merge_identical_rows(R: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Group identical rows of a boolean csr matrix, without a Python loop over rows.
+
+    Rows are hashed by two random projections and their length; every row is then compared
+    entry by entry with its group's representative, and a row that differs (a hash
+    collision, in practice never) becomes a group of its own. The grouping is therefore exact.
+
+    Returns
+    -------
+    first, group
+        Index of the representative row of each group; group of each row.
+    """
+    R = R.tocsr().astype(bool)
+    R.sum_duplicates()
+    R.sort_indices()
+    if R.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    rng = np.random.default_rng(20240607)
+    H = rng.random((R.shape[1], 2)) + 1.0
+    h = R.astype(np.float64) @ H
+    keys = np.column_stack([h, R.getnnz(axis=1).astype(np.float64)])
+    _, first, group = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    group = group.ravel()
+    differs = np.flatnonzero((R[first[group]] != R).getnnz(axis=1) > 0)
+    if differs.size:  # a collision: give each differing row a group of its own
+        group = group.copy()
+        group[differs] = first.size + np.arange(differs.size)
+        first = np.concatenate([first, differs])
+    return first.astype(np.int64), group.astype(np.int64)
+
+
+def covering_instance(coverage: Coverage, sites: SiteData, rules: PlanningRules, *,
+                      merge: bool = True) -> CoveringInstance:
+    """Build the compact instance from coverage, sites and rules.
+
+    Parameters
+    ----------
+    coverage
+        Coverage matrices per (service, age group).
+    sites
+        Floor area, retrofit cost and allowed services of the candidate sites.
+    rules
+        Budget, weights and requirements.
+    merge
+        Merge coverage rows of one service that the same columns reach (exact). ``False``
+        keeps one row per demand point × age group: the plain formulation.
+
+    Returns
+    -------
+    CoveringInstance
+        Columns for every usable (site, service) pair; coverage rows and their weights.
+    """
+    m = len(sites.floor_area)
+    S = len(coverage.service_keys)
+    usable = (sites.allowed
+              & (rules.service_area[None, :] <= sites.floor_area[:, None] + 1e-9)
+              & ~rules.force_out[:, None]
+              & (sites.retrofit_cost[:, None] + rules.service_fitout[None, :] <= rules.budget + 1e-6))
+    x_service, x_site = np.nonzero(usable.T)
+    K = x_site.size
+    x_start = np.searchsorted(x_service, np.arange(S + 1))
+    blocks: list[sparse.csr_matrix] = []
+    weights: list[np.ndarray] = []
+    services: list[np.ndarray] = []
+    rows_before = 0
+    baseline_value = 0.0
+    for s in range(S):
+        sites_s = x_site[x_start[s]:x_start[s + 1]]
+        parts, w = [], []
+        for p, (ps, g) in enumerate(coverage.pairs):
+            if ps != s:
+                continue
+            wt = float(rules.service_weight[s] * rules.group_weight[g])
+            pop = coverage.population[:, g]
+            baseline_value += wt * float(pop[coverage.baseline[p]].sum())
+            if wt == 0 or sites_s.size == 0:
+                continue
+            R = coverage.reach[p][:, sites_s]
+            keep = ~coverage.baseline[p] & (R.getnnz(axis=1) > 0) & (pop > 0)
+            rows_before += int(keep.sum())
+            parts.append(R[keep])
+            w.append(pop[keep] * wt)
+        if not parts:
+            continue
+        R = sparse.vstack(parts, format="csr")
+        wv = np.concatenate(w)
+        if merge:
+            first, group = merge_identical_rows(R)
+            wv = np.bincount(group, weights=wv, minlength=first.size).astype(np.float64)
+            R = R[first]
+        Rg = R.tocoo()
+        blocks.append(sparse.csr_matrix((np.ones(Rg.nnz, dtype=bool), (Rg.row, Rg.col + x_start[s])),
+                                        shape=(R.shape[0], K)))
+        weights.append(wv)
+        services.append(np.full(R.shape[0], s, dtype=np.int64))
+    cover = sparse.vstack(blocks, format="csr") if blocks else sparse.csr_matrix((0, K), dtype=bool)
+    cover.sort_indices()
+    return CoveringInstance(
+        cover=cover,
+        weight=np.concatenate(weights) if weights else np.zeros(0),
+        row_service=np.concatenate(services) if services else np.zeros(0, dtype=np.int64),
+        x_site=x_site.astype(np.int64),
+        x_service=x_service.astype(np.int64),
+        site_area=np.asarray(sites.floor_area, dtype=float),
+        site_cost=np.asarray(sites.retrofit_cost, dtype=float),
+        service_area=np.asarray(rules.service_area, dtype=float),
+        service_fitout=np.asarray(rules.service_fitout, dtype=float),
+        force_in=np.asarray(rules.force_in, dtype=bool),
+        budget=float(rules.budget),
+        min_sites=np.asarray(rules.min_sites, dtype=np.int64),
+        max_sites=np.asarray(rules.max_sites, dtype=np.int64),
+        baseline_value=baseline_value,
+        stats={"assignments": K, "sites": m, "coverage_rows_before_merge": rows_before,
+               "coverage_rows": int(cover.shape[0]), "coverage_nonzeros": int(cover.nnz)},
+    )

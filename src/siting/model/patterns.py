@@ -1,0 +1,175 @@
+"""The strong (pattern) formulation of budgeted multi-service covering.
+
+The floor-area row of the plain formulation, ``Σ_s a_s x_js ≤ F_j y_j``, is weak: its LP
+relaxation lets a small shop host half a health station and half a canteen when only one of
+them fits, and the bound it gives is far above the optimum. A *pattern* of a site is a set of
+its usable services that fits its floor area and to which no other usable service can be
+added (a maximal feasible subset). Choosing at most one pattern per site describes exactly the
+same plans, and its LP relaxation is the convex hull of each site's feasible assignments::
+
+    maximise    Σ_r  w_r z_r
+    subject to  z_r ≤ Σ_{k ∈ N(r)} x_k                  every coverage row r
+                x_k ≤ Σ_{T ∋ s(k), T at j(k)} u_T        a service needs a pattern holding it
+                Σ_{T at j} u_T ≤ 1    (= 1 if forced in) one pattern per site
+                Σ_T c_j(T) u_T + Σ_k f_k x_k ≤ B         retrofit once per site + fit-out
+                min_s ≤ Σ_{k of s} x_k ≤ max_s
+                x, u ∈ {0, 1},  0 ≤ z ≤ 1
+
+A site is converted when one of its patterns is chosen (``y_j = Σ_T u_T``). Forced-in sites
+without any usable service still pay their retrofit cost: it is taken off the budget. On the
+2,000 × 200 district instance this formulation closes the LP gap from 10 % to 0.5 %.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from siting.model.covering import CoveringModel
+from siting.model.instance import CoveringInstance
+from siting.model.milp import MilpModel, Sense
+
+MAX_PATTERN_SERVICES = 12  # above this many services, patterns are not enumerated
+
+
+@dataclass(frozen=True)
+class Patterns:
+    """The maximal feasible service subsets of every site.
+
+    Attributes
+    ----------
+    site
+        Site of each pattern.
+    members
+        Boolean (patterns × services): the services of each pattern.
+    col_of
+        Column index of every (site, service), −1 where the pair is not usable.
+    """
+
+    site: np.ndarray
+    members: np.ndarray
+    col_of: np.ndarray
+
+    @property
+    def n(self) -> int:
+        """Number of patterns."""
+        return int(self.site.size)
+
+    def link(self) -> sparse.csr_matrix:
+        """Boolean csr (columns × patterns): the pattern holds the column's service at its site."""
+        p, s = np.nonzero(self.members)
+        k = self.col_of[self.site[p], s]
+        ok = k >= 0
+        n_cols = int(self.col_of.max()) + 1 if self.col_of.size else 0
+        return sparse.csr_matrix((np.ones(int(ok.sum())), (k[ok], p[ok])), shape=(n_cols, self.n))
+
+    def of_hosts(self, hosts: np.ndarray) -> np.ndarray:
+        """0/1 pattern vector for an assignment: one pattern holding each used site's services."""
+        used = np.asarray(hosts.any(axis=1), dtype=bool)
+        holds = used[self.site] & ~(hosts[self.site] & ~self.members).any(axis=1)
+        cand = np.flatnonzero(holds)
+        _, first = np.unique(self.site[cand], return_index=True)
+        u = np.zeros(self.n)
+        u[cand[first]] = 1.0
+        return u
+
+
+def site_patterns(instance: CoveringInstance) -> Patterns | None:
+    """Enumerate the patterns of every site, or ``None`` with too many services to enumerate."""
+    inst = instance
+    S, m = inst.n_services, inst.n_sites
+    col_of = np.full((m, S), -1, dtype=np.int64)
+    col_of[inst.x_site, inst.x_service] = np.arange(inst.n_cols)
+    if S > MAX_PATTERN_SERVICES:
+        return None
+    bits = 1 << np.arange(S, dtype=np.int64)
+    subs = np.arange(1, 1 << S, dtype=np.int64)
+    members = (subs[:, None] & bits[None, :]) > 0
+    sub_area = members @ inst.service_area
+    usable_bits = ((col_of >= 0) * bits[None, :]).sum(axis=1)
+    sites = np.flatnonzero(usable_bits > 0)
+    ok = (((subs[None, :] & ~usable_bits[sites, None]) == 0)
+          & (sub_area[None, :] <= inst.site_area[sites, None] + 1e-9))
+    maximal = ok.copy()
+    for s in range(S):  # not maximal when adding one more service still fits
+        free = (subs & bits[s]) == 0
+        grown = np.zeros_like(ok)
+        grown[:, free] = ok[:, (subs[free] | bits[s]) - 1]
+        maximal &= ~grown
+    i, t = np.nonzero(maximal)
+    return Patterns(sites[i], members[t], col_of)
+
+
+@dataclass(frozen=True)
+class PatternModel:
+    """A pattern MILP and how to move between it and assignments."""
+
+    covering: CoveringModel
+    patterns: Patterns
+    instance: CoveringInstance
+
+    def solution_of(self, x: np.ndarray) -> np.ndarray:
+        """Full solution vector (x, u, z) of a 0/1 column vector."""
+        inst, pat = self.instance, self.patterns
+        xs = (np.asarray(x) > 0.5).astype(np.float64)
+        u = pat.of_hosts(inst.hosts(xs))
+        z = np.minimum(inst.cover.astype(np.float64) @ xs, 1.0)
+        return np.concatenate([xs, u, z])
+
+
+def pattern_milp(instance: CoveringInstance, patterns: Patterns | None = None) -> PatternModel | None:
+    """Build the pattern formulation (module docstring) of an instance.
+
+    Returns ``None`` when the services are too many to enumerate patterns.
+    """
+    inst = instance
+    pat = patterns if patterns is not None else site_patterns(inst)
+    if pat is None:
+        return None
+    K, P, nr, m = inst.n_cols, pat.n, inst.n_rows, inst.n_sites
+    n = K + P + nr
+    R = inst.cover.astype(np.float64)
+    cover = sparse.hstack([-R, sparse.csr_matrix((nr, P)), sparse.identity(nr, format="csr")], format="csr")
+    link = sparse.hstack([sparse.identity(K, format="csr"), -pat.link(), sparse.csr_matrix((K, nr))], format="csr")
+    site = sparse.hstack([sparse.csr_matrix((m, K)),
+                          sparse.csr_matrix((np.ones(P), (pat.site, np.arange(P))), shape=(m, P)),
+                          sparse.csr_matrix((m, nr))], format="csr")
+    budget = sparse.csr_matrix(np.concatenate([inst.x_fitout, inst.site_cost[pat.site], np.zeros(nr)])[None, :])
+    has_pattern = np.bincount(pat.site, minlength=m) > 0
+    fixed_cost = float(inst.site_cost[inst.force_in & ~has_pattern].sum())
+    limited = np.flatnonzero((inst.min_sites > 0) | (inst.max_sites >= 0))
+    sel = np.isin(inst.x_service, limited)
+    count = sparse.csr_matrix((np.ones(int(sel.sum())),
+                               (np.searchsorted(limited, inst.x_service[sel]), np.flatnonzero(sel))),
+                              shape=(limited.size, n))
+    A = sparse.vstack([cover, link, site, budget, count], format="csr")
+    row_lower = np.concatenate([np.full(nr + K, -np.inf), np.where(inst.force_in & has_pattern, 1.0, -np.inf),
+                                [-np.inf], inst.min_sites[limited].astype(float)])
+    row_upper = np.concatenate([np.zeros(nr + K), np.ones(m), [inst.budget - fixed_cost],
+                                np.where(inst.max_sites[limited] >= 0, inst.max_sites[limited], np.inf)])
+    integer = np.zeros(n, dtype=bool)
+    integer[:K + P] = True
+    blocks = {"x": slice(0, K), "u": slice(K, K + P), "z": slice(K + P, n)}
+    r0 = 0
+    row_blocks = {}
+    for name, size in (("cover", nr), ("link", K), ("site", m), ("budget", 1), ("count", limited.size)):
+        row_blocks[name] = slice(r0, r0 + size)
+        r0 += size
+    milp = MilpModel(
+        name="budgeted multi-service covering (patterns)",
+        sense=Sense.MAXIMIZE,
+        objective=np.concatenate([np.zeros(K + P), inst.weight]),
+        A=A,
+        row_lower=row_lower,
+        row_upper=row_upper,
+        col_lower=np.zeros(n),
+        col_upper=np.ones(n),
+        integer=integer,
+        col_blocks=blocks,
+        row_blocks=row_blocks,
+    )
+    stats = {**inst.stats, "patterns": P, "nonzeros": int(A.nnz)}
+    covering = CoveringModel(milp, inst.x_site, inst.x_service, m, inst.n_services, inst.baseline_value, stats)
+    return PatternModel(covering, pat, inst)
