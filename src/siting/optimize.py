@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -179,6 +179,8 @@ class _Run:
         self.greedy_value = float("nan")
         self.bound = float("inf")
         self.infeasible = False
+        self.stopped = False  # a solver stopped at its time limit (its own report)
+        self.error = ""  # a solver that crashed or failed: its message
         self.solver = "siting heuristics"
         self.stats: dict[str, int] = {}
         self.notes: list[str] = []
@@ -234,9 +236,8 @@ class _Run:
                 self.inst.hosts(self.x_best))
         self.timings["model"] = time.perf_counter() - t
         self.stats["nonzeros"] = int(model.milp.A.nnz)
-        opts = SolveOptions(time_limit_s=max(self.left(), 0.01), mip_gap=self.opts.mip_gap,
-                            threads=self.opts.threads, seed=self.opts.seed, warm_start=start,
-                            verbose=self.opts.verbose)
+        # the caller's options (threads, seed, isolation...) with the time left and the start plan
+        opts = replace(self.opts, time_limit_s=max(self.left(), 0.01), warm_start=start)
         result = solve(model.milp, self.backend, opts)
         self.timings["solve"] = result.timings.get("solve", time.perf_counter() - t)
         self.solver = result.solver
@@ -244,6 +245,10 @@ class _Run:
             self.infeasible = self.x_best is None
             if not self.infeasible:  # the solver disagrees with a feasible plan: keep the plan, trust nothing
                 self.notes.append("solver reported infeasible for a feasible plan")
+            return
+        self.stopped = self.stopped or result.status is Status.TIME_LIMIT
+        if result.status is Status.ERROR:
+            self.error = result.message or "the solver failed"
             return
         if result.solution is not None:
             self.offer(result.solution[model.x_cols])
@@ -368,9 +373,12 @@ class _Run:
         value = self.best_value
         bound = max(self.bound, value) if np.isfinite(self.bound) else self.bound
         gap = relative_gap(value, bound)
+        if self.error:  # the plan is the heuristic's; the run must not pass it off as the solver's
+            return SolveResult(Status.ERROR, self.x_best, value, bound, gap, solver, timings,
+                               f"{self.error}; the best plan found before is the heuristic's")
         if within_gap(value, bound, self.opts.mip_gap):
             status = Status.OPTIMAL
-        elif self.left() <= self.margin:
+        elif self.left() <= self.margin or self.stopped:
             status = Status.TIME_LIMIT
         else:
             status = Status.FEASIBLE

@@ -243,7 +243,7 @@ def solve_prepared(prepared: Prepared, *, rules: PlanningRules | None = None,
     if result.status is Status.INFEASIBLE:
         raise InfeasibleError(f"{scenario.source}: the requirements cannot all hold together "
                               f"(budget, min_sites, force_in); relax one of them")
-    if result.status is Status.ERROR and result.solution is None:
+    if result.status is Status.ERROR:
         raise SolverError(f"{scenario.source}: {result.message}; no plan was written. Run again, try another "
                           f"solver backend (installed: {available_solvers()}), or set solver.isolate: true "
                           f"to keep siting running when the solver crashes")

@@ -26,7 +26,8 @@ import numpy as np
 from scipy import sparse
 
 from siting.coverage import Coverage
-from siting.model.covering import PlanningRules, SiteData, _row_hash_groups
+from siting.model.covering import PlanningRules, SiteData
+from siting.model.instance import merge_identical_rows
 from siting.model.milp import MilpModel, Sense
 
 
@@ -124,7 +125,7 @@ def cover_rows(coverage: Coverage, cols: SiteColumns) -> CoverRows:
         if not reach or sum(r.shape[0] for r in reach) == 0:
             continue
         R = sparse.vstack(reach, format="csr")
-        first, inverse = _row_hash_groups(R)
+        first, inverse = merge_identical_rows(R)
         Rg = R[first].tocoo()
         blocks.append(sparse.csr_matrix((np.ones(Rg.nnz), (Rg.row, Rg.col + cols.x_start[s])),
                                         shape=(first.size, K)))
