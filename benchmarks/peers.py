@@ -23,13 +23,9 @@ Every function returns a plain dict row: objective, bound, gap, status and secon
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
 import re
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +37,7 @@ from siting.model.covering import PlanningRules, SiteData
 from siting.model.milp import MilpModel, Sense
 from siting.optimize import optimize_covering
 from siting.solvers import SolveOptions, solve
+from siting.solvers.common import stdout_silenced
 from siting.walking import Reach
 
 Row = dict[str, Any]
@@ -222,25 +219,6 @@ def covered_weight(inst: dict[str, Any], chosen: np.ndarray) -> float:
 # ---------------------------------------------------------------- spopt
 
 
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Silence C-level stdout for the block."""
-    try:
-        fd = sys.stdout.fileno()
-    except (AttributeError, ValueError, OSError):
-        yield
-        return
-    sys.stdout.flush()
-    saved = os.dup(fd)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), fd)
-        yield
-    finally:
-        os.dup2(saved, fd)
-        os.close(saved)
-
-
 _CBC_LINE = re.compile(r"^(Result|Objective value|Lower bound|Upper bound|Gap|Enumerated nodes|"
                        r"Time \(Wallclock seconds\))\s*[-:]\s*(.*)$")
 
@@ -280,7 +258,7 @@ def run_spopt(inst: dict[str, Any], solver: str, *, time_limit_s: float, scratch
     t1 = time.perf_counter()
     note = ""
     try:
-        with _quiet():  # HiGHS prints its banner on stdout even with msg=False
+        with stdout_silenced():  # HiGHS prints its banner on stdout even with msg=False
             model.solve(s, results=False)
     except RuntimeError as e:  # spopt raises when PuLP's status is not "Optimal"
         note = str(e).split(".")[0]

@@ -119,6 +119,46 @@ class PatternModel:
         return np.concatenate([xs, u, z])
 
 
+def plan_constraints(inst: CoveringInstance, pat: Patterns, *,
+                     extra: int) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray, np.ndarray]:
+    """The rows every pattern model shares: what a plan may be, apart from coverage.
+
+    Columns are laid out as (x: site-service columns, u: patterns, ``extra`` further columns);
+    the rows, in order:
+
+    - link (one per column): a service is placed only where a chosen pattern includes it;
+    - site (one per site): at most one pattern per site, exactly one at a site forced in;
+    - budget (one row): fit-out per column plus the retrofit cost of each chosen pattern's
+      site, within the budget less the cost of forced sites that host no pattern;
+    - count (one per service with a minimum or maximum number of sites).
+
+    Returns
+    -------
+    rows, lower, upper, limited
+        The constraint matrix, its row bounds and the services that have a count row.
+    """
+    K, P, m = inst.n_cols, pat.n, inst.n_sites
+    n = K + P + extra
+    link = sparse.hstack([sparse.identity(K, format="csr"), -pat.link(), sparse.csr_matrix((K, extra))])
+    site = sparse.hstack([sparse.csr_matrix((m, K)),
+                          sparse.csr_matrix((np.ones(P), (pat.site, np.arange(P))), shape=(m, P)),
+                          sparse.csr_matrix((m, extra))])
+    budget = sparse.csr_matrix(np.concatenate([inst.x_fitout, inst.site_cost[pat.site], np.zeros(extra)])[None, :])
+    has_pattern = np.bincount(pat.site, minlength=m) > 0
+    fixed_cost = float(inst.site_cost[inst.force_in & ~has_pattern].sum())
+    limited = np.flatnonzero((inst.min_sites > 0) | (inst.max_sites >= 0))
+    sel = np.isin(inst.x_service, limited)
+    count = sparse.csr_matrix((np.ones(int(sel.sum())),
+                               (np.searchsorted(limited, inst.x_service[sel]), np.flatnonzero(sel))),
+                              shape=(limited.size, n))
+    rows = sparse.vstack([link, site, budget, count], format="csr")
+    lower = np.concatenate([np.full(K, -np.inf), np.where(inst.force_in & has_pattern, 1.0, -np.inf), [-np.inf],
+                            inst.min_sites[limited].astype(float)])
+    upper = np.concatenate([np.zeros(K), np.ones(m), [inst.budget - fixed_cost],
+                            np.where(inst.max_sites[limited] >= 0, inst.max_sites[limited], np.inf)])
+    return rows, lower, upper, limited
+
+
 def pattern_milp(instance: CoveringInstance, patterns: Patterns | None = None) -> PatternModel | None:
     """Build the pattern formulation (module docstring) of an instance.
 
@@ -132,23 +172,10 @@ def pattern_milp(instance: CoveringInstance, patterns: Patterns | None = None) -
     n = K + P + nr
     R = inst.cover.astype(np.float64)
     cover = sparse.hstack([-R, sparse.csr_matrix((nr, P)), sparse.identity(nr, format="csr")], format="csr")
-    link = sparse.hstack([sparse.identity(K, format="csr"), -pat.link(), sparse.csr_matrix((K, nr))], format="csr")
-    site = sparse.hstack([sparse.csr_matrix((m, K)),
-                          sparse.csr_matrix((np.ones(P), (pat.site, np.arange(P))), shape=(m, P)),
-                          sparse.csr_matrix((m, nr))], format="csr")
-    budget = sparse.csr_matrix(np.concatenate([inst.x_fitout, inst.site_cost[pat.site], np.zeros(nr)])[None, :])
-    has_pattern = np.bincount(pat.site, minlength=m) > 0
-    fixed_cost = float(inst.site_cost[inst.force_in & ~has_pattern].sum())
-    limited = np.flatnonzero((inst.min_sites > 0) | (inst.max_sites >= 0))
-    sel = np.isin(inst.x_service, limited)
-    count = sparse.csr_matrix((np.ones(int(sel.sum())),
-                               (np.searchsorted(limited, inst.x_service[sel]), np.flatnonzero(sel))),
-                              shape=(limited.size, n))
-    A = sparse.vstack([cover, link, site, budget, count], format="csr")
-    row_lower = np.concatenate([np.full(nr + K, -np.inf), np.where(inst.force_in & has_pattern, 1.0, -np.inf),
-                                [-np.inf], inst.min_sites[limited].astype(float)])
-    row_upper = np.concatenate([np.zeros(nr + K), np.ones(m), [inst.budget - fixed_cost],
-                                np.where(inst.max_sites[limited] >= 0, inst.max_sites[limited], np.inf)])
+    plan_rows, plan_lower, plan_upper, limited = plan_constraints(inst, pat, extra=nr)
+    A = sparse.vstack([cover, plan_rows], format="csr")
+    row_lower = np.concatenate([np.full(nr, -np.inf), plan_lower])
+    row_upper = np.concatenate([np.zeros(nr), plan_upper])
     integer = np.zeros(n, dtype=bool)
     integer[:K + P] = True
     blocks = {"x": slice(0, K), "u": slice(K, K + P), "z": slice(K + P, n)}

@@ -37,7 +37,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import reverse_cuthill_mckee
 
 from siting.model.instance import CoveringInstance
-from siting.model.patterns import Patterns
+from siting.model.patterns import Patterns, plan_constraints
 from siting.solvers.highs import new_highs
 
 
@@ -119,30 +119,16 @@ class BendersCovering:
         h = self.h = new_highs(verbose)
         h.setOptionValue("threads", int(threads))
         h.setOptionValue("random_seed", int(seed))
-        K, P, G, m = self.K, self.P, self.G, inst.n_sites
+        K, P, G = self.K, self.P, self.G
         n = K + P + G
         self.theta = slice(K + P, n)
         inf = highspy.kHighsInf
         h.addVars(n, np.zeros(n), np.concatenate([np.ones(K + P), self.group_weight]))
         h.changeColsCost(n, np.arange(n, dtype=np.int32), np.concatenate([np.zeros(K + P), np.ones(G)]))
         h.changeObjectiveSense(highspy.ObjSense.kMaximize)
-        link = sparse.hstack([sparse.identity(K, format="csr"), -patterns.link(), sparse.csr_matrix((K, G))])
-        site = sparse.hstack([sparse.csr_matrix((m, K)),
-                              sparse.csr_matrix((np.ones(P), (patterns.site, np.arange(P))), shape=(m, P)),
-                              sparse.csr_matrix((m, G))])
-        budget = sparse.csr_matrix(np.concatenate([inst.x_fitout, inst.site_cost[patterns.site], np.zeros(G)])[None, :])
-        has_pattern = np.bincount(patterns.site, minlength=m) > 0
-        fixed_cost = float(inst.site_cost[inst.force_in & ~has_pattern].sum())
-        limited = np.flatnonzero((inst.min_sites > 0) | (inst.max_sites >= 0))
-        sel = np.isin(inst.x_service, limited)
-        count = sparse.csr_matrix((np.ones(int(sel.sum())),
-                                   (np.searchsorted(limited, inst.x_service[sel]), np.flatnonzero(sel))),
-                                  shape=(limited.size, n))
-        A = sparse.vstack([link, site, budget, count], format="csr")
-        lower = np.concatenate([np.full(K, -inf), np.where(inst.force_in & has_pattern, 1.0, -inf), [-inf],
-                                inst.min_sites[limited].astype(float)])
-        upper = np.concatenate([np.zeros(K), np.ones(m), [inst.budget - fixed_cost],
-                                np.where(inst.max_sites[limited] >= 0, inst.max_sites[limited], inf)])
+        A, lower, upper, _ = plan_constraints(inst, patterns, extra=G)
+        lower = np.where(np.isfinite(lower), lower, -inf)
+        upper = np.where(np.isfinite(upper), upper, inf)
         self._add_rows(A, lower, upper)
         self.base_rows = int(A.shape[0])
         self.integer_cols = np.arange(K + P, dtype=np.int32)

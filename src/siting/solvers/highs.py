@@ -2,36 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from siting.model.milp import MilpModel, Sense
 from siting.solvers.base import SolveOptions, SolveResult, Status, clean_bound, relative_gap
-
-
-@contextlib.contextmanager
-def _stdout_silenced() -> Iterator[None]:
-    """Silence C-level stdout (HiGHS prints a banner when the first instance is created)."""
-    try:
-        fd = sys.stdout.fileno()
-    except (AttributeError, ValueError, OSError):  # captured stdout without a descriptor
-        yield
-        return
-    sys.stdout.flush()
-    saved = os.dup(fd)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), fd)
-        yield
-    finally:
-        os.dup2(saved, fd)
-        os.close(saved)
+from siting.solvers.common import stdout_silenced
 
 
 def stop_at(h: Any, deadline: float) -> None:
@@ -61,7 +39,7 @@ def new_highs(verbose: bool = False) -> Any:
 
     if verbose:
         return highspy.Highs()
-    with _stdout_silenced():
+    with stdout_silenced():
         h = highspy.Highs()
         h.setOptionValue("output_flag", False)
     return h
