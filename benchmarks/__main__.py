@@ -1,6 +1,6 @@
 """Run benchmark cases: ``python -m benchmarks --suite quick|full [--case PREFIX ...]``.
 
-Writes ``benchmarks/results/<date>-<host>.json`` and a Markdown table beside it, and prints
+Writes ``benchmarks/results/<date>-<host>-<suite>[-<tag>].json`` and a Markdown table beside it, and prints
 the tables.
 """
 
@@ -74,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--suite", default="quick", choices=["quick", "full"])
     ap.add_argument("--case", action="append", default=[], help="run only cases whose name starts with this")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    ap.add_argument("--tag", default=None,
+                    help="added to the results' file names; default: the --case prefixes, so a partial run "
+                         "does not replace the whole suite's results")
     args = ap.parse_args(argv)
     cases = [c for c in load_cases().values()
              if args.suite in c.suites and (not args.case or any(c.name.startswith(p) for p in args.case))]
@@ -85,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{results['machine'].get('memory_kb', 0) / 2**20:.0f} GiB memory, {results['machine']['platform']}, "
           f"Python {results['machine']['python']}, host {results['machine']['host']}\n",
           "Packages: " + ", ".join(f"{k} {v}" for k, v in results["machine"]["packages"].items()) + "\n"]
-    base = args.out / f"{stamp:%Y-%m-%d}-{socket.gethostname()}-{args.suite}"
+    tag = args.tag if args.tag is not None else "+".join(args.case)
+    base = args.out / f"{stamp:%Y-%m-%d}-{socket.gethostname()}-{args.suite}" f"{'-' + tag if tag else ''}"
     with tempfile.TemporaryDirectory(prefix="siting-bench-") as scratch:
         ctx = Context(shared_dir(), Path(scratch), args.suite, out=args.out, stem=base.name)
         for c in cases:

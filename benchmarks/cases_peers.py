@@ -16,6 +16,7 @@ the optimum, nor a bound below it. Anything else is reported as a problem of the
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 from benchmarks.peers import spopt_sf_instance
@@ -25,6 +26,19 @@ COLUMNS = ("instance", "method", "status", "objective", "bound", "gap", "model_s
            "total_s", "vs_siting", "solve_vs_siting", "process_s", "process_peak_mb", "time_limit_s", "agrees")
 METHODS = ("siting", "plain", "spopt-highs", "spopt-cbc", "greedy")
 _RUN: dict[str, list[Row]] = {}  # rows of the instances run so far in this process, for the summary
+
+
+def _methods() -> tuple[str, ...]:
+    """The methods to run: all, or those named in ``SITING_BENCH_PEERS`` (comma-separated).
+
+    For example ``SITING_BENCH_PEERS=siting,plain,spopt-highs`` re-measures the larger
+    instances without the hour-long spopt + CBC runs.
+    """
+    chosen = [m.strip() for m in os.environ.get("SITING_BENCH_PEERS", "").split(",") if m.strip()]
+    unknown = sorted(set(chosen) - set(METHODS))
+    if unknown:
+        raise SystemExit(f"SITING_BENCH_PEERS: unknown method(s) {unknown}; choose from {list(METHODS)}")
+    return tuple(m for m in METHODS if m in chosen) if chosen else METHODS
 
 
 def _spopt_installed() -> None:
@@ -78,7 +92,7 @@ def run_instance(ctx: Context, instance: dict[str, Any], limits: dict[str, float
                  allowance_s: float = 120.0, max_rss_mb: float = 12_000.0) -> list[Row]:
     """Run every method on one instance, each in its own process, and compare them."""
     rows = []
-    for method in METHODS:
+    for method in _methods():
         limit = limits.get(method, limits["default"])
         row = run_worker("benchmarks.peers:worker",
                          {"instance": instance, "method": method, "time_limit_s": limit,

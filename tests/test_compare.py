@@ -70,3 +70,20 @@ def test_compare_command_on_default_district(tmp_path: Path) -> None:
 def test_compare_needs_two_scenarios(tmp_path: Path) -> None:
     proc = siting("compare", str(SCENARIOS / "baseline.yaml"), "--out", str(tmp_path / "c"))
     assert_user_error(proc, "at least two")
+
+
+def test_each_objective_is_named_for_what_it_measures(write_tiny) -> None:
+    path = write_tiny(seed=4, n_demand=30, n_sites=7)
+    sc = load_scenario(path)
+    fair = sc.model_copy(update={"name": "fair", "objective": sc.objective.model_copy(update={"kind": "fairness"})})
+    p = prepare(sc)
+    ra, rf = solve_many([SolveTask("a", p), SolveTask("fair", prepare(fair))])
+    assert ra.plan is not None and rf.plan is not None
+    comp = compare_plans([ComparedPlan(sc.name, "", p.catalogue, ra), ComparedPlan("fair", "", p.catalogue, rf)])
+    t = comp.table.set_index("metric")
+    covered, smallest = "objective (weighted residents newly covered) 目标值", "objective (smallest covered share) 目标值"
+    assert t.loc[covered, sc.name] == pytest.approx(ra.plan.objective, abs=0.01)
+    assert t.loc[smallest, "fair"] == pytest.approx(rf.plan.objective, abs=1e-6)
+    assert 0 <= t.loc[smallest, "fair"] <= 1
+    assert pd.isna(t.loc[smallest, sc.name]) and pd.isna(t.loc[covered, "fair"])  # not comparable: not side by side
+    assert t.loc[smallest, "unit"] == "share"

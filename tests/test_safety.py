@@ -119,3 +119,40 @@ def test_unique_key_loader_is_a_safe_loader() -> None:
     from siting.scenario import _UniqueKeyLoader
 
     assert issubclass(_UniqueKeyLoader, yaml.SafeLoader)
+
+
+@pytest.mark.parametrize(("cell", "written"), [
+    ("=HYPERLINK(\"http://x\",\"click\")", "'=HYPERLINK(\"http://x\",\"click\")"),
+    ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
+    ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+    ("-2+3", "'-2+3"),
+    ("\t=1", "'\t=1"),
+    ("+12.5 %", "+12.5 %"),  # a signed number as text stays as it is
+    ("-", "-"),
+    ("北仓 old factory = culture", "北仓 old factory = culture"),
+    ("S-01", "S-01"),
+])
+def test_spreadsheet_formula_cells_are_written_as_text(cell: str, written: str) -> None:
+    from siting.report.csv_out import neutralise
+
+    assert neutralise(cell) == written
+
+
+def test_csv_outputs_carry_no_live_formulas(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from siting.report import write_run_outputs
+    from siting.runner import run_scenario
+
+    t = D.tables(seed=5)
+    t.sites["name"] = t.sites["name"].astype(object)
+    t.sites.loc[0, "name"] = "=HYPERLINK(\"http://evil\",\"open\")"
+    t.sites.loc[0, "id"] = "@SUM(1+1)"
+    path = D.write(t, tmp_path / "district", requirements={"force_in": ["@SUM(1+1)"]})
+    out = write_run_outputs(run_scenario(load_scenario(path)), tmp_path / "out")
+    plan = pd.read_csv(out / "plan.csv", dtype=str, keep_default_na=False)
+    assert "'@SUM(1+1)" in set(plan["site_id"])  # the forced site is in the plan, its id as text
+    for csv in out.glob("**/*.csv"):
+        cells = pd.read_csv(csv, dtype=str, keep_default_na=False).to_numpy().ravel()
+        live = [c for c in cells if c[:1] in ("=", "@")]
+        assert not live, (csv.name, live)

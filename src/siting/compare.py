@@ -18,6 +18,7 @@ import pandas as pd
 
 from siting.batch import TaskResult
 from siting.catalog import Catalogue
+from siting.plan import OBJECTIVE_LABEL, OBJECTIVE_UNIT
 
 
 @dataclass(frozen=True)
@@ -84,9 +85,12 @@ def _rows(cp: ComparedPlan) -> list[tuple[str, str, str, Any]]:
     rows: list[tuple[str, str, str, Any]] = [("plan", "status 状态", "", cp.result.status.value)]
     if plan is None:
         return rows
+    meaning = OBJECTIVE_LABEL.get(plan.objective_kind, plan.objective_kind)
+    unit = OBJECTIVE_UNIT.get(plan.objective_kind, "")
     rows += [
-        ("plan", "objective (weighted residents newly covered) 目标值", "residents", round(plan.objective, 2)),
-        ("plan", "proven bound 上界", "residents", round(plan.bound, 2) if np.isfinite(plan.bound) else None),
+        ("plan", f"objective ({meaning}) 目标值", unit, round(plan.objective, 6 if unit == "share" else 2)),
+        ("plan", f"proven bound ({'lower' if plan.minimises else 'upper'}) 界", unit,
+         round(plan.bound, 6 if unit == "share" else 2) if np.isfinite(plan.bound) else None),
         ("plan", "gap 差距", "share", round(plan.gap, 6) if np.isfinite(plan.gap) else None),
         ("plan", "budget 预算", "yuan", round(plan.budget, 2)),
         ("plan", "cost 费用", "yuan", round(plan.cost, 2)),

@@ -17,6 +17,26 @@ from siting.solvers.base import SolveResult, Status, relative_gap
 #: Objective kinds where a lower value is better.
 MINIMISED_KINDS = ("least_cost", "median")
 
+#: What a plan's objective value means, per objective kind.
+OBJECTIVE_MEANING = {
+    "coverage": "weighted residents newly covered by the plan (baseline excluded)",
+    "fairness": "the smallest covered share over the age groups (or service x age group pairs)",
+    "least_cost": "the plan's cost in yuan (the budget needed to reach the targets)",
+    "capacitated": "weighted residents served within each facility's capacity",
+    "median": "total weighted walking minutes of every age group to its nearest open facility of each service "
+              "(walks beyond the cutoff counted as the cutoff; see walking_time)",
+}
+
+#: A short name of a plan's objective value, per objective kind (table rows).
+OBJECTIVE_LABEL = {"coverage": "weighted residents newly covered", "fairness": "smallest covered share",
+                   "least_cost": "cost of reaching the targets",
+                   "capacitated": "weighted residents served within capacity",
+                   "median": "weighted walking minutes"}
+
+#: The unit of a plan's objective value, per objective kind.
+OBJECTIVE_UNIT = {"coverage": "residents", "fairness": "share", "least_cost": "yuan", "capacitated": "residents",
+                  "median": "person-minutes"}
+
 
 @dataclass(frozen=True)
 class Plan:

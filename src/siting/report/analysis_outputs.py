@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from siting.report.charts import frontier_png, frontier_series
+from siting.report.csv_out import write_csv
 from siting.report.html import render_compare_report, render_sweep_report
 from siting.report.outputs import atomic_output_dir
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 
 def _csv(df: pd.DataFrame, path: Path) -> None:
-    df.to_csv(path, index=False, float_format="%.12g")
+    write_csv(df, path, float_format="%.12g")
 
 
 def _frontier_files(frontier: pd.DataFrame, prepared: Prepared, folder: Path, x: str, *,
@@ -69,8 +70,8 @@ def write_compare_outputs(out: Path, comparison: Comparison, prepared: Sequence[
         (tmp / "plans").mkdir()
         for name, cp in zip(comparison.names, comparison.plans, strict=True):
             if cp.result.plan is not None:
-                cp.result.plan.assignments.to_csv(tmp / "plans" / f"{name}.csv", index=False, float_format="%.2f")
-                cp.result.plan.coverage.to_csv(tmp / "plans" / f"{name}-coverage.csv", index=False)
+                write_csv(cp.result.plan.assignments, tmp / "plans" / f"{name}.csv", float_format="%.2f")
+                write_csv(cp.result.plan.coverage, tmp / "plans" / f"{name}-coverage.csv")
         (tmp / "report.html").write_text(render_compare_report(comparison, prepared, streets=streets),
                                          encoding="utf-8")
     return Path(out).resolve()

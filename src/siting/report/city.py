@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 import siting
 from siting.batch_city import BatchResult
+from siting.report.csv_out import write_csv
 from siting.report.outputs import _json_number, _sha256, atomic_output_dir
 
 
@@ -196,11 +197,11 @@ def write_batch_outputs(result: BatchResult, out: Path) -> Path:
     out = Path(out)
     with atomic_output_dir(out) as tmp:
         assignments = combined_assignments(result)
-        assignments.to_csv(tmp / "plan.csv", index=False, float_format="%.2f")
-        circle_table(result).to_csv(tmp / "circles.csv", index=False)
-        city_coverage(result).to_csv(tmp / "coverage.csv", index=False)
-        circle_coverage(result).to_csv(tmp / "coverage_by_circle.csv", index=False)
-        pricing_table(result).to_csv(tmp / "pricing.csv", index=False)
+        write_csv(assignments, tmp / "plan.csv", float_format="%.2f")
+        write_csv(circle_table(result), tmp / "circles.csv")
+        write_csv(city_coverage(result), tmp / "coverage.csv")
+        write_csv(circle_coverage(result), tmp / "coverage_by_circle.csv")
+        write_csv(pricing_table(result), tmp / "pricing.csv")
         _write_gpkg(result, assignments, tmp / "plan.gpkg")
         draw_city_map(result, tmp / "map.png")
         summary = batch_summary(result)

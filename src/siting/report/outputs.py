@@ -26,7 +26,8 @@ import numpy as np
 
 import siting
 from siting.errors import OutputError
-from siting.plan import Plan
+from siting.plan import OBJECTIVE_MEANING, Plan
+from siting.report.csv_out import write_csv
 from siting.report.html import render_report
 from siting.report.maps import draw_plan_map
 from siting.runner import RunResult
@@ -274,14 +275,6 @@ def versions(solver: str) -> dict[str, str]:
     return out
 
 
-OBJECTIVE_MEANING = {
-    "coverage": "weighted residents newly covered by the plan (baseline excluded)",
-    "fairness": "the smallest covered share over the age groups (or service x age group pairs)",
-    "least_cost": "the plan's cost in yuan (the budget needed to reach the targets)",
-    "capacitated": "weighted residents served within each facility's capacity",
-    "median": "total weighted walking minutes of every age group to its nearest open facility of each service "
-              "(walks beyond the cutoff counted as the cutoff; see walking_time)",
-}
 
 
 def walking_time_summary(plan: Plan) -> dict[str, Any] | None:
@@ -360,8 +353,8 @@ def write_run_outputs(run: RunResult, out: Path, analysis: RunAnalysis | None = 
     out = Path(out)
     with atomic_output_dir(out) as tmp:
         plan = run.plan
-        plan.assignments.to_csv(tmp / "plan.csv", index=False, float_format="%.2f")
-        plan.coverage.to_csv(tmp / "coverage.csv", index=False)
+        write_csv(plan.assignments, tmp / "plan.csv", float_format="%.2f")
+        write_csv(plan.coverage, tmp / "coverage.csv")
         _write_plan_gpkg(run, tmp / "plan.gpkg")
         draw_plan_map(run, tmp / "map.png")
         summary = summary_dict(run)

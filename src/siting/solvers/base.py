@@ -93,13 +93,15 @@ class SolveResult:
 
 
 def relative_gap(objective: float, bound: float) -> float:
-    """Relative gap between a solution value and a bound (0 when they agree)."""
+    """Relative gap between a solution value and a bound (0 when they agree, inf from a zero value)."""
     if not np.isfinite(objective) or not np.isfinite(bound):
         return float("inf")
     diff = abs(bound - objective)
     if diff <= 1e-9 * max(1.0, abs(bound)):
         return 0.0
-    return diff / max(abs(objective), 1e-9)
+    if abs(objective) <= 1e-9:  # nothing achieved yet against a positive bound: no finite ratio
+        return float("inf")
+    return diff / abs(objective)
 
 
 def clean_bound(model: MilpModel, objective: float, bound: float) -> float:
