@@ -81,7 +81,8 @@ def test_each_objective_is_named_for_what_it_measures(write_tiny) -> None:
     assert ra.plan is not None and rf.plan is not None
     comp = compare_plans([ComparedPlan(sc.name, "", p.catalogue, ra), ComparedPlan("fair", "", p.catalogue, rf)])
     t = comp.table.set_index("metric")
-    covered, smallest = "objective (weighted residents newly covered) 目标值", "objective (smallest covered share) 目标值"
+    covered = "objective (weighted residents newly covered) 目标值"
+    smallest = "objective (smallest covered share) 目标值"
     assert t.loc[covered, sc.name] == pytest.approx(ra.plan.objective, abs=0.01)
     assert t.loc[smallest, "fair"] == pytest.approx(rf.plan.objective, abs=1e-6)
     assert 0 <= t.loc[smallest, "fair"] <= 1
