@@ -56,8 +56,9 @@ def run(
     target = out.resolve() if out is not None else output_folder(Path("out"), sc.name)
     check_replaceable(target)  # before solving, not after
     get_backend(solver or sc.solver.backend)  # a missing solver is named before the data is read
-    with console.status(f"Solving {sc.name}..."):
-        result = run_scenario(sc, backend=solver)
+    with console.status(f"Solving {escape(sc.name)}...") as status:
+        result = run_scenario(sc, backend=solver,
+                              progress=lambda line: status.update(f"Solving {escape(sc.name)}: {escape(line)}"))
     from siting.analysis import RunAnalysis, analysis_tasks, read_analysis, street_segments
 
     if analysis:

@@ -221,8 +221,12 @@ def _collect(problems: list[SitingError], step: Callable[..., T], *args: Any, **
 
 
 def solve_prepared(prepared: Prepared, *, rules: PlanningRules | None = None,
-                   backend: str | None = None) -> Plan:
-    """Build the model, solve it, and read the plan."""
+                   backend: str | None = None, progress: Callable[[str], None] | None = None) -> Plan:
+    """Build the model, solve it, and read the plan.
+
+    ``progress``, when given, is called with a short line after each step of the coverage
+    optimizer (model size, heuristic plan, bound, result) — for a status line on long solves.
+    """
     scenario = prepared.scenario
     rules = rules or prepared.rules
     opts = scenario.solver
@@ -238,7 +242,8 @@ def solve_prepared(prepared: Prepared, *, rules: PlanningRules | None = None,
         prepared.coverage, SiteData(sites.floor_area, sites.retrofit_cost, sites.allowed), rules,
         backend=backend or opts.backend,
         options=SolveOptions(time_limit_s=opts.time_limit_s, mip_gap=opts.mip_gap, threads=opts.threads,
-                             seed=opts.seed, isolate=opts.isolate))
+                             seed=opts.seed, isolate=opts.isolate),
+        progress=progress)
     result = solution.result
     if result.status is Status.INFEASIBLE:
         raise InfeasibleError(f"{scenario.source}: the requirements cannot all hold together "
@@ -330,10 +335,11 @@ def _solve_median(prepared: Prepared, rules: PlanningRules, backend: str) -> Pla
                      walking_time=solution.walking)
 
 
-def run_scenario(scenario: Scenario, *, backend: str | None = None) -> RunResult:
-    """Run every stage of one scenario."""
+def run_scenario(scenario: Scenario, *, backend: str | None = None,
+                 progress: Callable[[str], None] | None = None) -> RunResult:
+    """Run every stage of one scenario (``progress``: see :func:`solve_prepared`)."""
     prepared = prepare(scenario)
-    return RunResult(prepared, solve_prepared(prepared, backend=backend))
+    return RunResult(prepared, solve_prepared(prepared, backend=backend, progress=progress))
 
 
 __all__ = ["Prepared", "RunResult", "WalkingSummary", "catalogue_for", "check_requirements",
