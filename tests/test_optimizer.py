@@ -194,3 +194,26 @@ def test_a_time_limit_returns_a_plan_with_a_finite_gap() -> None:
     assert r.solution is not None and sol.hosts.any()
     assert np.isfinite(r.gap) and r.bound >= r.objective
     assert r.objective >= sol.greedy_objective
+
+
+def test_greedy_without_a_budget_limit_places_the_allowed_number_of_sites() -> None:
+    """Free sites and no budget (maximal covering with p sites): gain per yuan must not vanish.
+
+    By hand: weights 5, 3, 2, 7; site 0 reaches residents {0, 1}, site 1 {1, 2, 3}, site 2 {3};
+    p = 2. Greedy opens site 1 (3 + 2 + 7 = 12), then site 0 (+5): 17, which is also optimal.
+    """
+    reach = sparse.csr_matrix(np.array([[1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 1, 1]], dtype=bool))
+    coverage = Coverage(service_keys=("s",), group_keys=("g",), pairs=((0, 0),), reach=(reach,),
+                        baseline=(np.zeros(4, dtype=bool),), population=np.array([[5.0], [3.0], [2.0], [7.0]]),
+                        limit_m=(1.0,))
+    sites = SiteData(floor_area=np.ones(3), retrofit_cost=np.zeros(3), allowed=np.ones((3, 1), dtype=bool))
+    rules = PlanningRules(budget=float("inf"), service_area=np.zeros(1), service_fitout=np.zeros(1),
+                          service_weight=np.ones(1), group_weight=np.ones(1), min_sites=np.zeros(1, dtype=np.int64),
+                          max_sites=np.array([2]), force_in=np.zeros(3, dtype=bool), force_out=np.zeros(3, dtype=bool))
+    inst = reduce_instance(covering_instance(coverage, sites, rules))
+    x = greedy(inst)
+    assert x is not None and inst.value(x) == 17.0
+    sol = optimize_covering(coverage, sites, rules, options=OPTS)
+    assert sol.greedy_objective == 17.0
+    assert sol.result.status is Status.OPTIMAL and sol.result.objective == 17.0
+    assert sorted(np.flatnonzero(sol.hosts[:, 0]).tolist()) == [0, 1]

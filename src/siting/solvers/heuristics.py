@@ -157,6 +157,15 @@ def _uncovered_if_closed(t: _Tables, st: _State, j: int) -> np.ndarray:
     return np.unique(rows[st.cnt[rows] == 1])
 
 
+def _cost_epsilon(inst: CoveringInstance) -> float:
+    """A cost too small to matter, added to costs before dividing by them (free sites and services).
+
+    Scaled to the budget; with no budget limit (an infinite budget), to the largest site cost.
+    """
+    scale = inst.budget if np.isfinite(inst.budget) else float(np.max(inst.site_cost, initial=0.0))
+    return 1e-9 * max(scale, 1.0)
+
+
 def _best_bundle(t: _Tables, st: _State, gain: np.ndarray, left: float, closed: np.ndarray,
                  by_ratio: bool) -> tuple[int, float, float]:
     """The best bundle to open at a closed site: by gain per yuan, or by gain.
@@ -171,7 +180,7 @@ def _best_bundle(t: _Tables, st: _State, gain: np.ndarray, left: float, closed: 
         ok &= ~(t.bundle_members & full[None, :]).any(axis=1)
     if not ok.any():
         return -1, 0.0, 0.0
-    score = bg / (t.bundle_cost + 1e-9 * max(inst.budget, 1.0)) if by_ratio else bg
+    score = bg / (t.bundle_cost + _cost_epsilon(inst)) if by_ratio else bg
     b = int(np.argmax(np.where(ok, score, -1.0)))
     return b, float(bg[b]), float(t.bundle_cost[b])
 
@@ -184,7 +193,7 @@ def _bundle_columns(t: _Tables, bundle: int) -> np.ndarray:
 def _fill(t: _Tables, st: _State, deadline: float) -> None:
     """Greedy: add the best gain-per-yuan move until nothing with a positive gain fits."""
     inst = t.inst
-    eps = 1e-9 * max(inst.budget, 1.0)
+    eps = _cost_epsilon(inst)
     while time.perf_counter() < deadline:
         left = inst.budget - st.cost
         # one more service at an open site
@@ -209,7 +218,7 @@ def _fill(t: _Tables, st: _State, deadline: float) -> None:
 def _meet_minimums(t: _Tables, st: _State) -> bool:
     """Add the best columns of every service below its minimum number of sites; False if impossible."""
     inst = t.inst
-    eps = 1e-9 * max(inst.budget, 1.0)
+    eps = _cost_epsilon(inst)
     for s in np.flatnonzero(inst.min_sites > 0):
         while st.count[s] < inst.min_sites[s]:
             left = inst.budget - st.cost
