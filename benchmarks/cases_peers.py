@@ -173,7 +173,9 @@ def summary(ctx: Context) -> list[Row]:
         by = {r.get("method"): r for r in rows}
 
         def status(method: str, by: dict[str, Row] = by) -> str:
-            r = by.get(method, {})
+            r = by.get(method)
+            if not r:
+                return "not run"
             return f"{r.get('status')} in {_num(r.get('total_s')):.3g} s ({r.get('agrees', '')})"
 
         def ratio(method: str, key: str = "vs_siting", by: dict[str, Row] = by) -> float:
