@@ -119,13 +119,22 @@ def main(argv: list[str] | None = None) -> int:
             section += "".join(f"\n![{c.name}]({f.name})\n" for f in figures)
             md.append(section)
             print(table if not note else f"  {note}", flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    base.with_suffix(".json").write_text(json.dumps(results, indent=1, default=_json_default) + "\n")
-    base.with_suffix(".md").write_text("\n".join(md))
+            _save(base, results, md)  # after every case: a long run stopped later keeps what it measured
+    _save(base, results, md)
     print(f"results: {base.with_suffix('.json')}\n         {base.with_suffix('.md')}")
     for p in ctx.problems:
         print(f"!! PROBLEM: {p}", file=sys.stderr)
     return 1 if ctx.problems or any("error" in e for e in results["cases"].values()) else 0
+
+
+def _save(base: Path, results: dict[str, Any], md: list[str]) -> None:
+    """Write the results so far (JSON and Markdown), each file replaced whole."""
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for suffix, text in ((".json", json.dumps(results, indent=1, default=_json_default) + "\n"),
+                         (".md", "\n".join(md))):
+        tmp = base.with_name(base.name + suffix + ".part")
+        tmp.write_text(text)
+        os.replace(tmp, base.with_suffix(suffix))
 
 
 def _json_default(value: Any) -> Any:
