@@ -295,7 +295,7 @@ class ProgressLog:
         _write_line(self._fd, line)
         if not self._in_place:
             os.replace(self.new, self.path)
-            _fsync_dir(self.path.parent)
+            fsync_dir(self.path.parent)
             self._in_place = True
         self.appended += 1
         read_back: dict[str, Any] = json.loads(line)
@@ -323,7 +323,8 @@ def _write_line(fd: int, data: bytes) -> None:
     os.fsync(fd)
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a folder's entries (new, renamed or removed files) durable; quiet where unsupported."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:
@@ -341,7 +342,7 @@ def remove_log(path: Path) -> None:
     path = Path(path)
     path.unlink(missing_ok=True)
     path.with_name(path.name + ".new").unlink(missing_ok=True)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def entry_hosts(entries: Sequence[dict[str, Any]], prepared: Prepared) -> list[np.ndarray]:

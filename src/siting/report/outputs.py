@@ -32,6 +32,7 @@ from siting.report.html import render_report
 from siting.report.maps import draw_plan_map
 from siting.runner import RunResult
 from siting.scenario import Scenario
+from siting.sweep_log import fsync_dir
 
 #: Written into every output folder: marks it as siting's own, so that it may be replaced.
 MARKER = ".siting-output"
@@ -131,20 +132,7 @@ def _fsync_tree(folder: Path) -> None:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-    _fsync_dir(folder)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # some file systems cannot sync a folder
-        pass
-    finally:
-        os.close(fd)
+    fsync_dir(folder)
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -164,10 +152,10 @@ def _move_into_place(tmp: Path, target: Path) -> None:
     """Put ``tmp`` at ``target``; the previous ``target`` is removed only once ``tmp`` is in place."""
     if not target.exists():
         tmp.rename(target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         return
     if _exchange(tmp, target):  # tmp now holds the previous output
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         shutil.rmtree(tmp, ignore_errors=True)
         return
     old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-{os.getpid()}-", dir=target.parent))
@@ -178,7 +166,7 @@ def _move_into_place(tmp: Path, target: Path) -> None:
     except BaseException:
         old.rename(target)
         raise
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
     shutil.rmtree(old, ignore_errors=True)
 
 if TYPE_CHECKING:
