@@ -9,6 +9,8 @@ its bound must not undercut it, and the heuristics must stay feasible and below 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -24,6 +26,8 @@ from siting.optimize import optimize_covering
 from siting.solvers import SolveOptions, Status, solve
 from siting.solvers.bounds import knapsack_bound
 from siting.solvers.heuristics import greedy, local_search
+from siting.solvers.highs import HighsBackend
+from siting.solvers.lns import LnsReport, lns
 
 Problem = tuple[Coverage, SiteData, PlanningRules]
 
@@ -217,3 +221,58 @@ def test_greedy_without_a_budget_limit_places_the_allowed_number_of_sites() -> N
     assert sol.greedy_objective == 17.0
     assert sol.result.status is Status.OPTIMAL and sol.result.objective == 17.0
     assert sorted(np.flatnonzero(sol.hosts[:, 0]).tolist()) == [0, 1]
+
+
+@SETTINGS
+@given(seed=st.integers(0, 10**6))
+def test_neighbourhood_search_reaches_and_proves_the_brute_force_optimum(seed: int) -> None:
+    """Neighbourhoods grow until one holds every site: that subproblem is the whole instance, its optimum a proof."""
+    problem = random_problem(seed, m=5, services=3, requirements=False)
+    expected = brute_force(problem)
+    instance = covering_instance(*problem)
+    x = greedy(instance)
+    assert x is not None and expected is not None
+    report = LnsReport()
+    best = lns(instance, x, time_limit_s=30.0, size=1, far_open=0, report=report)
+    assert not instance.violation(best)
+    assert instance.value(best) == pytest.approx(expected, abs=1e-6)
+    assert report.proven_bound == pytest.approx(expected, abs=1e-6)
+
+
+def test_neighbourhood_search_gives_up_the_whole_instance_once_it_runs_out_of_time(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A whole-instance subproblem that hits its time limit is not tried again: the time goes to
+    neighbourhoods (retrying it took most of the search time on the district instance).
+
+    Two neighbourhoods of five sites that share no resident: a neighbourhood never holds every
+    site, so every whole-instance subproblem comes from the size having grown to all sites.
+    """
+    rng = np.random.default_rng(4)
+    block = [rng.random((20, 5)) < 0.4 for _ in range(2)]
+    reach = sparse.csr_matrix(sparse.block_diag(block).toarray())
+    coverage = Coverage(("s",), ("g",), ((0, 0),), (reach,), (np.zeros(40, dtype=bool),),
+                        rng.integers(1, 20, (40, 1)).astype(float), (300.0,))
+    sites = SiteData(np.full(10, 100.0), rng.integers(1, 5, 10).astype(float), np.ones((10, 1), dtype=bool))
+    rules = PlanningRules(budget=8.0, service_area=np.array([50.0]), service_fitout=np.zeros(1),
+                          service_weight=np.ones(1), group_weight=np.ones(1), min_sites=np.zeros(1, dtype=np.int64),
+                          max_sites=np.full(1, -1, dtype=np.int64), force_in=np.zeros(10, dtype=bool),
+                          force_out=np.zeros(10, dtype=bool))
+    instance = covering_instance(coverage, sites, rules)
+    original = HighsBackend.solve
+    whole_tries: list[int] = []
+
+    def whole_times_out(self, model, options):  # type: ignore[no-untyped-def]
+        result = original(self, model, options)
+        if model.col_blocks["x"].stop == instance.n_cols:  # every column free: the whole instance
+            whole_tries.append(1)
+            return replace(result, status=Status.TIME_LIMIT)
+        return result
+
+    monkeypatch.setattr(HighsBackend, "solve", whole_times_out)
+    x = greedy(instance)
+    assert x is not None
+    report = LnsReport()
+    best = lns(instance, x, time_limit_s=2.0, size=10, far_open=0, report=report)
+    assert report.rounds > 20  # the size grew back to every site many times over
+    assert len(whole_tries) == 1
+    assert not np.isfinite(report.proven_bound)
+    assert instance.value(best) >= instance.value(x) and not instance.violation(best)

@@ -111,7 +111,10 @@ def lns(instance: CoveringInstance, x: np.ndarray, *, time_limit_s: float, seed:
     size
         Sites in the first neighbourhood (besides the far open ones); the size then adapts:
         it grows after a subproblem solved to optimality without gain (the neighbourhood was
-        too small to find anything) and shrinks after one that ran out of time.
+        too small to find anything) and shrinks after one that ran out of time. Once it
+        reaches every site the whole instance is tried as one subproblem; after that subproblem
+        once runs out of time, only neighbourhoods are (a neighbourhood stops at the sites
+        that share rows with its seed, however large the size).
     far_open
         Open sites elsewhere set free too, so that budget can move between areas.
     sub_time_s
@@ -141,10 +144,11 @@ def lns(instance: CoveringInstance, x: np.ndarray, *, time_limit_s: float, seed:
     n_sites = int(has_cols.sum())
     current = float(min(size, n_sites))
     margin = min(0.5, 0.05 * time_limit_s)
+    whole = True  # try the whole instance as one subproblem, until it once runs out of time
     while time.perf_counter() < deadline - margin and value < stop_value:
         report.rounds += 1
         open_ = np.asarray(inst.hosts(x).any(axis=1), dtype=bool)
-        if current >= n_sites:
+        if current >= n_sites and whole:
             free = has_cols.copy()
         else:
             free = neighbourhood(overlap, int(rng.choice(inst.n_sites, p=p)), int(current), open_, rng, far_open)
@@ -174,5 +178,6 @@ def lns(instance: CoveringInstance, x: np.ndarray, *, time_limit_s: float, seed:
             break
         if result.status is Status.TIME_LIMIT:
             current = max(current * 0.8, 8.0)
+            whole = whole and not everything  # the whole instance is too hard: neighbourhoods only
     report.seconds += time.perf_counter() - t0
     return x
