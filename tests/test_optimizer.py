@@ -9,6 +9,7 @@ its bound must not undercut it, and the heuristics must stay feasible and below 
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -276,3 +277,27 @@ def test_neighbourhood_search_gives_up_the_whole_instance_once_it_runs_out_of_ti
     assert len(whole_tries) == 1
     assert not np.isfinite(report.proven_bound)
     assert instance.value(best) >= instance.value(x) and not instance.violation(best)
+
+
+def test_a_search_that_runs_to_its_deadline_says_time_limit(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The neighbourhood search runs until a little before its deadline (its own margin) unless it
+    proves the plan; an answer not proven by then is ``time_limit``, not ``feasible``.
+
+    The search is replaced by one that keeps to that contract and finds nothing (so the run is
+    the same every time), and the whole-model finish is switched off so the search runs last.
+    """
+    import siting.optimize as optimize_module
+
+    def search_finding_nothing(instance, x, *, time_limit_s, **_kw):  # type: ignore[no-untyped-def]
+        time.sleep(max(time_limit_s - min(0.5, 0.05 * time_limit_s), 0.0))
+        return x
+
+    monkeypatch.setattr(optimize_module, "lns", search_finding_nothing)
+    monkeypatch.setattr(optimize_module, "FINISH_MAX_NONZEROS", 0)
+    problem = bds_like(3, n=30000, m=400, budget=30, radius=0.08)
+    sol = optimize_covering(*problem, options=SolveOptions(time_limit_s=12.0, mip_gap=0.0), method="kernel")
+    r = sol.result
+    assert sol.timings.get("lns", 0.0) > 0  # the search over the whole instance ran last
+    assert r.gap > 0
+    assert r.status is Status.TIME_LIMIT, r
+    assert sol.timings["total"] <= 12.0

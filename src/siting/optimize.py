@@ -179,7 +179,7 @@ class _Run:
         self.greedy_value = float("nan")
         self.bound = float("inf")
         self.infeasible = False
-        self.stopped = False  # a solver stopped at its time limit (its own report)
+        self.stopped = False  # a solver or the neighbourhood search stopped at its time limit
         self.error = ""  # a solver that crashed or failed: its message
         self.solver = "siting heuristics"
         self.stats: dict[str, int] = {}
@@ -355,6 +355,8 @@ class _Run:
                 report=report, weights=weights, stop_value=self.bound / (1 + self.opts.mip_gap))
         self.offer(x)
         self.bound = min(self.bound, report.proven_bound)
+        # the search runs to its deadline unless it proves the plan: then the time is up
+        self.stopped = self.stopped or not self.proven()
         self.timings["lns"] = time.perf_counter() - t
         self.stats.update(lns_rounds=report.rounds, lns_improvements=report.improved)
         self.say(f"neighbourhood search: {self.best_value:,.1f} after {report.rounds} subproblems "
