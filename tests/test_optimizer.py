@@ -28,7 +28,7 @@ from siting.solvers import SolveOptions, Status, solve
 from siting.solvers.bounds import knapsack_bound
 from siting.solvers.heuristics import greedy, local_search
 from siting.solvers.highs import HighsBackend
-from siting.solvers.lns import LnsReport, lns
+from siting.solvers.lns import LnsReport, SiteOverlap, lns
 
 Problem = tuple[Coverage, SiteData, PlanningRules]
 
@@ -301,3 +301,21 @@ def test_a_search_that_runs_to_its_deadline_says_time_limit(monkeypatch) -> None
     assert r.gap > 0
     assert r.status is Status.TIME_LIMIT, r
     assert sol.timings["total"] <= 12.0
+
+
+@SETTINGS
+@given(seed=st.integers(0, 10**6))
+def test_site_overlap_rows_equal_the_dense_product(seed: int) -> None:
+    """Each overlap row, computed on demand, equals the row of the dense sites × sites product."""
+    instance = covering_instance(*random_problem(seed, n=30, m=6, services=3))
+    dense = instance.cover.toarray().astype(float)  # rows × columns
+    reach = np.zeros((instance.n_rows, instance.n_sites))
+    for k, site in enumerate(instance.x_site):
+        reach[:, site] = np.maximum(reach[:, site], dense[:, k])
+    expected = reach.T @ (instance.weight[:, None] * reach)
+    overlap = SiteOverlap(instance)
+    for site in range(instance.n_sites):
+        indices, shared = overlap.row(site)
+        row = np.zeros(instance.n_sites)
+        row[indices] = shared
+        np.testing.assert_allclose(row, expected[site], rtol=1e-12, atol=1e-9)

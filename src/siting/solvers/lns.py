@@ -36,16 +36,34 @@ class LnsReport:
     proven_bound: float = float("inf")  # set when one subproblem held every site: a global bound
 
 
-def site_overlap(instance: CoveringInstance) -> sparse.csr_matrix:
-    """Sites × sites: weight of the coverage rows both sites reach (for any service)."""
-    inst = instance
-    R = inst.cover.astype(np.float64).tocsr()
-    to_site = sparse.csr_matrix((np.ones(inst.n_cols), (np.arange(inst.n_cols), inst.x_site)),
-                                shape=(inst.n_cols, inst.n_sites))
-    Rs = (R @ to_site).tocsr()
-    Rs.data[:] = 1.0
-    Rw = sparse.diags(inst.weight) @ Rs
-    return (Rs.T @ Rw).tocsr()
+class SiteOverlap:
+    """Sites × sites: weight of the coverage rows both sites reach (for any service), row by row.
+
+    A row is computed when a neighbourhood first asks for it and kept: on a large district the
+    whole matrix costs far more than the few hundred rows a search reads (the product of the
+    coverage matrix with itself).
+    """
+
+    def __init__(self, instance: CoveringInstance) -> None:
+        inst = instance
+        R = inst.cover.astype(np.float64).tocsr()
+        to_site = sparse.csr_matrix((np.ones(inst.n_cols), (np.arange(inst.n_cols), inst.x_site)),
+                                    shape=(inst.n_cols, inst.n_sites))
+        reach = (R @ to_site).tocsr()  # coverage rows × sites
+        reach.data[:] = 1.0
+        self.reach = reach
+        self.rows_of = reach.T.tocsr()  # sites × coverage rows
+        self.weight = np.asarray(inst.weight, dtype=np.float64)
+        self._rows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def row(self, site: int) -> tuple[np.ndarray, np.ndarray]:
+        """The sites sharing rows with ``site`` (itself included) and the weight they share."""
+        if site not in self._rows:
+            rows = self.rows_of.indices[self.rows_of.indptr[site]:self.rows_of.indptr[site + 1]]
+            shared = (sparse.csr_matrix(self.weight[rows][None, :]) @ self.reach[rows]).tocsr()
+            shared.sort_indices()  # ties in shared weight: the lower site index first
+            self._rows[site] = (shared.indices, shared.data)
+        return self._rows[site]
 
 
 def subproblem(instance: CoveringInstance, x: np.ndarray, free: np.ndarray) -> tuple[CoveringInstance, np.ndarray]:
@@ -78,12 +96,12 @@ def subproblem(instance: CoveringInstance, x: np.ndarray, free: np.ndarray) -> t
     return merge_rows(sub), cols
 
 
-def neighbourhood(overlap: sparse.csr_matrix, seed: int, size: int, open_: np.ndarray,
+def neighbourhood(overlap: SiteOverlap, seed: int, size: int, open_: np.ndarray,
                   rng: np.random.Generator, far_open: int) -> np.ndarray:
     """The seed, the sites overlapping it most, and a few open sites elsewhere (budget to move)."""
-    m = overlap.shape[0]
-    row = overlap.getrow(seed)
-    order = row.indices[np.argsort(-row.data, kind="stable")]
+    m = open_.size
+    indices, shared = overlap.row(seed)
+    order = indices[np.argsort(-shared, kind="stable")]
     free = np.zeros(m, dtype=bool)
     free[seed] = True
     free[order[:size]] = True
@@ -136,7 +154,7 @@ def lns(instance: CoveringInstance, x: np.ndarray, *, time_limit_s: float, seed:
     rng = np.random.default_rng(seed)
     x = (np.asarray(x) > 0.5).astype(np.float64)
     value = inst.value(x)
-    overlap = site_overlap(inst)
+    overlap = SiteOverlap(inst)
     has_cols = np.bincount(inst.x_site, minlength=inst.n_sites) > 0
     p = has_cols.astype(float) if weights is None else np.where(has_cols, np.maximum(weights, 0) + 1e-3, 0.0)
     p = p / p.sum()
