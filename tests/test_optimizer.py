@@ -74,6 +74,20 @@ def random_problem(seed: int, *, n: int = 10, m: int = 4, services: int = 3, gro
     return coverage, sites, rules
 
 
+def one_service_problem(reach: np.ndarray, population: object, cost: np.ndarray, budget: float, *,
+                        max_sites: int = -1) -> Problem:
+    """One service, one age group, every site allowed and large enough: residents × sites ``reach``."""
+    n, m = reach.shape
+    coverage = Coverage(("s",), ("g",), ((0, 0),), (sparse.csr_matrix(reach, dtype=bool),), (np.zeros(n, dtype=bool),),
+                        np.asarray(population, dtype=float).reshape(n, 1), (300.0,))
+    sites = SiteData(np.ones(m), np.asarray(cost, dtype=float), np.ones((m, 1), dtype=bool))
+    rules = PlanningRules(budget=budget, service_area=np.zeros(1), service_fitout=np.zeros(1),
+                          service_weight=np.ones(1), group_weight=np.ones(1), min_sites=np.zeros(1, dtype=np.int64),
+                          max_sites=np.array([max_sites]), force_in=np.zeros(m, dtype=bool),
+                          force_out=np.zeros(m, dtype=bool))
+    return coverage, sites, rules
+
+
 def brute_force(problem: Problem) -> float | None:
     """Best weighted new coverage over every plan, from the matrices alone (None if no plan is feasible).
 
@@ -207,14 +221,8 @@ def test_greedy_without_a_budget_limit_places_the_allowed_number_of_sites() -> N
     By hand: weights 5, 3, 2, 7; site 0 reaches residents {0, 1}, site 1 {1, 2, 3}, site 2 {3};
     p = 2. Greedy opens site 1 (3 + 2 + 7 = 12), then site 0 (+5): 17, which is also optimal.
     """
-    reach = sparse.csr_matrix(np.array([[1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 1, 1]], dtype=bool))
-    coverage = Coverage(service_keys=("s",), group_keys=("g",), pairs=((0, 0),), reach=(reach,),
-                        baseline=(np.zeros(4, dtype=bool),), population=np.array([[5.0], [3.0], [2.0], [7.0]]),
-                        limit_m=(1.0,))
-    sites = SiteData(floor_area=np.ones(3), retrofit_cost=np.zeros(3), allowed=np.ones((3, 1), dtype=bool))
-    rules = PlanningRules(budget=float("inf"), service_area=np.zeros(1), service_fitout=np.zeros(1),
-                          service_weight=np.ones(1), group_weight=np.ones(1), min_sites=np.zeros(1, dtype=np.int64),
-                          max_sites=np.array([2]), force_in=np.zeros(3, dtype=bool), force_out=np.zeros(3, dtype=bool))
+    reach = np.array([[1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 1, 1]], dtype=bool)
+    coverage, sites, rules = one_service_problem(reach, [5.0, 3.0, 2.0, 7.0], np.zeros(3), float("inf"), max_sites=2)
     inst = reduce_instance(covering_instance(coverage, sites, rules))
     x = greedy(inst)
     assert x is not None and inst.value(x) == 17.0
@@ -249,15 +257,9 @@ def test_neighbourhood_search_gives_up_the_whole_instance_once_it_runs_out_of_ti
     """
     rng = np.random.default_rng(4)
     block = [rng.random((20, 5)) < 0.4 for _ in range(2)]
-    reach = sparse.csr_matrix(sparse.block_diag(block).toarray())
-    coverage = Coverage(("s",), ("g",), ((0, 0),), (reach,), (np.zeros(40, dtype=bool),),
-                        rng.integers(1, 20, (40, 1)).astype(float), (300.0,))
-    sites = SiteData(np.full(10, 100.0), rng.integers(1, 5, 10).astype(float), np.ones((10, 1), dtype=bool))
-    rules = PlanningRules(budget=8.0, service_area=np.array([50.0]), service_fitout=np.zeros(1),
-                          service_weight=np.ones(1), group_weight=np.ones(1), min_sites=np.zeros(1, dtype=np.int64),
-                          max_sites=np.full(1, -1, dtype=np.int64), force_in=np.zeros(10, dtype=bool),
-                          force_out=np.zeros(10, dtype=bool))
-    instance = covering_instance(coverage, sites, rules)
+    population = rng.integers(1, 20, 40).astype(float)
+    instance = covering_instance(*one_service_problem(sparse.block_diag(block).toarray(), population,
+                                                      rng.integers(1, 5, 10).astype(float), 8.0))
     original = HighsBackend.solve
     whole_tries: list[int] = []
 

@@ -57,8 +57,8 @@ def row_groups(instance: CoveringInstance, rows_per_group: int = 400, max_groups
     if inst.n_rows == 0:
         return grp
     # the order only needs which columns share rows: on a large district every few rows suffice
-    stride = max(1, int(R.nnz // SAMPLE_NONZEROS) + 1) if R.nnz > SAMPLE_NONZEROS else 1
-    sample = R[::stride] if stride > 1 else R
+    stride = int(R.nnz // SAMPLE_NONZEROS) + 1 if R.nnz > SAMPLE_NONZEROS else 1
+    sample = R if stride == 1 else R[::stride]
     overlap = (sample.T @ sample).tocsr()
     order = reverse_cuthill_mckee(overlap, symmetric_mode=True)
     rank = np.empty(inst.n_cols)
