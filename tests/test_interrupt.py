@@ -154,3 +154,35 @@ def test_a_file_is_never_replaced_by_an_output_folder(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="is a file"), atomic_output_dir(target):
         pass
     assert target.read_bytes() == b"%PDF"
+
+
+CTRL_C_CHILD = """
+import sys, time
+sys.path.insert(0, {tests!r})
+from test_optimizer import bds_like
+from siting.optimize import optimize_covering
+from siting.solvers import SolveOptions
+problem = bds_like(3, n=30000, m=400, budget=30, radius=0.08)
+print("solving", flush=True)
+sol = optimize_covering(*problem, options=SolveOptions(time_limit_s=60.0, mip_gap=0.0), method="{method}")
+print("finished", sol.result.status.value, flush=True)
+"""
+
+
+@pytest.mark.parametrize("method", ["direct", "benders"])
+def test_ctrl_c_during_a_solve_stops_the_program(method: str) -> None:
+    """Ctrl-C while HiGHS solves raises KeyboardInterrupt once HiGHS has stopped; it used to be
+    swallowed inside HiGHS's callbacks (the solve ended as an error and the program went on)."""
+    code = CTRL_C_CHILD.format(tests=str(ROOT / "tests"), method=method)
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "solving"
+    time.sleep(1.5)  # well inside the solve, which needs several seconds at gap 0
+    assert proc.poll() is None, "the solve ended before the signal: nothing was tested"
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert "finished" not in out, out
+    assert proc.returncode != 0 and "KeyboardInterrupt" in err, err
+    assert time.monotonic() - started < 10  # HiGHS stopped at once, not at its time limit

@@ -38,7 +38,7 @@ from scipy.sparse.csgraph import reverse_cuthill_mckee
 
 from siting.model.instance import CoveringInstance
 from siting.model.patterns import Patterns, plan_constraints
-from siting.solvers.highs import new_highs
+from siting.solvers.highs import new_highs, run_highs, signalled
 
 SAMPLE_NONZEROS = 2_000_000  # row_groups: coverage nonzeros read to order the columns
 
@@ -145,7 +145,7 @@ class BendersCovering:
 
         def interrupt(event: Any) -> None:
             # set the flag both ways: HiGHS keeps it from one run to the next
-            event.interrupt(bool(time.perf_counter() >= self.deadline or self._interrupt_when()))
+            event.interrupt(bool(time.perf_counter() >= self.deadline or self._interrupt_when() or signalled()))
 
         for callback in (h.cbSimplexInterrupt, h.cbIpmInterrupt, h.cbMipInterrupt):
             callback.subscribe(interrupt)
@@ -247,7 +247,7 @@ class BendersCovering:
         bound, best_point = np.inf, float(self.group_values(x_in).sum())
         self.deadline = deadline
         for it in range(max_iterations):
-            h.run()
+            run_highs(h)
             status = h.getModelStatus()
             if status == _status().kInfeasible:
                 self.lp_status = "infeasible"
@@ -343,7 +343,7 @@ class BendersCovering:
                 h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 0.01))
                 h.setOptionValue("mip_rel_gap", gap / 2)
                 h.setSolution(_solution(self.solution_vector(x_best)))
-                h.run()
+                run_highs(h)
                 report.mip_rounds += 1
                 info = h.getInfo()
                 ms = h.getModelStatus()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from typing import Any
 
@@ -10,6 +12,45 @@ import numpy as np
 from siting.model.milp import MilpModel, Sense
 from siting.solvers.base import SolveOptions, SolveResult, Status, clean_bound, relative_gap
 from siting.solvers.common import stdout_silenced
+
+_caught: list[int] = []  # signals caught during the current HiGHS run (see :func:`run_highs`)
+
+
+def signalled() -> bool:
+    """True when Ctrl-C (or SIGTERM) arrived during the current HiGHS run: interrupt callbacks stop it."""
+    return bool(_caught)
+
+
+def run_highs(h: Any) -> None:
+    """``h.run()``, stopped by Ctrl-C or SIGTERM, which are raised again once HiGHS has returned.
+
+    A ``KeyboardInterrupt`` raised inside a HiGHS callback is swallowed by highspy: the solve
+    ends with an error status and the program goes on as if nothing was pressed. So while
+    HiGHS runs, the Python handlers of SIGINT and SIGTERM are replaced by one that only notes
+    the signal; the interrupt callbacks (:func:`stop_at`, the Benders master's) see it through
+    :func:`signalled` and stop the solve; then the original handler is called (it raises).
+    Outside the main thread signals cannot be handled, and the solve runs as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        h.run()
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    _caught.clear()
+    for sig, handler in previous.items():
+        if callable(handler):
+            signal.signal(sig, lambda signum, _frame: _caught.append(signum))
+    try:
+        h.run()
+    finally:
+        for sig, handler in previous.items():
+            if callable(handler):
+                signal.signal(sig, handler)
+        caught = list(_caught)
+        _caught.clear()
+    if caught:
+        handler = previous[signal.Signals(caught[0])]
+        if callable(handler):
+            handler(caught[0], None)
 
 
 def stop_at(h: Any, deadline: float) -> None:
@@ -27,7 +68,7 @@ def stop_at(h: Any, deadline: float) -> None:
     """
 
     def interrupt(event: Any) -> None:
-        event.interrupt(bool(time.perf_counter() >= deadline))  # HiGHS keeps the flag between runs
+        event.interrupt(bool(time.perf_counter() >= deadline or signalled()))  # HiGHS keeps the flag between runs
 
     for callback in (h.cbSimplexInterrupt, h.cbIpmInterrupt, h.cbMipInterrupt):
         callback.subscribe(interrupt)
@@ -96,7 +137,7 @@ class HighsBackend:
             sol.value_valid = True
             h.setSolution(sol)
         t1 = time.perf_counter()
-        h.run()
+        run_highs(h)
         t2 = time.perf_counter()
         ms = h.getModelStatus()
         info = h.getInfo()
