@@ -23,10 +23,10 @@ import numpy as np
 import yaml
 
 from benchmarks.registry import ROOT, Context, Row, case
+from siting.data.scenario import load_scenario
 from siting.execution import Executor, TaskResult
-from siting.runner import prepare
-from siting.scenario import load_scenario
-from siting.variants import Variant, apply_overrides, solve_variants, solve_with_rules
+from siting.pipeline import prepare
+from siting.studies.variants import Variant, apply_overrides, solve_variants, solve_with_rules
 
 SCENARIO = ROOT / "scenarios" / "jiangbei-yubei.yaml"
 
@@ -36,7 +36,7 @@ def _open(scheduler: str) -> tuple[Executor, float]:
     ex = Executor(scheduler)
     ex.start()
     if ex.client is not None:  # import siting on every worker before the clock starts
-        ex.client.run(importlib.import_module, "siting.batch_city")
+        ex.client.run(importlib.import_module, "siting.city.batch")
     return ex, time.perf_counter() - t0
 
 
@@ -50,7 +50,7 @@ def _plain_processes(sc: Any, variants: list[Variant]) -> tuple[float, float, li
     scenarios = [apply_overrides(sc, v.overrides) for v in variants]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=importlib.import_module, initargs=("siting.variants",)) as pool:
+                             initializer=importlib.import_module, initargs=("siting.studies.variants",)) as pool:
         list(pool.map(abs, range(4)))
         start_s = time.perf_counter() - t0
         t1 = time.perf_counter()
@@ -138,8 +138,8 @@ def _write_city(ctx: Context, n_demand: int, n_sites: int, circles: int) -> Path
                "cost", "budget", "same_plan_as_in_process"))
 def batch_city(ctx: Context) -> list[Row]:
     """The whole city budget shared among 24 circles by pricing it; every round is 24 parallel tasks."""
-    from siting.batch_city import run_batch
-    from siting.city import load_city
+    from siting.city.batch import run_batch
+    from siting.city.files import load_city
 
     path = _write_city(ctx, 20_000, 1_000, 24)
     rows: list[Row] = []

@@ -5,7 +5,7 @@ Every case solves the same instance twice in one run, side by side:
 - ``plain``: the straightforward formulation (one coverage row per demand point × age
   group, floor-area rows, no merging, no warm start) handed to HiGHS — what a modeller writes
   first (:func:`siting.model.covering.plain_covering_model`);
-- ``siting``: :func:`siting.optimize.optimize_covering` with its reductions, heuristics and
+- ``siting``: :func:`siting.optimizer.covering.optimize_covering` with its reductions, heuristics and
   decomposition.
 
 Both get the same solver (HiGHS, one thread), the same time limit and the same gap target.
@@ -33,11 +33,12 @@ from scipy.spatial import cKDTree
 from benchmarks.district import district_scenario
 from benchmarks.registry import Context, Row, case
 from siting.coverage import Coverage
-from siting.model.covering import PlanningRules, SiteData, plain_covering_model
+from siting.data.scenario import load_scenario
+from siting.model.covering import plain_covering_model
 from siting.model.instance import covering_instance
-from siting.optimize import optimize_covering
-from siting.runner import prepare
-from siting.scenario import load_scenario
+from siting.model.rules import PlanningRules, SiteData
+from siting.optimizer.covering import optimize_covering
+from siting.pipeline import prepare
 from siting.solvers import SolveOptions, solve
 
 PLAIN_GRACE_S = 60.0  # the plain MIP is killed this long after its time limit

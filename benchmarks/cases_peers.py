@@ -2,7 +2,7 @@
 
 Every instance is solved by five methods, each in its own fresh process (see
 :mod:`benchmarks.peers`): ``siting`` (coverage from the cost matrix, model, solve through
-:func:`siting.optimize.optimize_covering`), the plain MIP on the same HiGHS backend, spopt's
+:func:`siting.optimizer.covering.optimize_covering`), the plain MIP on the same HiGHS backend, spopt's
 ``MCLP.from_cost_matrix(...).solve(...)`` with CBC and with HiGHS through PuLP, and a plain
 greedy. All exact methods run single-threaded to a proven optimum (relative gap 0) under the
 time limit shown in each row. Ratios are times of the row's method over ``siting``'s, measured

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import time
 
+from benchmarks.instances import SJC_CPMP_OPTIMA, PMedianInstance, read_orlib_pmed, read_pmedopt, read_sjc_cpmp
+from benchmarks.pmedian import build_pmedian_model
 from benchmarks.registry import Context, Row, case
-from siting.instances import SJC_CPMP_OPTIMA, PMedianInstance, read_orlib_pmed, read_pmedopt, read_sjc_cpmp
-from siting.model.pmedian import build_pmedian_model
 from siting.solvers import SolveOptions, solve
 
 COLUMNS = ("instance", "n", "p", "ours", "published", "difference", "status", "bound", "gap", "build_s",

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 from benchmarks.registry import ROOT, Context, Row, case
-from siting.batch import solve_many
-from siting.ranking import RankingSettings, ranking_tasks
-from siting.runner import prepare, run_scenario, solve_prepared
-from siting.scenario import load_scenario
-from siting.sweep import parse_vary, sweep_tasks, sweep_variants
+from siting.data.scenario import load_scenario
+from siting.pipeline import prepare, run_scenario, solve_prepared
+from siting.studies.ranking import RankingSettings, ranking_tasks
+from siting.studies.resolve import solve_many
+from siting.studies.sweep import parse_vary, sweep_tasks, sweep_variants
 
 SCENARIO = ROOT / "scenarios" / "baseline.yaml"
 

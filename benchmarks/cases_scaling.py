@@ -2,8 +2,8 @@
 
 A synthetic district (:mod:`benchmarks.growing_district`) of 1,000, 10,000, 50,000 and 200,000
 buildings (one idle site per 20 buildings, all services of the catalogue) is written as a
-scenario and run the way a planner runs it: :func:`siting.scenario.load_scenario`, then
-:func:`siting.runner.prepare` (load, walking, coverage), :func:`siting.runner.solve_prepared`
+scenario and run the way a planner runs it: :func:`siting.data.scenario.load_scenario`, then
+:func:`siting.pipeline.prepare` (load, walking, coverage), :func:`siting.pipeline.solve_prepared`
 (model build, solve) and :func:`siting.report.write_run_outputs` (report). Each size runs in
 its own process; a thread samples the process's resident memory every 5 ms, and the peak of
 each stage is read in the window the stage's own timing gives. The plain MIP of the same
@@ -39,9 +39,9 @@ def _district(n_demand: int, scratch: str, time_limit_s: float) -> Path:
 
 def worker(n_demand: int, scratch: str, time_limit_s: float) -> Row:
     """Run one district size through every stage (called in its own process)."""
+    from siting.data.scenario import load_scenario
+    from siting.pipeline import RunResult, prepare, solve_prepared
     from siting.report import write_run_outputs
-    from siting.runner import RunResult, prepare, solve_prepared
-    from siting.scenario import load_scenario
 
     folder = _district(n_demand, scratch, time_limit_s)
     row: Row = {"start_mb": rss_mb()}
@@ -79,9 +79,9 @@ def worker(n_demand: int, scratch: str, time_limit_s: float) -> Row:
 def plain_worker(n_demand: int, scratch: str, time_limit_s: float) -> Row:
     """The plain MIP of the same district's coverage, same backend and limit (own process)."""
     from benchmarks.growing_district import plain_covering_model
-    from siting.model.covering import SiteData
-    from siting.runner import prepare
-    from siting.scenario import load_scenario
+    from siting.data.scenario import load_scenario
+    from siting.model.rules import SiteData
+    from siting.pipeline import prepare
     from siting.solvers import SolveOptions, solve
 
     scenario = load_scenario(_district(n_demand, scratch, time_limit_s) / "scenario.yaml")

@@ -31,9 +31,9 @@ from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from benchmarks.registry import Context, Row, case
-from siting.catalog import default_catalogue
 from siting.coverage import build_coverage, walk_cutoff_m
-from siting.district import Demand, District, Existing, Sites
+from siting.data.catalogue import default_catalogue
+from siting.data.district import Demand, District, Existing, Sites
 from siting.walking import WalkingNetwork, network_reach
 
 SPACING_M = 40.0

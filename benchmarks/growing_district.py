@@ -25,8 +25,8 @@ import yaml
 from scipy import sparse
 
 from siting.coverage import Coverage
-from siting.model.covering import PlanningRules, SiteData
 from siting.model.milp import MilpModel, Sense
+from siting.model.rules import PlanningRules, SiteData
 
 DENSITY_PER_KM2 = 500.0
 BUILDINGS_PER_SITE = 20

@@ -5,7 +5,7 @@ matrix, demand weights, a radius and ``p`` sites — is solved
 
 * by ``siting``: a single-service, single-age-group :class:`~siting.coverage.Coverage` built
   from the cost matrix (the pairs within the radius as a :class:`~siting.walking.Reach`), then
-  :func:`siting.optimize.optimize_covering` with ``max_sites = p`` and an unbounded budget;
+  :func:`siting.optimizer.covering.optimize_covering` with ``max_sites = p`` and an unbounded budget;
 * as the plain MIP on the same solver (HiGHS through ``siting``'s backend): the textbook
   formulation, one coverage row per demand point, no merging, no warm start, no heuristic;
 * by PySAL spopt: ``MCLP.from_cost_matrix(...).solve(...)`` with CBC or with HiGHS, both
@@ -33,9 +33,9 @@ import numpy as np
 from scipy import sparse
 
 from siting.coverage import Coverage
-from siting.model.covering import PlanningRules, SiteData
 from siting.model.milp import MilpModel, Sense
-from siting.optimize import optimize_covering
+from siting.model.rules import PlanningRules, SiteData
+from siting.optimizer.covering import optimize_covering
 from siting.solvers import SolveOptions, solve
 from siting.solvers.common import stdout_silenced
 from siting.walking import Reach

@@ -6,14 +6,15 @@ import time
 
 import numpy as np
 import pytest
+from benchmarks.pmedian import build_pmedian_model
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from siting.model.covering import SiteData, build_covering_model
-from siting.model.pmedian import build_pmedian_model
-from siting.optimize import optimize_covering
-from siting.runner import prepare
-from siting.scenario import load_scenario
+from siting.data.scenario import load_scenario
+from siting.model.covering import build_covering_model
+from siting.model.rules import SiteData
+from siting.optimizer.covering import optimize_covering
+from siting.pipeline import prepare
 from siting.solvers import SolveOptions, Status, available_solvers, backend_names, solve
 from tiny_models import plans, random_tiny, weighted_new
 

@@ -249,9 +249,9 @@ def test_rows_are_named_with_their_ids_and_counted(tmp_path: Path) -> None:
 
 def test_tables_in_different_crss_are_reprojected_with_a_note(tmp_path: Path) -> None:
     """Sites in UTM metres, demand in degrees: same district arrays as all in degrees, and a note."""
-    from siting.district import load_district
-    from siting.runner import catalogue_for
-    from siting.scenario import load_scenario
+    from siting.data.district import load_district
+    from siting.data.scenario import load_scenario
+    from siting.pipeline import catalogue_for
 
     t = D.tables()
     same = load_scenario(D.write(t, tmp_path / "degrees"))

@@ -21,15 +21,15 @@ from scipy import sparse
 from shapely.geometry import box
 
 from conftest import ROOT
-from siting.batch_circle import PricedSolve, circle_task, prepare_circle, solve_circle
-from siting.batch_city import BatchResult, best_combination, run_batch
-from siting.city import CircleOptions, load_city, split_city, weighted_kmeans
-from siting.district import load_district
+from siting.city.batch import BatchResult, best_combination, run_batch
+from siting.city.circle import PricedSolve, circle_task, prepare_circle, solve_circle
+from siting.city.files import CircleOptions, load_city, split_city, weighted_kmeans
+from siting.data.district import load_district
 from siting.errors import InfeasibleError, ScenarioError, SitingError
 from siting.execution import Executor
 from siting.model.milp import MilpModel, Sense
 from siting.model.priced import price_budget, with_budget
-from siting.runner import catalogue_for
+from siting.pipeline import catalogue_for
 from siting.solvers import SolveOptions, Status, solve
 
 SERVICES = ("health_station", "canteen", "elderly_day_care")

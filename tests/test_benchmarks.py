@@ -53,9 +53,9 @@ def test_uniform_instance_radius_is_the_quantile() -> None:
 
 
 def test_plain_district_model_reaches_sitings_optimum(tmp_path: Path) -> None:
-    from siting.model.covering import SiteData
-    from siting.runner import prepare, solve_prepared
-    from siting.scenario import load_scenario
+    from siting.data.scenario import load_scenario
+    from siting.model.rules import SiteData
+    from siting.pipeline import prepare, solve_prepared
     from siting.solvers import SolveOptions, solve
 
     prepared = prepare(load_scenario(write_district(tmp_path, 300, seed=3, time_limit_s=60)))

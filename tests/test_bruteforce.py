@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from siting.catalog import default_catalogue
-from siting.runner import run_scenario
-from siting.scenario import load_scenario
+from siting.data.catalogue import default_catalogue
+from siting.data.scenario import load_scenario
+from siting.pipeline import run_scenario
 
 
 def brute_force(scenario_path) -> tuple[float, float]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from siting.catalog import build_catalogue, default_catalogue
+from siting.data.catalogue import build_catalogue, default_catalogue
 from siting.errors import CatalogueError
 
 

@@ -1,7 +1,7 @@
 """The requirement checks are sound: whatever they call impossible, the solver proves impossible.
 
 Random small districts with random budgets, min/max sites, forced sites: every time
-:func:`~siting.checks.requirement_problems` reports a problem, HiGHS (solving the model without
+:func:`~siting.pipeline.checks.requirement_problems` reports a problem, HiGHS (solving the model without
 the check) must find the requirements infeasible — or, for "the budget buys nothing", a plan
 that places no service at all. And a check that reports nothing must never be contradicted by
 a plan that breaks a requirement.
@@ -13,11 +13,12 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from siting.catalog import build_catalogue
-from siting.checks import requirement_problems
 from siting.coverage import build_coverage, walk_cutoff_m
-from siting.district import Demand, District, Existing, Sites
-from siting.model.covering import PlanningRules, SiteData, build_covering_model
+from siting.data.catalogue import build_catalogue
+from siting.data.district import Demand, District, Existing, Sites
+from siting.model.covering import build_covering_model
+from siting.model.rules import PlanningRules, SiteData
+from siting.pipeline.checks import requirement_problems
 from siting.solvers import SolveOptions, Status, solve
 from siting.walking import euclidean_reach
 

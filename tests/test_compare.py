@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT
-from siting.batch import SolveTask, solve_many
-from siting.compare import ComparedPlan, compare_plans, jaccard, unique_names
-from siting.runner import prepare
-from siting.scenario import load_scenario
+from siting.data.scenario import load_scenario
+from siting.pipeline import prepare
+from siting.studies.compare import ComparedPlan, compare_plans, jaccard, unique_names
+from siting.studies.resolve import SolveTask, solve_many
 from test_cli import assert_user_error, siting
 
 SCENARIOS = ROOT / "scenarios"

@@ -8,10 +8,8 @@ import pytest
 import yaml
 from pyproj import Geod
 
-from siting.catalog import default_catalogue
-from siting.district import load_district
-from siting.scenario import load_scenario
-from siting.walking.coords import (
+from siting.data.catalogue import default_catalogue
+from siting.data.coords import (
     bd09_to_gcj02,
     bd09_to_wgs84,
     gcj02_to_bd09,
@@ -20,6 +18,8 @@ from siting.walking.coords import (
     utm_epsg,
     wgs84_to_gcj02,
 )
+from siting.data.district import load_district
+from siting.data.scenario import load_scenario
 
 GEOD = Geod(ellps="WGS84")
 

@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 
 from conftest import DEFAULT_SCENARIO
+from siting.data.overrides import apply_overrides, nested_overrides
+from siting.data.scenario import load_scenario
 from siting.errors import ExecutionError, ScenarioError
 from siting.execution import (
     Executor,
@@ -28,9 +30,8 @@ from siting.execution import (
     resolve_scheduler,
     run_tasks,
 )
-from siting.runner import run_scenario
-from siting.scenario import load_scenario
-from siting.variants import Variant, apply_overrides, nested_overrides, shares_preparation, solve_variants
+from siting.pipeline import run_scenario
+from siting.studies.variants import Variant, shares_preparation, solve_variants
 
 TIMEOUT = 240.0
 
@@ -161,9 +162,9 @@ def test_overrides_in_dotted_or_nested_form() -> None:
     assert shares_preparation({"budget": 1, "weights.age_groups.elderly": 2})
     assert not shares_preparation({"walking.detour": 1.5})
     with pytest.raises(ScenarioError, match=r"variant 'typo', field 'walking\.detuor': unknown field"):
-        apply_overrides(sc, {"walking.detuor": 1.5}, variant="typo")
+        apply_overrides(sc, {"walking.detuor": 1.5}, label="variant 'typo'")
     with pytest.raises(ScenarioError, match="variant 'neg', field 'budget'"):
-        apply_overrides(sc, {"budget": -1}, variant="neg")
+        apply_overrides(sc, {"budget": -1}, label="variant 'neg'")
 
 
 def _budget_variants(path: Path, shares: np.ndarray) -> list[Variant]:
@@ -249,7 +250,7 @@ def test_progress_bar_names_failures() -> None:
 
     from rich.console import Console
 
-    from siting.progress import task_progress
+    from siting.cli.progress import task_progress
 
     buffer = io.StringIO()
     with task_progress(Console(file=buffer, width=120)) as progress:

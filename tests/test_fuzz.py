@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import districts as D  # noqa: N812 - the test helpers, short
+from siting.data.readers import read_table
+from siting.data.scenario import load_scenario
 from siting.errors import SitingError
-from siting.io import read_table
-from siting.scenario import load_scenario
 
 #: ``SITING_FUZZ_EXAMPLES=2000 SITING_FUZZ_RANDOM=1 pytest tests/test_fuzz.py`` fuzzes deeper, with fresh seeds.
 FUZZ = settings(max_examples=int(os.environ.get("SITING_FUZZ_EXAMPLES", "60")), deadline=None,

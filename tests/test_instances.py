@@ -6,9 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from siting.errors import DataError
-from siting.instances import (
+from benchmarks.instances import (
     SJC_CPMP_OPTIMA,
     read_bds,
     read_mclp_graph,
@@ -17,6 +15,8 @@ from siting.instances import (
     read_pmedopt,
     read_sjc_cpmp,
 )
+
+from siting.errors import DataError
 
 
 def test_pmed_last_duplicate_edge_wins_and_distances_are_shortest_paths(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ import pytest
 import districts as D  # noqa: N812 - the test helpers, short
 from conftest import ROOT
 from siting.errors import OutputError
-from siting.report.outputs import MARKER, atomic_output_dir, clean_stale, output_folder
+from siting.report.atomic import MARKER, atomic_output_dir, clean_stale, output_folder
 
 
 def _start(scenario: Path, out: Path) -> subprocess.Popen[str]:
@@ -101,7 +101,7 @@ def _dead_pid() -> int:
 def test_atomic_output_dir_replaces_only_on_success(tmp_path: Path, exchange: bool,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     if not exchange:
-        monkeypatch.setattr("siting.report.outputs._exchange", lambda a, b: False)
+        monkeypatch.setattr("siting.report.atomic._exchange", lambda a, b: False)
     target = tmp_path / "out" / "plan"
     with atomic_output_dir(target) as tmp:
         (tmp / "a.csv").write_text("first", encoding="utf-8")
@@ -160,7 +160,7 @@ CTRL_C_CHILD = """
 import sys, time
 sys.path.insert(0, {tests!r})
 from test_optimizer import bds_like
-from siting.optimize import optimize_covering
+from siting.optimizer.covering import optimize_covering
 from siting.solvers import SolveOptions
 problem = bds_like(3, n=30000, m=400, budget=30, radius=0.08)
 print("solving", flush=True)

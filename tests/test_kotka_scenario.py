@@ -40,8 +40,8 @@ def test_kotka_scenario_runs_offline(tmp_path) -> None:  # type: ignore[no-untyp
 
 
 def test_default_scenario_elderly_lose_most_to_hills_and_stairs() -> None:
-    from siting.runner import prepare
-    from siting.scenario import load_scenario
+    from siting.data.scenario import load_scenario
+    from siting.pipeline import prepare
 
     rows = {r["age_group"]: r for r in prepare(load_scenario(DEFAULT_SCENARIO)).walking.straight_vs_network}
     share = {g: r["existing_network"] / r["existing_straight"] for g, r in rows.items()}

@@ -13,9 +13,9 @@ import pytest
 import shapely
 from pyproj import Geod, Transformer
 
+from siting.data.coords import wgs84_to_gcj02
 from siting.errors import DataError
 from siting.walking import network_reach, read_network
-from siting.walking.coords import wgs84_to_gcj02
 
 UTM35 = "EPSG:32635"  # Kotka
 

@@ -9,12 +9,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from siting.cli import app
+from siting.cli.app import app
+from siting.data.scenario import load_scenario
 from siting.errors import InfeasibleError, ScenarioError, SitingError
 from siting.model.structure import ShareTarget
-from siting.objectives import ObjectiveSpec, optimize_objective
-from siting.runner import run_scenario
-from siting.scenario import load_scenario
+from siting.optimizer.objectives import ObjectiveSpec, optimize_objective
+from siting.pipeline import run_scenario
 from siting.solvers import SolveOptions, Status
 from tiny_models import Tiny, covered, group_shares, make_tiny, plans, random_tiny, weighted_new
 

@@ -3,7 +3,7 @@
 Random tiny problems are built directly as coverage matrices (many services, age groups,
 existing facilities, floor areas, fit-out costs, minimum / maximum numbers of sites, sites
 forced in or out), and every plan is enumerated from the matrices alone, without siting's
-model code. Every method of :func:`siting.optimize.optimize_covering` must reach that optimum,
+model code. Every method of :func:`siting.optimizer.covering.optimize_covering` must reach that optimum,
 its bound must not undercut it, and the heuristics must stay feasible and below it.
 """
 
@@ -19,16 +19,17 @@ from hypothesis import strategies as st
 from scipy import sparse
 
 from siting.coverage import Coverage
-from siting.model.covering import PlanningRules, SiteData, plain_covering_model
+from siting.model.covering import plain_covering_model
 from siting.model.instance import covering_instance
 from siting.model.patterns import pattern_milp
 from siting.model.reduce import reduce_instance
-from siting.optimize import optimize_covering
+from siting.model.rules import PlanningRules, SiteData
+from siting.optimizer.bounds import knapsack_bound
+from siting.optimizer.covering import optimize_covering
+from siting.optimizer.heuristics import greedy, local_search
+from siting.optimizer.lns import LnsReport, SiteOverlap, lns
 from siting.solvers import SolveOptions, Status, solve
-from siting.solvers.bounds import knapsack_bound
-from siting.solvers.heuristics import greedy, local_search
 from siting.solvers.highs import HighsBackend
-from siting.solvers.lns import LnsReport, SiteOverlap, lns
 
 Problem = tuple[Coverage, SiteData, PlanningRules]
 
@@ -288,7 +289,7 @@ def test_a_search_that_runs_to_its_deadline_says_time_limit(monkeypatch) -> None
     The search is replaced by one that keeps to that contract and finds nothing (so the run is
     the same every time), and the whole-model finish is switched off so the search runs last.
     """
-    import siting.optimize as optimize_module
+    import siting.optimizer.covering as optimize_module
 
     def search_finding_nothing(instance, x, *, time_limit_s, **_kw):  # type: ignore[no-untyped-def]
         time.sleep(max(time_limit_s - min(0.5, 0.05 * time_limit_s), 0.0))

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from benchmarks.instances import SJC_CPMP_OPTIMA, read_orlib_pmed, read_pmedopt, read_sjc_cpmp
+from benchmarks.pmedian import build_pmedian_model
 
-from siting.instances import SJC_CPMP_OPTIMA, read_orlib_pmed, read_pmedopt, read_sjc_cpmp
-from siting.model.pmedian import build_pmedian_model
 from siting.solvers import SolveOptions, Status, solve
 
 

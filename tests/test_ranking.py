@@ -10,11 +10,12 @@ import pandas as pd
 import pytest
 from scipy import sparse
 
-from siting.batch import solve_many
-from siting.catalog import default_catalogue
 from siting.coverage import Coverage
-from siting.plan import weighted_new_coverage
-from siting.ranking import (
+from siting.data.catalogue import default_catalogue
+from siting.data.scenario import load_scenario
+from siting.model.covering import weighted_new_coverage
+from siting.pipeline import run_scenario
+from siting.studies.ranking import (
     RankingSettings,
     addition_gain,
     perturbed_population,
@@ -22,8 +23,7 @@ from siting.ranking import (
     ranking_tasks,
     sole_coverage,
 )
-from siting.runner import run_scenario
-from siting.scenario import load_scenario
+from siting.studies.resolve import solve_many
 
 
 def all_plans(path: Path) -> dict[frozenset[tuple[str, str]], float]:

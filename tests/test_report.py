@@ -103,9 +103,9 @@ def test_ranking_and_frontier_files(tiny_report: Path) -> None:
 
 
 def test_png_map_renders_chinese(tiny_report: Path, tmp_path: Path) -> None:
+    from siting.data.scenario import load_scenario
+    from siting.pipeline import run_scenario
     from siting.report.maps import cjk_font, draw_plan_map
-    from siting.runner import run_scenario
-    from siting.scenario import load_scenario
 
     if cjk_font() is None:
         pytest.skip("no CJK font installed (Debian: apt-get install fonts-noto-cjk); map labels fall back to English")

@@ -69,8 +69,8 @@ def test_summary_records_versions_and_input_hashes(two_runs: tuple[Path, Path]) 
 
 
 def test_extended_scenarios_record_every_file_of_the_chain(tmp_path: Path) -> None:
-    from siting.report.outputs import input_files
-    from siting.scenario import load_scenario
+    from siting.data.scenario import load_scenario
+    from siting.pipeline.provenance import input_files
 
     child = tmp_path / "variant.yaml"
     child.write_text(f"extends: {DEFAULT_SCENARIO}\nname: variant\nbudget: 9000000\n", encoding="utf-8")

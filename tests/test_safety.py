@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 import districts as D  # noqa: N812 - the test helpers, short
+from siting.data.scenario import load_scenario
 from siting.errors import ScenarioError
-from siting.scenario import load_scenario
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "siting"
 PAYLOAD = "<script>alert(1)</script>"
@@ -39,8 +39,8 @@ class _Elements(HTMLParser):
 
 
 def _report(tmp_path: Path, *, hostile: bool = True) -> tuple[str, _Elements]:
+    from siting.pipeline import run_scenario
     from siting.report import write_run_outputs
-    from siting.runner import run_scenario
 
     t = D.tables(seed=5)
     t.sites["name"] = t.sites["name"].astype(object)
@@ -116,7 +116,7 @@ def test_no_eval_no_unsafe_yaml_no_pickle_of_inputs() -> None:
 def test_unique_key_loader_is_a_safe_loader() -> None:
     import yaml
 
-    from siting.scenario import _UniqueKeyLoader
+    from siting.data.scenario import _UniqueKeyLoader
 
     assert issubclass(_UniqueKeyLoader, yaml.SafeLoader)
 
@@ -141,8 +141,8 @@ def test_spreadsheet_formula_cells_are_written_as_text(cell: str, written: str) 
 def test_csv_outputs_carry_no_live_formulas(tmp_path: Path) -> None:
     import pandas as pd
 
+    from siting.pipeline import run_scenario
     from siting.report import write_run_outputs
-    from siting.runner import run_scenario
 
     t = D.tables(seed=5)
     t.sites["name"] = t.sites["name"].astype(object)

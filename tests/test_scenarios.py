@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from siting.scenario import Scenario, load_scenario, scenario_json_schema
+from siting.data.scenario import Scenario, load_scenario, scenario_json_schema
 from test_cli import assert_user_error, siting
 
 SCENARIOS = ROOT / "scenarios"
@@ -82,7 +82,7 @@ def test_analysis_section_is_validated(tmp_path: Path) -> None:
 @pytest.mark.skipif(not FAIRNESS_READY, reason="scenario field 'objective' ({kind: fairness}) is not on this "
                                                 "branch yet (issue 4A); enable at merge")
 def test_fairness_lifts_the_worst_covered_group() -> None:
-    from siting.runner import run_scenario
+    from siting.pipeline import run_scenario
 
     def worst_share(name: str) -> float:
         cov = run_scenario(load_scenario(SCENARIOS / f"{name}.yaml")).plan.coverage

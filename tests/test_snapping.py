@@ -13,13 +13,13 @@ import pytest
 import shapely
 import yaml
 
-from siting.catalog import build_catalogue
 from siting.coverage import build_coverage
-from siting.district import Demand, District, Existing, Sites
+from siting.data.catalogue import build_catalogue
+from siting.data.district import Demand, District, Existing, Sites
+from siting.data.scenario import load_scenario
 from siting.errors import DataError, ScenarioError
+from siting.pipeline import prepare, run_scenario
 from siting.report import write_run_outputs
-from siting.runner import prepare, run_scenario
-from siting.scenario import load_scenario
 from siting.walking import WalkingNetwork, isolated_origins, network_reach, snap, tobler_factor
 from siting.walking.snapping import _nearest_edges
 

@@ -82,9 +82,10 @@ def model() -> MilpModel:
     """The covering model of a small district."""
     import tempfile
 
-    from siting.model.covering import SiteData, build_covering_model
-    from siting.runner import prepare
-    from siting.scenario import load_scenario
+    from siting.data.scenario import load_scenario
+    from siting.model.covering import build_covering_model
+    from siting.model.rules import SiteData
+    from siting.pipeline import prepare
 
     with tempfile.TemporaryDirectory() as folder:
         p = prepare(load_scenario(D.write(D.tables(seed=2, n_demand=40, n_sites=10), Path(folder))))

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT
-from siting.batch import solve_many
+from siting.data.scenario import load_scenario
 from siting.errors import ScenarioError, SitingError
-from siting.runner import prepare, run_scenario
-from siting.scenario import load_scenario
-from siting.sweep import (
+from siting.pipeline import prepare, run_scenario
+from siting.studies.resolve import solve_many
+from siting.studies.sweep import (
     efficient_mask,
     frontier_table,
     parse_vary,
@@ -52,7 +52,7 @@ def test_variants_change_what_they_say(write_tiny) -> None:
     lim = sweep_variants(sc, [parse_vary("walk_limit.canteen=7")])[0].scenario
     assert {"key": "canteen", "walk_limit_min": 7.0} in lim.catalogue.services
     scaled = sweep_variants(sc, [parse_vary("walk_limit_scale=2")])[0].scenario
-    from siting.runner import catalogue_for
+    from siting.pipeline import catalogue_for
 
     base, doubled = catalogue_for(sc), catalogue_for(scaled)
     for s in base.services:
@@ -118,15 +118,16 @@ def test_unknown_backend_stops_the_batch(write_tiny) -> None:
 
 
 def test_efficiency_is_judged_within_each_setting() -> None:
-    from siting.batch import TaskResult
     from siting.solvers import Status
+    from siting.studies.resolve import SolveOutcome
 
-    def fake(limit: float, budget: float, cost: float, objective: float) -> TaskResult:
+    def fake(limit: float, budget: float, cost: float, objective: float) -> SolveOutcome:
         plan = type("P", (), {"budget": budget, "cost": cost, "objective": objective, "bound": objective, "gap": 0.0,
                               "sites_used": 1, "assignments": [1],
                               "coverage": pd.DataFrame({"age_group": ["elderly"], "population": [10.0],
                                                         "covered_after": [objective / 10]})})()
-        return TaskResult("k", Status.OPTIMAL, plan, meta={"overrides": {"walk_limit_scale": limit, "budget": budget}})
+        return SolveOutcome("k", Status.OPTIMAL, plan,
+                            meta={"overrides": {"walk_limit_scale": limit, "budget": budget}})
 
     results = [fake(0.8, 1, 1, 5), fake(0.8, 2, 2, 6), fake(1.2, 1, 1, 7), fake(1.2, 2, 2, 9)]
     assert not frontier_table(results, ["elderly"])["efficient"].tolist()[1]

@@ -25,12 +25,12 @@ import pytest
 
 import districts as D  # noqa: N812 - the test helpers, short
 from conftest import ROOT
-from siting.batch import solve_many
+from siting.data.scenario import load_scenario
 from siting.errors import ResumeError
-from siting.runner import prepare
-from siting.scenario import load_scenario
-from siting.sweep import frontier_table, parse_vary, robustness_table, sweep_tasks, sweep_variants
-from siting.sweep_log import (
+from siting.pipeline import prepare
+from siting.studies.resolve import solve_many
+from siting.studies.sweep import frontier_table, parse_vary, robustness_table, sweep_tasks, sweep_variants
+from siting.studies.sweep_log import (
     ProgressLog,
     log_entry,
     log_header,

@@ -10,18 +10,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import ROOT
-from siting.analysis import analyse_run
+from siting.data.scenario import load_scenario
 from siting.errors import InfeasibleError, ScenarioError
-from siting.model.covering import SiteData
 from siting.model.median import _same_sets, build_median_model
+from siting.model.rules import SiteData
 from siting.model.structure import ShareTarget
-from siting.objectives import ObjectiveSpec, optimize_objective
-from siting.optimize import optimize_covering
+from siting.optimizer.covering import optimize_covering
+from siting.optimizer.objectives import ObjectiveSpec, optimize_objective
+from siting.optimizer.walking import break_tie, group_speeds, optimize_median, walking_times
+from siting.pipeline import RunResult, prepare, run_scenario, solve_prepared
 from siting.report.outputs import summary_dict
-from siting.runner import RunResult, prepare, run_scenario, solve_prepared
-from siting.scenario import load_scenario
 from siting.solvers import SolveOptions, Status
-from siting.walking_objectives import break_tie, group_speeds, optimize_median, walking_times
+from siting.studies.analysis import analyse_run
 from tiny_models import covered, plans, weighted_new
 from tiny_walks import CUTOFF, WalkTiny, make_walk_tiny, random_walk_tiny, walking_minutes
 
@@ -191,7 +191,7 @@ def test_scenario_median_end_to_end(write_tiny) -> None:
     assert distances is not None
     speeds = group_speeds(prepared.catalogue)
     sites = prepared.district.sites
-    site_data = SiteData(sites.floor_area, sites.retrofit_cost, sites.allowed)
+    site_data = SiteData.of(sites)
     coverage_walk = walking_times(coverage_plan.hosts, prepared.coverage, distances, speeds, site_data,
                                   prepared.rules)
     assert plan.objective <= coverage_walk.total_minutes + 1e-6

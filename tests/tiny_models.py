@@ -10,7 +10,7 @@ import numpy as np
 from scipy import sparse
 
 from siting.coverage import Coverage
-from siting.model.covering import PlanningRules, SiteData
+from siting.model.rules import PlanningRules, SiteData
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from siting.distances import WalkDistances
 from siting.walking import Reach
+from siting.walking.distances import WalkDistances
 from tiny_models import Tiny, make_tiny
 
 CUTOFF = 1000.0

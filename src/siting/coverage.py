@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from siting.catalog import Catalogue
-from siting.district import District
+from siting.data.catalogue import Catalogue
+from siting.data.district import District
 from siting.walking import Reach
 
 

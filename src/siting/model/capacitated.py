@@ -27,14 +27,13 @@ import numpy as np
 from scipy import sparse
 
 from siting.coverage import Coverage
-from siting.model.covering import PlanningRules, SiteData
 from siting.model.milp import Sense
+from siting.model.rules import PlanningRules, SiteData, site_bounds
 from siting.model.structure import (
     Assembler,
     SitingModel,
     add_site_rules,
     cover_rows,
-    site_bounds,
     site_columns,
     weighted_row_values,
 )

@@ -28,46 +28,16 @@ from scipy import sparse
 from siting.coverage import Coverage
 from siting.model.instance import CoveringInstance, covering_instance
 from siting.model.milp import MilpModel, Sense
-
-
-@dataclass(frozen=True)
-class PlanningRules:
-    """The limits and weights of one planning question, as arrays.
-
-    Attributes
-    ----------
-    budget
-        Total budget in yuan.
-    service_area
-        Floor area each service needs (m²), per service.
-    service_fitout
-        Fit-out cost of each service (yuan), per service.
-    service_weight, group_weight
-        Objective weights per service and per age group.
-    min_sites, max_sites
-        Number of new sites per service: at least / at most (``max_sites`` < 0 means no limit).
-    force_in, force_out
-        Per site: must / must not be converted.
-    """
-
-    budget: float
-    service_area: np.ndarray
-    service_fitout: np.ndarray
-    service_weight: np.ndarray
-    group_weight: np.ndarray
-    min_sites: np.ndarray
-    max_sites: np.ndarray
-    force_in: np.ndarray
-    force_out: np.ndarray
-
-
-@dataclass(frozen=True)
-class SiteData:
-    """What the model needs of the candidate sites."""
-
-    floor_area: np.ndarray
-    retrofit_cost: np.ndarray
-    allowed: np.ndarray
+from siting.model.rules import (
+    PlanningRules,
+    RuleRows,
+    SiteData,
+    define_area,
+    define_budget,
+    define_link,
+    define_site_counts,
+    stack_rows,
+)
 
 
 @dataclass(frozen=True)
@@ -179,32 +149,13 @@ def covering_milp(instance: CoveringInstance) -> CoveringModel:
     x_site, x_service = inst.x_site, inst.x_service
     n_cols = K + m + nz
     xs, ys, zs = slice(0, K), slice(K, K + m), slice(K + m, n_cols)
-    Rx = inst.cover.astype(np.float64)
-    # cover: z_r - Σ x ≤ 0
-    cover = sparse.hstack([-Rx, sparse.csr_matrix((nz, m)), sparse.identity(nz, format="csr")], format="csr")
-    # link: x_k - y_j ≤ 0
-    eye_k = sparse.identity(K, format="csr")
-    link = sparse.hstack([eye_k, -sparse.csr_matrix((np.ones(K), (np.arange(K), x_site)), shape=(K, m)),
-                          sparse.csr_matrix((K, nz))], format="csr")
-    # area: Σ a_s x - F_j y_j ≤ 0
-    area = sparse.hstack([sparse.csr_matrix((inst.x_area, (x_site, np.arange(K))), shape=(m, K)),
-                          -sparse.diags(inst.site_area, format="csr"),
-                          sparse.csr_matrix((m, nz))], format="csr")
-    # budget
-    budget = sparse.csr_matrix(np.concatenate([inst.x_fitout, inst.site_cost, np.zeros(nz)])[None, :])
-    # sites per service
-    limited = np.flatnonzero((inst.min_sites > 0) | (inst.max_sites >= 0))
-    count = sparse.csr_matrix((0, n_cols))
-    if limited.size:
-        sel = np.isin(x_service, limited)
-        count = sparse.csr_matrix((np.ones(int(sel.sum())),
-                                   (np.searchsorted(limited, x_service[sel]), np.flatnonzero(sel))),
-                                  shape=(limited.size, n_cols))
-    A = sparse.vstack([cover, link, area, budget, count], format="csr")
-    inf = np.inf
-    row_lower = np.concatenate([np.full(nz + K + m + 1, -inf), inst.min_sites[limited].astype(float)])
-    row_upper = np.concatenate([np.zeros(nz + K + m), [inst.budget],
-                                np.where(inst.max_sites[limited] >= 0, inst.max_sites[limited], inf)])
+    # cover: z_r - Σ x ≤ 0; then the plan rules (link, area, budget, count), built in siting.model.rules
+    cover = RuleRows("cover", {"x": -inst.cover.astype(np.float64).tocsr(), "z": sparse.identity(nz, format="csr")},
+                     np.full(nz, -np.inf), np.zeros(nz))
+    blocks = [cover, define_link(x_site, m), define_area(x_site, inst.x_area, inst.site_area),
+              define_budget(inst.x_fitout, inst.site_cost, inst.budget),
+              define_site_counts(x_service, inst.min_sites, inst.max_sites)]
+    A, row_lower, row_upper, row_blocks = stack_rows(blocks, {"x": K, "y": m, "z": nz})
     col_lower = np.zeros(n_cols)
     col_lower[K:K + m] = inst.force_in.astype(float)
     col_upper = np.ones(n_cols)
@@ -213,11 +164,6 @@ def covering_milp(instance: CoveringInstance) -> CoveringModel:
     integer = np.zeros(n_cols, dtype=bool)
     integer[:K + m] = True
     objective = np.concatenate([np.zeros(K + m), inst.weight])
-    r0 = 0
-    row_blocks = {}
-    for name, size in (("cover", nz), ("link", K), ("area", m), ("budget", 1), ("count", limited.size)):
-        row_blocks[name] = slice(r0, r0 + size)
-        r0 += size
     milp = MilpModel(
         name="budgeted multi-service covering",
         sense=Sense.MAXIMIZE,
@@ -233,3 +179,14 @@ def covering_milp(instance: CoveringInstance) -> CoveringModel:
     )
     stats = {**inst.stats, "nonzeros": int(A.nnz)}
     return CoveringModel(milp, x_site, x_service, m, inst.n_services, inst.baseline_value, stats)
+
+
+def weighted_new_coverage(hosts: np.ndarray, coverage: Coverage, rules: PlanningRules) -> float:
+    """The covering objective of a plan: weighted residents it covers that existing facilities do not.
+
+    Computed straight from the coverage matrices, independently of any solver's variables.
+    """
+    after = coverage.covered_population(hosts)
+    before = coverage.baseline_population()
+    w = np.array([rules.service_weight[s] * rules.group_weight[g] for s, g in coverage.pairs])
+    return float(w @ (after - before))

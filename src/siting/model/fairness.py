@@ -19,7 +19,7 @@ rows ``z_r`` (a group of demand points of one service that the same pairs reach)
                 subject to  share_f ≥ floor_f            for every floor f      (floor)
                             z_r ≤ Σ_{k ∈ N(r)} x_k,  site rules, as above
 
-The max-min objective leaves many plans tied; :func:`siting.objectives.optimize_objective`
+The max-min objective leaves many plans tied; :func:`siting.optimizer.objectives.optimize_objective`
 then maximises the weighted coverage among the plans that keep the best minimum share
 (lexicographic). ``z`` is implied integer: for fixed ``x`` with positive weights an optimal
 ``z_r`` is ``min(1, Σ x)``, and with the share rows a ``z_r`` whose row is covered can be
@@ -32,8 +32,8 @@ import numpy as np
 from scipy import sparse
 
 from siting.coverage import Coverage
-from siting.model.covering import PlanningRules, SiteData
 from siting.model.milp import Sense
+from siting.model.rules import PlanningRules, SiteData, site_bounds
 from siting.model.structure import (
     Assembler,
     ShareTarget,
@@ -41,7 +41,6 @@ from siting.model.structure import (
     add_site_rules,
     cover_rows,
     share_terms,
-    site_bounds,
     site_columns,
     weighted_row_values,
 )

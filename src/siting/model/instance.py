@@ -16,15 +16,12 @@ compares every merged row with its representative, entry by entry.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import sparse
 
 from siting.coverage import Coverage
-
-if TYPE_CHECKING:  # covering.py builds its MILP from this module's instance
-    from siting.model.covering import PlanningRules, SiteData
+from siting.model.rules import PlanningRules, SiteData, assignment_cost, pair_columns, rule_violation, usable_pairs
 
 
 @dataclass(frozen=True)
@@ -109,28 +106,15 @@ class CoveringInstance:
 
     def cost(self, x: np.ndarray) -> float:
         """Retrofit of every converted site (forced ones included) plus the fit-out of every column."""
-        x = np.asarray(x) > 0.5
-        used = self.force_in.copy()
-        used[self.x_site[x]] = True
-        return float(self.site_cost[used].sum() + self.x_fitout[x].sum())
+        return assignment_cost(self.hosts(x), self.site_cost, self.service_fitout, self.force_in)
 
     def violation(self, x: np.ndarray) -> str:
-        """Why a 0/1 column vector is not a feasible plan ('' when it is)."""
-        x = np.asarray(x) > 0.5
-        if self.cost(x) > self.budget * (1 + 1e-9) + 1e-6:
-            return f"cost {self.cost(x):,.0f} exceeds the budget {self.budget:,.0f}"
-        area = np.bincount(self.x_site[x], weights=self.x_area[x], minlength=self.n_sites).astype(np.float64)
-        over = np.flatnonzero(area > self.site_area * (1 + 1e-9) + 1e-6)
-        if over.size:
-            return f"site {int(over[0])} hosts {area[over[0]]:g} m² of services in {self.site_area[over[0]]:g} m²"
-        count = np.bincount(self.x_service[x], minlength=self.n_services)
-        low = np.flatnonzero(count < self.min_sites)
-        if low.size:
-            return f"service {int(low[0])} has {count[low[0]]} sites, fewer than {self.min_sites[low[0]]}"
-        high = np.flatnonzero((self.max_sites >= 0) & (count > self.max_sites))
-        if high.size:
-            return f"service {int(high[0])} has {count[high[0]]} sites, more than {self.max_sites[high[0]]}"
-        return ""
+        """Why a 0/1 column vector is not a feasible plan ('' when it is): the plan rules of
+        :mod:`siting.model.rules`, checked on the assignment the columns make."""
+        return rule_violation(self.hosts(x), floor_area=self.site_area, retrofit_cost=self.site_cost,
+                              service_area=self.service_area, service_fitout=self.service_fitout,
+                              force_in=self.force_in, budget=self.budget, min_sites=self.min_sites,
+                              max_sites=self.max_sites)
 
     def hosts(self, x: np.ndarray) -> np.ndarray:
         """Boolean (sites × services) assignment of a column vector."""
@@ -206,13 +190,8 @@ def covering_instance(coverage: Coverage, sites: SiteData, rules: PlanningRules,
     """
     m = len(sites.floor_area)
     S = len(coverage.service_keys)
-    usable = (sites.allowed
-              & (rules.service_area[None, :] <= sites.floor_area[:, None] + 1e-9)
-              & ~rules.force_out[:, None]
-              & (sites.retrofit_cost[:, None] + rules.service_fitout[None, :] <= rules.budget + 1e-6))
-    x_service, x_site = np.nonzero(usable.T)
+    x_site, x_service, x_start = pair_columns(usable_pairs(sites, rules))
     K = x_site.size
-    x_start = np.searchsorted(x_service, np.arange(S + 1))
     blocks: list[sparse.csr_matrix] = []
     weights: list[np.ndarray] = []
     services: list[np.ndarray] = []

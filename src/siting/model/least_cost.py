@@ -27,8 +27,8 @@ import numpy as np
 from scipy import sparse
 
 from siting.coverage import Coverage
-from siting.model.covering import PlanningRules, SiteData
 from siting.model.milp import Sense
+from siting.model.rules import PlanningRules, SiteData, site_bounds
 from siting.model.structure import (
     Assembler,
     ShareTarget,
@@ -37,7 +37,6 @@ from siting.model.structure import (
     cover_rows,
     plan_cost_vector,
     share_terms,
-    site_bounds,
     site_columns,
 )
 

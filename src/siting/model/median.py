@@ -2,10 +2,10 @@
 
 Per service, residents walk to the nearest open facility of that service — a new one the plan
 places or an existing one. The classic single-service p-median (every point assigned, ``p``
-sites) is :mod:`siting.model.pmedian`; here the services share the site rules of
+sites) is :mod:`benchmarks.pmedian`; here the services share the site rules of
 :mod:`siting.model.structure` (floor area, budget, sites per service, forced sites), only the
 pairs within the walking cutoff are recorded, and a walk beyond the cutoff counts as the
-cutoff ``D`` (see :mod:`siting.distances`).
+cutoff ``D`` (see :mod:`siting.walking.distances`).
 
 For a demand point ``i`` and service ``s`` let ``f_is = min(nearest existing facility of s, D)``
 be its walk without new facilities and ``W_is`` its weighted minutes per metre (residents ×
@@ -51,9 +51,8 @@ import numpy as np
 from scipy import sparse
 
 from siting.coverage import Coverage
-from siting.distances import WalkDistances
-from siting.model.covering import PlanningRules, SiteData
 from siting.model.milp import MilpModel, Sense
+from siting.model.rules import PlanningRules, SiteData, site_bounds
 from siting.model.structure import (
     Assembler,
     CoverRows,
@@ -62,10 +61,10 @@ from siting.model.structure import (
     add_site_rules,
     cover_rows,
     share_terms,
-    site_bounds,
     site_columns,
     weighted_row_values,
 )
+from siting.walking.distances import WalkDistances
 
 _HASH_SEED = 20240611
 
@@ -264,7 +263,7 @@ def build_median_model(coverage: Coverage, distances: WalkDistances, weights: np
         Walking metres below the cutoff.
     weights
         ``W`` (demand points × services): weighted minutes per metre (see
-        :func:`siting.distances.walk_weights`).
+        :func:`siting.walking.distances.walk_weights`).
     sites, rules
         Candidate sites; budget and requirements (the number of sites per service in
         ``min_sites`` / ``max_sites``).

@@ -30,6 +30,7 @@ from scipy import sparse
 from siting.model.covering import CoveringModel
 from siting.model.instance import CoveringInstance
 from siting.model.milp import MilpModel, Sense
+from siting.model.rules import RuleRows, count_limited, define_budget, define_site_counts, stack_rows
 
 MAX_PATTERN_SERVICES = 12  # above this many services, patterns are not enumerated
 
@@ -138,24 +139,16 @@ def plan_constraints(inst: CoveringInstance, pat: Patterns, *,
         The constraint matrix, its row bounds and the services that have a count row.
     """
     K, P, m = inst.n_cols, pat.n, inst.n_sites
-    n = K + P + extra
-    link = sparse.hstack([sparse.identity(K, format="csr"), -pat.link(), sparse.csr_matrix((K, extra))])
-    site = sparse.hstack([sparse.csr_matrix((m, K)),
-                          sparse.csr_matrix((np.ones(P), (pat.site, np.arange(P))), shape=(m, P)),
-                          sparse.csr_matrix((m, extra))])
-    budget = sparse.csr_matrix(np.concatenate([inst.x_fitout, inst.site_cost[pat.site], np.zeros(extra)])[None, :])
+    link = RuleRows("link", {"x": sparse.identity(K, format="csr"), "u": -pat.link()},
+                    np.full(K, -np.inf), np.zeros(K))
     has_pattern = np.bincount(pat.site, minlength=m) > 0
+    site = RuleRows("site", {"u": sparse.csr_matrix((np.ones(P), (pat.site, np.arange(P))), shape=(m, P))},
+                    np.where(inst.force_in & has_pattern, 1.0, -np.inf), np.ones(m))
     fixed_cost = float(inst.site_cost[inst.force_in & ~has_pattern].sum())
-    limited = np.flatnonzero((inst.min_sites > 0) | (inst.max_sites >= 0))
-    sel = np.isin(inst.x_service, limited)
-    count = sparse.csr_matrix((np.ones(int(sel.sum())),
-                               (np.searchsorted(limited, inst.x_service[sel]), np.flatnonzero(sel))),
-                              shape=(limited.size, n))
-    rows = sparse.vstack([link, site, budget, count], format="csr")
-    lower = np.concatenate([np.full(K, -np.inf), np.where(inst.force_in & has_pattern, 1.0, -np.inf), [-np.inf],
-                            inst.min_sites[limited].astype(float)])
-    upper = np.concatenate([np.zeros(K), np.ones(m), [inst.budget - fixed_cost],
-                            np.where(inst.max_sites[limited] >= 0, inst.max_sites[limited], np.inf)])
+    budget = define_budget(inst.x_fitout, inst.site_cost[pat.site], inst.budget, fixed=fixed_cost, y_block="u")
+    count = define_site_counts(inst.x_service, inst.min_sites, inst.max_sites)
+    rows, lower, upper, _ = stack_rows([link, site, budget, count], {"x": K, "u": P, "extra": extra})
+    limited = count_limited(inst.min_sites, inst.max_sites)
     return rows, lower, upper, limited
 
 

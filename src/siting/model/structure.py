@@ -10,12 +10,8 @@ in what they ask of coverage. This module builds, from arrays and sparse matrice
   keeping the residents of every (service, age group) pair in each merged row, so that
   shares per age group can be written as linear expressions;
 * :class:`Assembler`: named column and row blocks stacked into a :class:`MilpModel`;
-* :func:`add_site_rules`: the rows every siting formulation shares::
-
-      x_k ≤ y_j(k)                       a service needs its site converted      (link)
-      Σ_{k at j} a_s(k) x_k ≤ F_j y_j     services fit the site's floor area      (area)
-      Σ_j c_j y_j + Σ_k f_s(k) x_k ≤ B    retrofit once + fit-out per service     (budget, optional)
-      min_s ≤ Σ_{k of s} x_k ≤ max_s      sites per service                       (count)
+* :func:`add_site_rules`: the plan rules every siting formulation shares (link, area, budget,
+  count), taken from their one home, :mod:`siting.model.rules`.
 """
 
 from __future__ import annotations
@@ -26,9 +22,20 @@ import numpy as np
 from scipy import sparse
 
 from siting.coverage import Coverage
-from siting.model.covering import PlanningRules, SiteData
 from siting.model.instance import merge_identical_rows
 from siting.model.milp import MilpModel, Sense
+from siting.model.rules import (
+    PlanningRules,
+    RuleRows,
+    SiteData,
+    define_area,
+    define_budget,
+    define_link,
+    define_site_counts,
+    pair_columns,
+    stack_rows,
+    usable_pairs,
+)
 
 
 @dataclass(frozen=True)
@@ -65,15 +72,10 @@ class SiteColumns:
 
 
 def site_columns(sites: SiteData, rules: PlanningRules, *, budget: bool = True) -> SiteColumns:
-    """The (site, service) pairs a plan may choose (see the module docstring)."""
-    usable = (sites.allowed
-              & (rules.service_area[None, :] <= sites.floor_area[:, None] + 1e-9)
-              & ~rules.force_out[:, None])
-    if budget:
-        usable &= sites.retrofit_cost[:, None] + rules.service_fitout[None, :] <= rules.budget + 1e-6
-    x_service, x_site = np.nonzero(usable.T)
-    S = usable.shape[1]
-    return SiteColumns(x_site, x_service, np.searchsorted(x_service, np.arange(S + 1)), usable.shape[0], S)
+    """The (site, service) pairs a plan may choose (:func:`siting.model.rules.usable_pairs`)."""
+    usable = usable_pairs(sites, rules, budget=budget)
+    x_site, x_service, x_start = pair_columns(usable)
+    return SiteColumns(x_site, x_service, x_start, usable.shape[0], usable.shape[1])
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,7 @@ class Assembler:
     """Named column blocks and row blocks, stacked into one :class:`MilpModel`."""
 
     col_sizes: dict[str, int] = field(default_factory=dict)
-    rows: list[tuple[str, dict[str, sparse.spmatrix], np.ndarray, np.ndarray]] = field(default_factory=list)
+    rows: list[RuleRows] = field(default_factory=list)
 
     def columns(self, name: str, size: int) -> None:
         """Add a block of ``size`` columns (in order)."""
@@ -166,7 +168,11 @@ class Assembler:
         n = next(iter(parts.values())).shape[0]
         lo = np.broadcast_to(np.asarray(lower, dtype=float), (n,)).copy()
         hi = np.broadcast_to(np.asarray(upper, dtype=float), (n,)).copy()
-        self.rows.append((name, parts, lo, hi))
+        self.rows.append(RuleRows(name, {k: sparse.csr_matrix(v) for k, v in parts.items()}, lo, hi))
+
+    def add_rows(self, block: RuleRows) -> None:
+        """Add a row block built by :mod:`siting.model.rules`."""
+        self.rows.append(block)
 
     def build(self, name: str, sense: Sense, objective: dict[str, np.ndarray], *, integer: tuple[str, ...],
               col_lower: dict[str, np.ndarray] | None = None, col_upper: dict[str, np.ndarray] | None = None,
@@ -174,16 +180,7 @@ class Assembler:
         """Stack the blocks into a model; columns default to ``[0, 1]``."""
         cs = self.col_slices()
         n_cols = self.n_cols
-        mats, lo, hi, row_blocks, r0 = [], [], [], {}, 0
-        for rname, parts, rlo, rhi in self.rows:
-            n = rlo.size
-            mats.append(sparse.hstack([sparse.csr_matrix(parts[c]) if c in parts else sparse.csr_matrix((n, size))
-                                       for c, size in self.col_sizes.items()], format="csr"))
-            lo.append(rlo)
-            hi.append(rhi)
-            row_blocks[rname] = slice(r0, r0 + n)
-            r0 += n
-        A = sparse.vstack(mats, format="csr") if mats else sparse.csr_matrix((0, n_cols))
+        A, row_lower, row_upper, row_blocks = stack_rows(self.rows, self.col_sizes)
         c = np.zeros(n_cols)
         for block, coef in objective.items():
             c[cs[block]] = coef
@@ -199,36 +196,22 @@ class Assembler:
         for block in implied_integer:
             implied[cs[block]] = True
         return MilpModel(name=name, sense=sense, objective=c, A=A,
-                         row_lower=np.concatenate(lo) if lo else np.zeros(0),
-                         row_upper=np.concatenate(hi) if hi else np.zeros(0),
+                         row_lower=row_lower, row_upper=row_upper,
                          col_lower=cl, col_upper=cu, integer=isint, offset=offset, col_blocks=cs,
                          row_blocks=row_blocks, implied_integer=implied if implied.any() else None)
 
 
 def add_site_rules(asm: Assembler, cols: SiteColumns, sites: SiteData, rules: PlanningRules, *,
                    budget: bool = True) -> None:
-    """Add the link, area, budget and count rows (see the module docstring)."""
-    K, m = cols.n_pairs, cols.n_sites
-    kk = np.arange(K)
-    asm.add("link", {"x": sparse.identity(K, format="csr"),
-                     "y": sparse.csr_matrix((-np.ones(K), (kk, cols.x_site)), shape=(K, m))}, -np.inf, 0.0)
-    asm.add("area", {"x": sparse.csr_matrix((rules.service_area[cols.x_service], (cols.x_site, kk)), shape=(m, K)),
-                     "y": -sparse.diags(sites.floor_area, format="csr")}, -np.inf, 0.0)
+    """Add the plan rules of :mod:`siting.model.rules`: link, area, budget (optional) and count rows."""
+    asm.add_rows(define_link(cols.x_site, cols.n_sites))
+    asm.add_rows(define_area(cols.x_site, rules.service_area[cols.x_service], sites.floor_area))
     if budget:
-        asm.add("budget", {"x": sparse.csr_matrix(rules.service_fitout[cols.x_service][None, :]),
-                           "y": sparse.csr_matrix(sites.retrofit_cost[None, :])}, -np.inf, rules.budget)
-    limited = np.flatnonzero((rules.min_sites > 0) | (rules.max_sites >= 0))
-    if limited.size:
-        sel = np.isin(cols.x_service, limited)
-        count = sparse.csr_matrix((np.ones(int(sel.sum())), (np.searchsorted(limited, cols.x_service[sel]),
-                                                              np.flatnonzero(sel))), shape=(limited.size, K))
-        asm.add("count", {"x": count}, rules.min_sites[limited].astype(float),
-                np.where(rules.max_sites[limited] >= 0, rules.max_sites[limited], np.inf).astype(float))
-
-
-def site_bounds(rules: PlanningRules) -> tuple[np.ndarray, np.ndarray]:
-    """Lower and upper bounds of the ``y`` columns: forced in / forced out."""
-    return rules.force_in.astype(float), np.where(rules.force_out, 0.0, 1.0)
+        fit, retro = plan_cost_vector(cols, sites, rules)
+        asm.add_rows(define_budget(fit, retro, rules.budget))
+    counts = define_site_counts(cols.x_service, rules.min_sites, rules.max_sites)
+    if counts.n_rows:
+        asm.add_rows(counts)
 
 
 def plan_cost_vector(cols: SiteColumns, sites: SiteData, rules: PlanningRules) -> tuple[np.ndarray, np.ndarray]:

@@ -9,17 +9,17 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from siting.report.atomic import atomic_output_dir
 from siting.report.charts import frontier_png, frontier_series
 from siting.report.csv_out import write_csv
 from siting.report.html import render_compare_report, render_sweep_report
-from siting.report.outputs import atomic_output_dir
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from siting.analysis import RunAnalysis
-    from siting.compare import Comparison
-    from siting.runner import Prepared, RunResult
+    from siting.pipeline import Prepared, RunResult
+    from siting.studies.analysis import RunAnalysis
+    from siting.studies.compare import Comparison
 
 
 def _csv(df: pd.DataFrame, path: Path) -> None:

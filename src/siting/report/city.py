@@ -15,10 +15,12 @@ import numpy as np
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-import siting
-from siting.batch_city import BatchResult
+from siting._version import __version__
+from siting.city.batch import BatchResult
+from siting.files import sha256_file
+from siting.report.atomic import atomic_output_dir
 from siting.report.csv_out import write_csv
-from siting.report.outputs import _json_number, _sha256, atomic_output_dir
+from siting.report.outputs import json_number
 
 
 def _env() -> Environment:
@@ -90,15 +92,15 @@ def batch_summary(result: BatchResult) -> dict[str, Any]:
     inputs = {}
     for p in (sc.data.demand, sc.data.sites, sc.data.existing, result.city.circles.boundaries, result.city.source):
         if p is not None and Path(p).is_file():
-            inputs[Path(p).name] = _sha256(Path(p))
+            inputs[Path(p).name] = sha256_file(Path(p))
     assignments = combined_assignments(result)
     return {
         "city": sc.name,
         "title": sc.title,
         "status": result.status.value,
-        "objective": _json_number(result.objective),
-        "bound": _json_number(result.bound),
-        "gap": _json_number(result.gap),
+        "objective": json_number(result.objective),
+        "bound": json_number(result.bound),
+        "gap": json_number(result.gap),
         "objective_meaning": "weighted residents newly covered by facilities of their own life circle "
                              "(baseline: existing facilities anywhere)",
         "bound_meaning": "best Lagrangian bound over the prices tried: no plan within the budget covers more",
@@ -114,7 +116,7 @@ def batch_summary(result: BatchResult) -> dict[str, Any]:
         "solver": sc.solver.backend,
         "notes": list(result.notes),
         "timings_s": {k: round(v, 4) for k, v in result.timings.items()},
-        "versions": {"siting": siting.__version__, "python": platform.python_version()},
+        "versions": {"siting": __version__, "python": platform.python_version()},
         "inputs_sha256": inputs,
     }
 

@@ -19,15 +19,15 @@ import numpy as np
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-import siting
-from siting.catalog import Catalogue
+from siting._version import __version__
+from siting.data.catalogue import Catalogue
 from siting.report.charts import frontier_series, line_chart_svg
 from siting.report.mapdata import map_data, map_json
 
 if TYPE_CHECKING:
-    from siting.analysis import RunAnalysis
-    from siting.compare import Comparison
-    from siting.runner import Prepared, RunResult
+    from siting.pipeline import Prepared, RunResult
+    from siting.studies.analysis import RunAnalysis
+    from siting.studies.compare import Comparison
 
 
 def _fmt(spec: str) -> Any:
@@ -93,7 +93,7 @@ def frontier_context(frontier: pd.DataFrame, catalogue: Catalogue, *, axis_colum
 
 
 def _base_context(map_payload: dict[str, Any] | None) -> dict[str, Any]:
-    return {"assets": assets(), "version": siting.__version__,
+    return {"assets": assets(), "version": __version__,
             "map_json": map_json(map_payload) if map_payload is not None else None}
 
 

@@ -16,10 +16,10 @@ import numpy as np
 from pyproj import Transformer
 from scipy import sparse
 
-from siting.catalog import Catalogue
 from siting.coverage import Coverage
-from siting.district import District
-from siting.plan import Plan
+from siting.data.catalogue import Catalogue
+from siting.data.district import District
+from siting.pipeline.plan import Plan
 
 REACH_BUFFER_M = 25.0
 

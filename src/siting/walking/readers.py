@@ -20,9 +20,9 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Geod, Transformer
 
-from siting import io
+from siting.data import readers as io
+from siting.data.coords import to_wgs84
 from siting.errors import DataError, SitingError, raise_problems, where
-from siting.walking.coords import to_wgs84
 from siting.walking.network import WalkingNetwork
 
 PYROSM_PREFIX = "pyrosm:"

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.spatial import cKDTree
 
-from siting.district import District
+from siting.data.district import District
+from siting.data.scenario import Scenario
 from siting.errors import ScenarioError
-from siting.scenario import Scenario
 from siting.walking.network import WalkingNetwork
 from siting.walking.paths import isolated_origins, network_reach
 from siting.walking.reach import Reach, euclidean_reach
