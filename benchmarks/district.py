@@ -7,7 +7,7 @@ benchmark reads the instance exactly as a planner's scenario would be read:
 
 - ``data.crs``: a metric CRS (the generator's coordinates are metres);
 - ``walking: {mode: euclidean, detour: <meta detour>}``;
-- catalogue overrides from ``meta.json``: each service's walking limit, floor area and the age
+- its own catalogue (``replace: true``) from ``meta.json``: each service's walking limit, floor area and the age
   groups it serves, fit-out cost 0 (the instance has none), each age group's speed;
 - the budget from ``meta.json``.
 
@@ -52,12 +52,15 @@ def scenario_dict(meta: dict[str, Any], name: str) -> dict[str, Any]:
         "title": f"district benchmark {name}",
         "data": {"demand": "demand.csv", "sites": "sites.csv", "existing": "existing.csv", "crs": CRS},
         "services": [s["key"] for s in services],
-        "catalogue": {
-            "services": [{"key": s["key"], "walk_limit_min": float(s["walk_min"]),
-                          "floor_area_m2": float(s["area_m2"]), "serves": list(s["serves"]),
-                          "fitout_yuan_per_m2": 0.0} for s in services],
-            "age_groups": [{"key": g, "speed_m_s": float(v)} for g, v in meta["speeds_m_per_s"].items()],
+        "catalogue": {  # the instance's own model: its services and groups, limits in minutes at each speed
+            "replace": True,
+            "services": [{"key": s["key"], "name_zh": s["key"], "name_en": s["key"], "category": "basic",
+                          "walk_limit_min": float(s["walk_min"]), "floor_area_m2": float(s["area_m2"]),
+                          "serves": list(s["serves"]), "fitout_yuan_per_m2": 0.0} for s in services],
+            "age_groups": [{"key": g, "name_zh": g, "name_en": g, "speed_m_s": float(v)}
+                           for g, v in meta["speeds_m_per_s"].items()],
         },
+        "objective": {"kind": "coverage"},  # the instance's objective: covered population summed
         "budget": float(meta["budget"]),
         "walking": {"mode": "euclidean", "detour": float(meta["detour"])},
         "solver": {"backend": "highs", "time_limit_s": 120, "mip_gap": 0.01, "threads": 1, "seed": 0},
@@ -77,7 +80,7 @@ def district_scenario(shared: Path, demand: int = 20000, sites: int = 1000, seed
     cache
         Where generated instances are kept.
     """
-    name = f"district-{demand}x{sites}-s{seed}"
+    name = f"district-{demand}x{sites}-s{seed}-v2"  # v2: the instance's own catalogue (replace: true)
     folder = cache / name
     path = folder / "scenario.yaml"
     if not path.exists():

@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 import yaml
 
+import legacy_catalogue
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # Independent solves run in this process unless a test asks for workers (tests that exercise the
@@ -78,6 +80,7 @@ def write_tiny(tmp_path: Path) -> TinyWriter:
             "budget": float(max(cost.min() + 600_000, budget_share * cost.sum())),
             "walking": {"mode": "euclidean", "detour": 1.3},
             "solver": {"time_limit_s": 30, "mip_gap": 0.0},
+            **legacy_catalogue.scenario_fields(services),  # the engine's tests: three groups, minutes, coverage
         }
         for key, value in extra.items():
             scenario[key] = value

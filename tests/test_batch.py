@@ -20,6 +20,7 @@ import yaml
 from scipy import sparse
 from shapely.geometry import box
 
+import legacy_catalogue
 from conftest import ROOT
 from siting.city.batch import BatchResult, best_combination, run_batch
 from siting.city.circle import PricedSolve, circle_task, prepare_circle, solve_circle
@@ -58,7 +59,7 @@ def write_city(folder: Path, *, budget: float = 2_600_000, seed: int = 1, **extr
                                           "crs": "EPSG:32648"},
             "services": list(SERVICES), "budget": budget, "walking": {"mode": "euclidean", "detour": 1.3},
             "solver": {"mip_gap": 0.0, "time_limit_s": 30}, "circles": {"count": 3, "seed": 0},
-            "pricing": {"gap": 0.0, "max_rounds": 14}}
+            "pricing": {"gap": 0.0, "max_rounds": 14}, **legacy_catalogue.scenario_fields(SERVICES)}
     city.update(extra)
     path = folder / "city.yaml"
     path.write_text(yaml.safe_dump(city, allow_unicode=True), encoding="utf-8")

@@ -55,7 +55,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("browser")
     data = ROOT / "data" / "jiangbei-yubei"
     sites = pd.read_csv(data / "sites.csv")
-    sites.loc[sites["id"] == "D01", "name"] = XSS  # D01 is in the default plan
+    sites.loc[sites["id"] == "S14", "name"] = XSS  # S14 is in the plan at 8 million yuan
     sites.to_csv(folder / "sites.csv", index=False)
     raw = yaml.safe_load(DEFAULT_SCENARIO.read_text(encoding="utf-8"))
     raw["data"] = {**raw["data"], "sites": str(folder / "sites.csv")}
@@ -96,7 +96,7 @@ def test_report_in_chromium(browser: Any, report: Path) -> None:
     cells = page.locator("#plan td", has_text="alert(1)")
     assert cells.count() >= 1 and cells.first.inner_text() == XSS
     assert page.locator("#ranking td", has_text="alert(1)").first.inner_text() == XSS
-    page.locator(".site-marker[data-site='D01']").click()
+    page.locator(".site-marker[data-site='S14']").click()
     popup = page.locator(".leaflet-popup-content")
     popup.wait_for(timeout=5_000)
     assert XSS in popup.inner_text()
@@ -107,8 +107,16 @@ def test_report_in_chromium(browser: Any, report: Path) -> None:
     page.locator("#ranking thead th", has_text="Cost").first.click()
     first_cost = float(rows.first.locator("td").nth(4).get_attribute("data-sort"))
     assert first_cost == pytest.approx(ranking["cost"].min(), abs=0.01)
-    # the frontier chart: one point per budget and series (all ages + three age groups)
-    assert page.locator("#frontier-chart circle.point").count() == 4 * len(frontier)
+    # the frontier chart: one point per budget and series (all ages + six age bands)
+    assert page.locator("#frontier-chart circle.point").count() == 7 * len(frontier)
+    # the compliance matrix: one row per community, one cell per basic service, before → after
+    compliance = pd.read_csv(report / "compliance.csv")
+    basic = compliance.loc[compliance["category"] == "basic", "service"].nunique()
+    matrix = page.locator("#compliance-matrix tbody tr")
+    assert matrix.count() == compliance["community"].nunique() == 8
+    assert matrix.first.locator("td").count() == 1 + basic
+    assert "→" in matrix.first.locator("td").nth(1).inner_text()
+    assert page.locator("#synthetic").inner_text().startswith("示例数据")
     assert page.locator("#coverage tbody tr").count() == len(pd.read_csv(report / "coverage.csv"))
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -8,9 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from siting.data.catalogue import default_catalogue
 from siting.data.scenario import load_scenario
-from siting.pipeline import run_scenario
+from siting.pipeline import catalogue_for, run_scenario
 
 
 def brute_force(scenario_path) -> tuple[float, float]:
@@ -20,7 +19,7 @@ def brute_force(scenario_path) -> tuple[float, float]:
     Returns (best objective, weighted baseline).
     """
     sc = load_scenario(scenario_path)
-    cat = default_catalogue()
+    cat = catalogue_for(sc)  # the scenario's own catalogue (tests/legacy_catalogue.py)
     services = [cat.service(k) for k in sc.services]
     groups = cat.age_groups
     dem = pd.read_csv(sc.data.demand)
@@ -43,7 +42,7 @@ def brute_force(scenario_path) -> tuple[float, float]:
                  if len(exy) else np.full((len(dem), 0), np.inf))
         for g in groups:
             if g.key in s.serves:
-                base[s.key, g.key] = (edist <= s.walk_limit_min * 60 * g.speed_m_s).any(axis=1)
+                base[s.key, g.key] = (edist <= cat.reach_m(s, g)).any(axis=1)
     base_val = sum(gw[g] * dem[g].to_numpy()[b].sum() for (s, g), b in base.items())
     best = 0.0
     for r in range(len(options) + 1):
@@ -64,7 +63,7 @@ def brute_force(scenario_path) -> tuple[float, float]:
                         continue
                     cov = base[s.key, g.key].copy()
                     if cols:
-                        cov |= (dist[:, cols] <= s.walk_limit_min * 60 * g.speed_m_s).any(axis=1)
+                        cov |= (dist[:, cols] <= cat.reach_m(s, g)).any(axis=1)
                     val += gw[g.key] * dem[g.key].to_numpy()[cov].sum()
             best = max(best, val - base_val)
     return best, base_val

@@ -29,7 +29,8 @@ def default_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_default_scenario_writes_every_output(default_run: Path) -> None:
-    for name in ("summary.json", "plan.csv", "plan.gpkg", "coverage.csv", "report.html", "map.png"):
+    for name in ("summary.json", "plan.csv", "plan.gpkg", "coverage.csv", "compliance.csv", "report.html",
+                 "map.png"):
         assert (default_run / name).is_file(), name
     summary = json.loads((default_run / "summary.json").read_text())
     assert summary["status"] == "optimal"
@@ -40,12 +41,17 @@ def test_default_scenario_writes_every_output(default_run: Path) -> None:
     assert {"site_id", "site_name", "service", "floor_area_m2", "cost"} <= set(plan.columns)
     assert plan["cost"].sum() == pytest.approx(summary["cost"], abs=1.0)
     cov = pd.read_csv(default_run / "coverage.csv")
-    assert list(cov.columns[:7]) == ["service", "service_zh", "age_group", "population", "covered_before",
-                                     "covered_after", "share_before"]
+    assert list(cov.columns[:8]) == ["service", "service_zh", "category", "age_group", "population",
+                                     "covered_before", "covered_after", "share_before"]
     assert (cov["covered_after"] >= cov["covered_before"]).all()
-    # the plan's objective is the weighted gain of coverage.csv (all weights 1 in the default scenario)
-    gain = (cov["covered_after"] - cov["covered_before"]).sum()
-    assert gain == pytest.approx(summary["objective"], rel=1e-9)
+    assert (cov["served_after"] <= cov["covered_after"] + 0.05).all()  # places never serve beyond the reach
+    # the plan's objective (standards first, basic stage): each basic service's residents newly served as a
+    # share of its own target population, summed (all weights 1 in the default scenario)
+    basic = cov[cov["category"] == "basic"]
+    per_service = basic.groupby("service")[["served_after", "covered_before", "population"]].sum()
+    shares = (per_service["served_after"] - per_service["covered_before"]) / per_service["population"]
+    assert shares.sum() == pytest.approx(summary["objective"], rel=1e-4)
+    assert [s["stage"] for s in summary["stages"]] == ["gaps", "basic", "quality"]
 
 
 def test_report_names_the_plan(default_run: Path) -> None:

@@ -155,10 +155,10 @@ def test_duplicate_keys_are_refused() -> None:
 def test_overrides_in_dotted_or_nested_form() -> None:
     assert nested_overrides({"weights.age_groups.elderly": 2, "weights.services": {"canteen": 0.5}}) == \
         {"weights": {"age_groups": {"elderly": 2}, "services": {"canteen": 0.5}}}
-    sc = load_scenario(DEFAULT_SCENARIO)
+    sc = apply_overrides(load_scenario(DEFAULT_SCENARIO), {"weights": {"age_groups": {"children": 1.0}}})
     changed = apply_overrides(sc, {"budget": 5e6, "weights.age_groups.elderly": 2.0})
     assert changed.budget == 5e6 and changed.weights.age_groups["elderly"] == 2.0
-    assert changed.weights.age_groups["children"] == 1.0 and changed.source == sc.source
+    assert changed.weights.age_groups["children"] == 1.0 and changed.source == sc.source  # mappings merge
     assert shares_preparation({"budget": 1, "weights.age_groups.elderly": 2})
     assert not shares_preparation({"walking.detour": 1.5})
     with pytest.raises(ScenarioError, match=r"variant 'typo', field 'walking\.detuor': unknown field"):

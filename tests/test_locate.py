@@ -90,7 +90,7 @@ def test_geodataframes_give_the_cost_matrix_answer_and_spopts() -> None:
     assert median.objective == pytest.approx(p_median(cost, demand["POP2000"], p=3).objective)
 
 
-def _brute(c: np.ndarray, p: int, value) -> float:  # noqa: ANN001 - a test helper
+def _brute(c: np.ndarray, p: int, value) -> float:
     return max(value(list(s)) for s in itertools.combinations(range(c.shape[1]), p))
 
 

@@ -11,10 +11,9 @@ import pytest
 from scipy import sparse
 
 from siting.coverage import Coverage
-from siting.data.catalogue import default_catalogue
 from siting.data.scenario import load_scenario
 from siting.model.covering import weighted_new_coverage
-from siting.pipeline import run_scenario
+from siting.pipeline import catalogue_for, run_scenario
 from siting.studies.ranking import (
     RankingSettings,
     addition_gain,
@@ -29,7 +28,7 @@ from siting.studies.resolve import solve_many
 def all_plans(path: Path) -> dict[frozenset[tuple[str, str]], float]:
     """Every feasible plan of a tiny scenario and its weighted new coverage, from the CSVs alone."""
     sc = load_scenario(path)
-    cat = default_catalogue()
+    cat = catalogue_for(sc)  # the scenario's own catalogue (tests/legacy_catalogue.py)
     services = [cat.service(k) for k in sc.services]
     dem = pd.read_csv(sc.data.demand)
     sit = pd.read_csv(sc.data.sites)
@@ -58,7 +57,7 @@ def all_plans(path: Path) -> dict[frozenset[tuple[str, str]], float]:
                 for g in cat.age_groups:
                     if g.key not in s.serves:
                         continue
-                    limit = s.walk_limit_min * 60 * g.speed_m_s
+                    limit = cat.reach_m(s, g)
                     before = (dist(exy) <= limit).any(axis=1) if len(exy) else np.zeros(len(dem), bool)
                     after = before | (site_d[:, cols] <= limit).any(axis=1)
                     value += gw[g.key] * dem[g.key].to_numpy()[after & ~before].sum()

@@ -99,7 +99,7 @@ def test_ranking_and_frontier_files(tiny_report: Path) -> None:
     assert frontier["objective"].is_monotonic_increasing
     assert (tiny_report / "frontier.png").stat().st_size > 1000
     html = (tiny_report / "report.html").read_text(encoding="utf-8")
-    assert html.count('class="point"') == 4 * len(frontier)
+    assert html.count('class="point"') == 7 * len(frontier)  # all ages and six age bands
 
 
 def test_png_map_renders_chinese(tiny_report: Path, tmp_path: Path) -> None:

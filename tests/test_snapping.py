@@ -13,6 +13,7 @@ import pytest
 import shapely
 import yaml
 
+import legacy_catalogue
 from siting.coverage import build_coverage
 from siting.data.catalogue import build_catalogue
 from siting.data.district import Demand, District, Existing, Sites
@@ -137,7 +138,8 @@ def _flat_district(distances: list[float]) -> District:
 
 
 def test_flat_walk_limit_is_each_groups_speed_and_slope_slows_it() -> None:
-    catalogue = build_catalogue(services=["health_station"])  # 5 minutes, all three groups
+    catalogue = build_catalogue([legacy_catalogue.service("health_station")], legacy_catalogue.GROUPS,
+                                replace=True)  # 5 minutes at each group's speed, all three groups
     limits = {g.key: 5 * 60 * g.speed_m_s for g in catalogue.age_groups}
     distances = [limits["elderly"] - 1, limits["elderly"] + 1, limits["working"] - 1, limits["working"] + 1]
     district = _flat_district(distances)
@@ -175,7 +177,8 @@ def _write_network_scenario(folder: Path) -> Path:
         "name": "net", "budget": 5e6, "services": ["health_station", "canteen"],
         "data": {"demand": "demand.csv", "sites": "sites.csv",
                  "network": {"nodes": "nodes.csv", "edges": "edges.csv"}},
-        "walking": {"mode": "network", "snap_limit_m": 150}}))
+        "walking": {"mode": "network", "snap_limit_m": 150},
+        **legacy_catalogue.scenario_fields(["health_station", "canteen"])}))
     return path
 
 

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT
+from conftest import DEFAULT_SCENARIO, ROOT
+from siting.data.catalogue import default_catalogue
 from siting.data.scenario import load_scenario
 from siting.errors import ScenarioError, SitingError
 from siting.pipeline import prepare, run_scenario
@@ -49,14 +50,18 @@ def test_variants_change_what_they_say(write_tiny) -> None:
                                    "budget=2e+06, weights.age_groups.elderly=3"]
     assert vs[3].scenario.budget == 2e6 and vs[3].scenario.weights.age_groups["elderly"] == 3
     assert vs[3].scenario.source == sc.source and vs[3].scenario.data == sc.data
-    lim = sweep_variants(sc, [parse_vary("walk_limit.canteen=7")])[0].scenario
-    assert {"key": "canteen", "walk_limit_min": 7.0} in lim.catalogue.services
+    lim = sweep_variants(sc, [parse_vary("walk_limit.canteen=400")])[0].scenario  # metres along the street
+    entry = next(e for e in lim.catalogue.services if e["key"] == "canteen")
+    assert entry["radius_m"] == 400.0 and "walk_limit_min" not in entry
     scaled = sweep_variants(sc, [parse_vary("walk_limit_scale=2")])[0].scenario
     from siting.pipeline import catalogue_for
 
     base, doubled = catalogue_for(sc), catalogue_for(scaled)
-    for s in base.services:
+    for s in base.services:  # the tiny district's limits are in minutes: the minutes double
         assert doubled.service(s.key).walk_limit_min == pytest.approx(2 * s.walk_limit_min)
+    radii = sweep_variants(load_scenario(DEFAULT_SCENARIO), [parse_vary("walk_limit_scale=0.5")])[0].scenario
+    for s in catalogue_for(radii).services:  # the standards' radii halve
+        assert s.radius_m == pytest.approx(0.5 * default_catalogue().service(s.key).radius_m)
     with pytest.raises(ScenarioError, match="budgett"):
         sweep_variants(sc, [parse_vary("budgett=1,2")])
 
@@ -155,7 +160,7 @@ def test_sweep_command_on_default_district(tmp_path: Path) -> None:
     assert [json.loads(line)["variant"] for line in lines] == ["budget=4e+06", "budget=8e+06", "budget=1.2e+07"]
     assert not list(tmp_path.glob(".sweep*"))  # the progress log is gone once the outputs are in place
     html = (out / "report.html").read_text(encoding="utf-8")
-    assert html.count('class="point"') == 4 * 3  # all ages + three age groups, three budgets
+    assert html.count('class="point"') == 7 * 3  # all ages + six age bands, three budgets
 
 
 def test_sweep_command_rejects_unknown_field(tmp_path: Path) -> None:

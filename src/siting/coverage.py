@@ -35,7 +35,7 @@ class Coverage:
     population
         Residents per demand point and age group, shape (n, groups).
     limit_m
-        Per pair, the walking limit in flat-equivalent metres (minutes × 60 × speed).
+        Per pair, the reach in flat-equivalent metres (:meth:`~siting.data.catalogue.Catalogue.reach_m`).
     """
 
     service_keys: tuple[str, ...]
@@ -91,9 +91,8 @@ class Coverage:
 
 
 def walk_cutoff_m(catalogue: Catalogue) -> float:
-    """Longest flat-equivalent walk any (service, age group) needs."""
-    return max(s.walk_limit_min * 60.0 * catalogue.group(g).speed_m_s
-               for s in catalogue.services for g in s.serves)
+    """Longest flat-equivalent walk any (service, age group) needs (see :meth:`Catalogue.reach_m`)."""
+    return max(catalogue.reach_m(s, catalogue.group(g)) for s in catalogue.services for g in s.serves)
 
 
 def build_coverage(district: District, catalogue: Catalogue, sites: Reach, existing: Reach) -> Coverage:
@@ -118,11 +117,11 @@ def build_coverage(district: District, catalogue: Catalogue, sites: Reach, exist
     pairs = tuple(catalogue.served_pairs())
     reach, baseline, limits = [], [], []
     e_service = district.existing.service
-    # pairs sharing a walking limit (same minutes, same speed) share one matrix
+    # pairs sharing a walking limit share one matrix
     site_within: dict[float, sparse.csr_matrix] = {}
     exist_within: dict[float, sparse.csr_matrix] = {}
     for s, g in pairs:
-        limit = catalogue.services[s].walk_limit_min * 60.0 * catalogue.age_groups[g].speed_m_s
+        limit = catalogue.reach_m(catalogue.services[s], catalogue.age_groups[g])
         if limit not in site_within:
             site_within[limit] = sites.within(limit)
             exist_within[limit] = existing.within(limit)

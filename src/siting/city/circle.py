@@ -155,7 +155,7 @@ class CirclePlan:
 
 def _take_sites(sites: Sites, rows: np.ndarray) -> Sites:
     return Sites(sites.ids[rows], sites.names[rows], sites.kinds[rows], sites.xy[rows], sites.floor_area[rows],
-                 sites.retrofit_cost[rows], sites.allowed[rows])
+                 sites.retrofit_cost[rows], sites.allowed[rows], sites.area_cost[rows])
 
 
 def circle_task(scenario: Scenario, catalogue: Catalogue, district: District, circles: Circles, index: int,
@@ -175,7 +175,8 @@ def circle_task(scenario: Scenario, catalogue: Catalogue, district: District, ci
                                    "force_out": [s for s in req.force_out if s in ids]})
     cid = circles.ids[index]
     sub = District(f"{district.name}-{cid}", district.crs,
-                   Demand(demand.ids[d_rows], demand.xy[d_rows], demand.population[d_rows]),
+                   Demand(demand.ids[d_rows], demand.xy[d_rows], demand.population[d_rows],
+                          demand.communities[d_rows]),
                    sites, district.existing, district.service_keys, district.group_keys)
     return CircleTask(cid, scenario.model_copy(update={"requirements": local}), catalogue, sub)
 

@@ -78,6 +78,21 @@ def run(
     for g, row in by_group.iterrows():
         table.add_row(str(g), f"{row.covered_before / row.population:.1%}", f"{row.covered_after / row.population:.1%}")
     console.print(table)
+    if plan.stages:
+        console.print("stages: " + "; ".join(f"{s.name} {s.status.value} ({s.objective:.4g}, gap {s.gap:.2%})"
+                                            for s in plan.stages))
+    if "served_after" in plan.coverage.columns:
+        basic = Table("basic service 基础保障型", "within reach before", "after", "served after",
+                      title="Standards first: each basic service's target population")
+        cov = plan.coverage[plan.coverage["category"] == "basic"]
+        sums = cov.groupby("service", sort=False)[["population", "covered_before", "covered_after",
+                                                  "served_after"]].sum()
+        zh = dict(zip(cov["service"], cov["service_zh"], strict=True))
+        for key, row in sums.iterrows():
+            total = row.population or 1.0
+            basic.add_row(escape(f"{zh[str(key)]} {key}"), f"{row.covered_before / total:.1%}",
+                          f"{row.covered_after / total:.1%}", f"{row.served_after / total:.1%}")
+        console.print(basic)
     if plan.walking_time is not None:
         console.print(f"walking time: {plan.walking_time.total_minutes:,.0f} weighted person-minutes to the nearest "
                       f"facility of each service (summary.json: walking_time); {plan.walking_time.treatment}")
@@ -87,7 +102,7 @@ def run(
         for r in extra.ranking.options.head(5).itertuples():
             robust = getattr(r, "chosen_share_perturbed", float("nan"))
             top.add_row(str(r.rank), escape(f"{r.site_id} {r.site_name}"), escape(f"{r.service_zh} {r.service_en}"),
-                        f"{r.cost:,.0f}", f"{r.marginal_value:,.0f}", "–" if robust != robust else f"{robust:.0%}")
+                        f"{r.cost:,.0f}", f"{r.marginal_value:,.4g}", "–" if robust != robust else f"{robust:.0%}")
         console.print(top)
     for note in result.prepared.walking.notes:
         console.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False)
@@ -175,14 +190,19 @@ def catalog() -> None:
     from siting.data.catalogue import default_catalogue
 
     cat = default_catalogue()
-    t = Table("key", "服务", "service", "walk min", "floor m²", "serves", title="Services")
+    t = Table("key", "服务", "service", "class", "level", "radius", "floor m²", "capacity", "serves", title="Services")
     for s in cat.services:
-        t.add_row(s.key, s.name_zh, s.name_en, f"{s.walk_limit_min:g}", f"{s.floor_area_m2:g}", ", ".join(s.serves))
+        t.add_row(s.key, s.name_zh, s.name_en, "基础保障 basic" if s.category == "basic" else "品质提升 quality",
+                  f"{s.level} min", s.limit_text, f"{s.floor_area_m2:g}",
+                  "—" if s.m2_per_1000_target is None else f"{s.capacity:,.0f}", ", ".join(s.serves))
     console.print(t)
-    g = Table("key", "年龄组", "age group", "speed m/s", title="Age groups")
+    g = Table("key", "年龄组", "age group", "speed m/s", "census share", title="Age groups")
     for a in cat.age_groups:
-        g.add_row(a.key, a.name_zh, a.name_en, f"{a.speed_m_s:g}")
+        g.add_row(a.key, a.name_zh, a.name_en, f"{a.speed_m_s:g}",
+                  "" if a.census_share is None else f"{a.census_share:.2%}")
     console.print(g)
+    console.print(f"A group reaches a service's radius × min(1, its speed / {cat.reference_speed_m_s:g} m/s) along "
+                  f"the street; every figure's source is in src/siting/data/catalogue/*.yaml")
 
 
 @app.command()

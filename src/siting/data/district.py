@@ -15,6 +15,7 @@ import numpy as np
 from pyproj import CRS
 
 from siting.data import readers as io
+from siting.data.age_bands import band_sources
 from siting.data.catalogue import Catalogue, default_catalogue
 from siting.data.coords import to_wgs84
 from siting.data.scenario import Scenario
@@ -42,11 +43,21 @@ class Demand:
         Coordinates in metres, shape (n, 2).
     population
         Residents per age group, shape (n, groups), in catalogue order.
+    community
+        The community (社区) each building belongs to, ``""`` where the data gives none.
     """
 
     ids: np.ndarray
     xy: np.ndarray
     population: np.ndarray
+    community: np.ndarray | None = None
+
+    @property
+    def communities(self) -> np.ndarray:
+        """The community of each building (``""`` for every building when the data gives none)."""
+        if self.community is None:
+            return np.full(len(self.ids), "", dtype=object)
+        return self.community
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -65,9 +76,13 @@ class Sites:
     floor_area
         Usable floor area in m².
     retrofit_cost
-        Cost of converting the site, paid once if it hosts any service, in yuan.
+        Cost of converting the site paid once if it hosts any service (the whole conversion, or
+        its fixed part: structure, fire safety), in yuan.
     allowed
         Which services each site may host, boolean shape (m, services).
+    cost_per_m2
+        Cost per m² of floor area the plan converts, in yuan (0 where the ledger gives one
+        cost for the whole building): a large building may be converted in part.
     """
 
     ids: np.ndarray
@@ -77,6 +92,12 @@ class Sites:
     floor_area: np.ndarray
     retrofit_cost: np.ndarray
     allowed: np.ndarray
+    cost_per_m2: np.ndarray | None = None
+
+    @property
+    def area_cost(self) -> np.ndarray:
+        """Cost per m² converted of every site (zeros where the ledger gives one cost)."""
+        return self.cost_per_m2 if self.cost_per_m2 is not None else np.zeros(len(self.ids))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -189,7 +210,7 @@ def load_district(scenario: Scenario, catalogue: Catalogue) -> District:
                                          crs_given=bool(data.crs))
     demand_t, sites_t, existing_t = tables.get("demand"), tables.get("sites"), tables.get("existing")
     known_services = frozenset(catalogue.service_keys) | frozenset(default_catalogue().service_keys)
-    demand = _demand_columns(demand_t, catalogue, problems) if demand_t is not None else None
+    demand = _demand_columns(demand_t, catalogue, problems, notes) if demand_t is not None else None
     sites = _site_columns(sites_t, catalogue, known_services, problems) if sites_t is not None else None
     existing = (_existing_columns(existing_t, catalogue, known_services, problems)
                 if existing_t is not None else None)
@@ -222,13 +243,13 @@ def load_district(scenario: Scenario, catalogue: Catalogue) -> District:
     else:
         existing_arrays = Existing(np.array([], dtype=object), np.array([], dtype=object),
                                    np.array([], dtype=np.int64), np.zeros((0, 2)))
-    s_ids, names, kinds, area, cost, allowed = sites
-    d_ids, pop = demand
+    s_ids, names, kinds, area, cost, allowed, per_m2 = sites
+    d_ids, pop, community = demand
     return District(
         name=scenario.name,
         crs=crs.to_string(),
-        demand=Demand(d_ids, xy["demand"], pop),
-        sites=Sites(s_ids, names, kinds, xy["sites"], area, cost, allowed),
+        demand=Demand(d_ids, xy["demand"], pop, community),
+        sites=Sites(s_ids, names, kinds, xy["sites"], area, cost, allowed, per_m2),
         existing=existing_arrays,
         service_keys=catalogue.service_keys,
         group_keys=catalogue.group_keys,
@@ -256,55 +277,89 @@ def _check_spread(tables: dict[str, io.PointTable | None], xy: dict[str, np.ndar
                 f"(swapped, zero or in another CRS than the file says)"))
 
 
-def _demand_columns(t: io.PointTable, catalogue: Catalogue,
-                    problems: list[SitingError]) -> tuple[np.ndarray, np.ndarray] | None:
+def _demand_columns(t: io.PointTable, catalogue: Catalogue, problems: list[SitingError],
+                    notes: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     df, path, layer = t.frame, t.path, t.layer
     ok = io.require_columns(df, ["id"], path, problems, layer=layer)
     d_ids = io.ids(df, path, problems, layer=layer) if ok else np.full(len(df), "", dtype=object)
     ids = t.id_column()
     groups = catalogue.group_keys
-    missing_groups = [g for g in groups if g not in df.columns]
-    fix = "residents cannot be negative; correct the count"
-    if missing_groups and "population" in df.columns:
-        total = io.numeric(df, "population", path, minimum=0, problems=problems, ids=ids, layer=layer,
-                           what="a number of residents", fix=fix)
-        shares = np.array([catalogue.group(g).census_share or 0.0 for g in groups])
-        if shares.sum() <= 0:
-            problems.append(DataError(
-                f"{t.place('population')}: only a 'population' column, and the age groups have no census_share "
-                f"to split it; add columns {list(groups)}"))
-        pop = np.outer(total, shares / max(shares.sum(), 1e-12))
-    elif missing_groups:
+    found = band_sources(list(df.columns), catalogue, file=path.name)
+    if found.missing:
+        missing = list(found.missing)
+        fits = [k for k, v in catalogue.aggregates.items() if k not in groups and set(v) == set(missing)]
+        instead = (f"add column '{fits[0]}' (split into {missing} by census shares) or one column per band "
+                   f"{missing}" if fits else f"add one column per band {missing}")
         problems.append(DataError(
-            f"{t.place(missing_groups[0])}: missing population column(s) {missing_groups}, one per age group "
-            f"(or a single 'population' column split by census shares); the file has {list(df.columns)}"))
+            f"{t.place()}: missing population column(s) for age band(s) {missing}: {instead}; the bands are "
+            f"{list(groups)}, and coarser counts ({sorted(set(catalogue.aggregates) - set(groups))}) are split by "
+            f"census shares; the file has {list(df.columns)}"))
         return None
-    else:
-        pop = np.column_stack([io.numeric(df, g, path, minimum=0, problems=problems, ids=ids, layer=layer,
-                                          what="a number of residents", fix=fix) for g in groups])
+    fix = "residents cannot be negative; correct the count"
+    counts = np.column_stack([io.numeric(df, c, path, minimum=0, problems=problems, ids=ids, layer=layer,
+                                         what="a number of residents", fix=fix) for c in found.columns])
+    pop = counts @ found.split
+    notes += found.notes
     total = pop.sum(axis=1)
     fine = np.isfinite(total)
     absurd = np.flatnonzero(fine & (total > MAX_RESIDENTS_PER_POINT))
     if absurd.size:
         problems.append(DataError(
-            f"{t.place('/'.join(groups) if not missing_groups else 'population')}, {rows_text(absurd, ids)}: "
+            f"{t.place('/'.join(found.columns))}, {rows_text(absurd, ids)}: "
             f"{total[absurd[0]]:,.0f} residents at one point is implausible (more than "
             f"{MAX_RESIDENTS_PER_POINT:,}); check the unit (people, not density) or split the block into buildings"))
     if fine.all() and (pop >= 0).all() and total.sum() <= 0:
         problems.append(DataError(f"{t.place()}: every population count is zero; give the residents of each "
-                                  f"building (columns {list(groups)})"))
-    return d_ids, pop
+                                  f"building (columns {list(found.columns)})"))
+    community = (io.text_column(df, "community", np.full(len(df), "", dtype=object)) if "community" in df.columns
+                 else np.full(len(df), "", dtype=object))
+    return d_ids, pop, community
+
+
+#: Cost columns of the ledger: one cost paid once, or a fixed part and a part per m² converted.
+SINGLE_COST, FIXED_COST, COST_PER_M2 = "retrofit_cost", "fixed_cost", "cost_per_m2"
+
+
+def _site_costs(t: io.PointTable, problems: list[SitingError]) -> tuple[np.ndarray, np.ndarray] | None:
+    """(cost paid once if the site is used, cost per m² of floor area the plan converts)."""
+    df, path, layer, ids = t.frame, t.path, t.layer, t.id_column()
+    split = [c for c in (FIXED_COST, COST_PER_M2) if c in df.columns]
+    if SINGLE_COST in df.columns and split:
+        problems.append(DataError(f"{t.place(SINGLE_COST)}: give either '{SINGLE_COST}' (the whole conversion, "
+                                  f"paid once) or '{FIXED_COST}' and '{COST_PER_M2}' (a fixed part and a part per m² "
+                                  f"converted), not both"))
+        return None
+    if SINGLE_COST in df.columns or not split:
+        if not io.require_columns(df, [SINGLE_COST], path, problems, layer=layer):
+            return None
+        cost = io.numeric(df, SINGLE_COST, path, minimum=0, positive=True, maximum=MAX_RETROFIT_COST,
+                          problems=problems, ids=ids, layer=layer, what="the retrofit cost in yuan",
+                          fix="a conversion that costs nothing is almost always a blank exported as 0: "
+                              "give the retrofit cost in yuan")
+        return cost, np.zeros(len(df))
+    fixed = (io.numeric(df, FIXED_COST, path, minimum=0, maximum=MAX_RETROFIT_COST, problems=problems, ids=ids,
+                        layer=layer, what="the fixed conversion cost in yuan (structure, fire safety)")
+             if FIXED_COST in df.columns else np.zeros(len(df)))
+    per_m2 = (io.numeric(df, COST_PER_M2, path, minimum=0, maximum=MAX_RETROFIT_COST / 1000, problems=problems,
+                         ids=ids, layer=layer, what="the conversion cost per m² converted, in yuan")
+              if COST_PER_M2 in df.columns else np.zeros(len(df)))
+    free = np.flatnonzero(np.isfinite(fixed) & np.isfinite(per_m2) & (fixed + per_m2 <= 0))
+    if free.size:
+        problems.append(DataError(f"{t.place('/'.join(split))}, {rows_text(free, ids)}: a conversion that costs "
+                                  f"nothing is almost always a blank exported as 0; give the fixed cost or the "
+                                  f"cost per m² in yuan"))
+    return fixed, per_m2
 
 
 def _site_columns(t: io.PointTable, catalogue: Catalogue, known: frozenset[str], problems: list[SitingError]
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+                  ) -> tuple[np.ndarray, ...] | None:
     df, path, layer = t.frame, t.path, t.layer
-    ok = io.require_columns(df, ["id", "floor_area_m2", "retrofit_cost"], path, problems, layer=layer)
+    ok = io.require_columns(df, ["id", "floor_area_m2"], path, problems, layer=layer)
+    costs = _site_costs(t, problems)
     if not ok:  # still check the columns that are there
-        for col in ("floor_area_m2", "retrofit_cost"):
-            if col in df.columns:
-                io.numeric(df, col, path, minimum=0, positive=True, problems=problems, ids=t.id_column(),
-                           layer=layer)
+        if "floor_area_m2" in df.columns:
+            io.numeric(df, "floor_area_m2", path, minimum=0, positive=True, problems=problems, ids=t.id_column(),
+                       layer=layer)
         if "id" in df.columns:
             io.ids(df, path, problems, layer=layer)
         return None
@@ -313,14 +368,12 @@ def _site_columns(t: io.PointTable, catalogue: Catalogue, known: frozenset[str],
     area = io.numeric(df, "floor_area_m2", path, minimum=0, positive=True, maximum=MAX_FLOOR_AREA_M2,
                       problems=problems, ids=ids, layer=layer, what="the usable floor area in m²",
                       fix="a site without floor area can host nothing: give its usable area in m², or remove it")
-    cost = io.numeric(df, "retrofit_cost", path, minimum=0, positive=True, maximum=MAX_RETROFIT_COST,
-                      problems=problems, ids=ids, layer=layer, what="the retrofit cost in yuan",
-                      fix="a conversion that costs nothing is almost always a blank exported as 0: "
-                          "give the retrofit cost in yuan")
+    if costs is None:
+        return None
     names = io.text_column(df, "name", default=s_ids)
     kinds = io.text_column(df, "kind")
     allowed = _allowed_matrix(t, catalogue.service_keys, known, problems)
-    return s_ids, names, kinds, area, cost, allowed
+    return s_ids, names, kinds, area, costs[0], allowed, costs[1]
 
 
 def _existing_columns(t: io.PointTable, catalogue: Catalogue, known: frozenset[str],

@@ -6,10 +6,11 @@ and merged field by field over the scenario: mappings merge, everything else (nu
 lists) replaces. Two shorthands change the service catalogue:
 
 ``walk_limit.<service>``
-    the service's walking limit, in the unit the catalogue gives it (the override of the
-    catalogue entry's ``walk_limit_min``);
+    the service's radius in metres along the street (the catalogue entry's ``radius_m``; a
+    limit in minutes the scenario gave that service is dropped);
 ``walk_limit_scale``
-    every service's walking limit × the factor (limits already overridden included).
+    every service's limit × the factor — its radius, or its minutes where it has a limit in
+    minutes (limits already overridden included).
 
 The result is validated exactly as a scenario file is (:func:`apply_overrides`); a mistake
 names the field and the origin of the override (the scenario file, the variant, the option).
@@ -89,22 +90,27 @@ def _set_walk_limit(raw: dict[str, Any], service: str, value: Any) -> None:
     entries = _catalogue_entries(raw)
     for entry in entries:
         if entry.get("key") == service:
-            entry["walk_limit_min"] = value
+            entry["radius_m"] = value
+            entry.pop("walk_limit_min", None)
             return
-    entries.append({"key": service, "walk_limit_min": value})
+    entries.append({"key": service, "radius_m": value})
 
 
 def _scale_walk_limits(raw: dict[str, Any], factor: float, where: str) -> None:
     entries = _catalogue_entries(raw)
     groups = raw["catalogue"].get("age_groups") or []
-    catalogue = build_catalogue(entries, groups, origin=where)
+    replace = bool(raw["catalogue"].get("replace", False))
+    catalogue = build_catalogue(entries, groups, origin=where, replace=replace)
     given = {e.get("key"): e for e in entries}
     for service in catalogue.services:
         entry = given.get(service.key)
         if entry is None:
             entry = {"key": service.key}
             entries.append(entry)
-        entry["walk_limit_min"] = float(service.walk_limit_min) * float(factor)
+        if service.walk_limit_min is not None:
+            entry["walk_limit_min"] = float(service.walk_limit_min) * float(factor)
+        elif service.radius_m is not None:
+            entry["radius_m"] = float(service.radius_m) * float(factor)
 
 
 def expand_shorthands(raw: dict[str, Any], where: str) -> dict[str, Any]:

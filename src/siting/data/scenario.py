@@ -67,13 +67,22 @@ class DataFiles(_Strict):
     crs: str | None = Field(default=None, description="CRS of x/y coordinates in CSV files, e.g. EPSG:32648")
     coordinates: Coordinates = Field(
         default="wgs84", description="Datum of lon/lat: wgs84, or gcj02 (Gaode, Tencent) / bd09 (Baidu) web maps")
+    synthetic: bool = Field(default=False, description=(
+        "The data are synthetic (示例数据): the report and the map say so on every page"))
 
 
 class CatalogueOverrides(_Strict):
-    """Overrides of the default service catalogue and age groups."""
+    """Overrides of the default service catalogue and age groups, or a catalogue of your own."""
 
-    services: list[dict[str, Any]] = Field(default_factory=list)
-    age_groups: list[dict[str, Any]] = Field(default_factory=list)
+    services: list[dict[str, Any]] = Field(
+        default_factory=list, description="Entries by key: fields of a default service to change, or new services")
+    age_groups: list[dict[str, Any]] = Field(
+        default_factory=list, description="Entries by key: fields of a default age group to change, or new groups")
+    replace: bool = Field(default=False, description=(
+        "true: no default service or age group; 'services' and 'age_groups' define them all"))
+    reference_speed_m_s: float | None = Field(
+        default=None, gt=0.1, lt=3.0,
+        description="The walker of the service radii (default 1.0 m/s): a group reaches radius x min(1, speed / this)")
 
 
 class Weights(_Strict):
@@ -127,21 +136,29 @@ def _check_share(where: str, value: float) -> None:
 
 
 class Objective(_Strict):
-    """What the plan optimises (default: the most weighted residents covered for the budget).
+    """What the plan optimises (default: standards first, then quality).
 
-    ``kind``: ``coverage`` (default; with ``floors`` it is the weighted sum with a floor per
-    group), ``fairness`` (maximise the smallest covered share over age groups — or over
-    service × age group with ``over: services_age_groups`` — then the most coverage among
-    such plans), ``least_cost`` (the cheapest plan reaching ``targets``; the budget is then
-    not a limit), ``capacitated`` (residents served within each facility's capacity,
-    floor area × ``residents_per_m2``) or ``median`` (the least total walking time of every
-    age group to its nearest facility of each service, with ``p`` sites per service or the
-    numbers in ``requirements``). ``tie_break: walking_time`` (kind ``coverage``): among the
+    ``kind``: ``standards`` (default: first the basic services — 基础保障型 — each counted by
+    the share of its own target population it serves within capacity, then, without lowering
+    that, the quality services — 品质提升型), ``coverage`` (the weighted sum of residents ×
+    services newly covered; with ``floors`` a floor per group), ``fairness`` (maximise the
+    smallest covered share over age groups — or over service × age group with ``over:
+    services_age_groups`` — then the most coverage among such plans), ``least_cost`` (the
+    cheapest plan reaching ``targets``; the budget is then not a limit), ``capacitated``
+    (residents served within each facility's capacity, from the catalogue's capacity norms) or
+    ``median`` (the least total walking time of every age group to its nearest facility of each
+    service, with ``p`` sites per service or the numbers in ``requirements``). ``tie_break:
+    walking_time`` (kind ``coverage``): among the
     plans of the best coverage, the least walking time. Shares are fractions between 0 and 1.
     """
 
-    kind: Literal["coverage", "fairness", "least_cost", "capacitated", "median"] = Field(
-        default="coverage", description="coverage, fairness, least_cost, capacitated or median")
+    kind: Literal["standards", "coverage", "fairness", "least_cost", "capacitated", "median"] = Field(
+        default="standards", description="standards (default: basic services first, each by the share of its own "
+                                         "target population, then quality services), coverage, fairness, "
+                                         "least_cost, capacitated or median")
+    capacity: bool = Field(default=True, description=(
+        "standards: count capacity-limited services (kindergarten, childcare, day care, canteen) only for the "
+        "residents their places serve"))
     over: Literal["age_groups", "services_age_groups"] = Field(
         default="age_groups", description="fairness: balance age groups, or every service × age group")
     floors: dict[str, float | dict[str, float]] = Field(

@@ -153,7 +153,7 @@ def covering_milp(instance: CoveringInstance) -> CoveringModel:
     cover = RuleRows("cover", {"x": -inst.cover.astype(np.float64).tocsr(), "z": sparse.identity(nz, format="csr")},
                      np.full(nz, -np.inf), np.zeros(nz))
     blocks = [cover, define_link(x_site, m), define_area(x_site, inst.x_area, inst.site_area),
-              define_budget(inst.x_fitout, inst.site_cost, inst.budget),
+              define_budget(inst.x_cost, inst.site_cost, inst.budget),
               define_site_counts(x_service, inst.min_sites, inst.max_sites)]
     A, row_lower, row_upper, row_blocks = stack_rows(blocks, {"x": K, "y": m, "z": nz})
     col_lower = np.zeros(n_cols)

@@ -21,7 +21,15 @@ import numpy as np
 from scipy import sparse
 
 from siting.coverage import Coverage
-from siting.model.rules import PlanningRules, SiteData, assignment_cost, pair_columns, rule_violation, usable_pairs
+from siting.model.rules import (
+    PlanningRules,
+    SiteData,
+    assignment_cost,
+    column_costs,
+    pair_columns,
+    rule_violation,
+    usable_pairs,
+)
 
 
 @dataclass(frozen=True)
@@ -40,8 +48,11 @@ class CoveringInstance:
         Site and service index of each column (columns sorted by service, then site).
     site_area, site_cost
         Floor area (m²) and retrofit cost (yuan) of every site.
-    service_area, service_fitout
-        Floor area and fit-out cost of every service.
+    service_area
+        Floor area of every service.
+    x_cost
+        Cost of each column on top of its site's conversion: the service's fit-out and its
+        floor area at the site's price per m² (:func:`siting.model.rules.column_costs`).
     force_in
         Sites that must be converted.
     budget
@@ -62,7 +73,7 @@ class CoveringInstance:
     site_area: np.ndarray
     site_cost: np.ndarray
     service_area: np.ndarray
-    service_fitout: np.ndarray
+    x_cost: np.ndarray
     force_in: np.ndarray
     budget: float
     min_sites: np.ndarray
@@ -95,24 +106,25 @@ class CoveringInstance:
         """Floor area each column takes at its site."""
         return np.asarray(self.service_area[self.x_service], dtype=float)
 
-    @property
-    def x_fitout(self) -> np.ndarray:
-        """Fit-out cost of each column."""
-        return np.asarray(self.service_fitout[self.x_service], dtype=float)
-
     def value(self, x: np.ndarray) -> float:
         """Objective of a 0/1 column vector: weight of the coverage rows it reaches."""
         return float(self.weight @ (self.cover @ (np.asarray(x) > 0.5).astype(np.float64) > 0.5))
 
     def cost(self, x: np.ndarray) -> float:
         """Retrofit of every converted site (forced ones included) plus the fit-out of every column."""
-        return assignment_cost(self.hosts(x), self.site_cost, self.service_fitout, self.force_in)
+        return assignment_cost(self.hosts(x), self.site_cost, self.pair_cost_matrix(), self.force_in)
+
+    def pair_cost_matrix(self) -> np.ndarray:
+        """(sites × services): the cost of each column at its place, 0 where no column is."""
+        out = np.zeros((self.n_sites, self.n_services))
+        out[self.x_site, self.x_service] = self.x_cost
+        return out
 
     def violation(self, x: np.ndarray) -> str:
         """Why a 0/1 column vector is not a feasible plan ('' when it is): the plan rules of
         :mod:`siting.model.rules`, checked on the assignment the columns make."""
-        return rule_violation(self.hosts(x), floor_area=self.site_area, retrofit_cost=self.site_cost,
-                              service_area=self.service_area, service_fitout=self.service_fitout,
+        return rule_violation(self.hosts(x), floor_area=self.site_area, site_cost=self.site_cost,
+                              pair_cost=self.pair_cost_matrix(), service_area=self.service_area,
                               force_in=self.force_in, budget=self.budget, min_sites=self.min_sites,
                               max_sites=self.max_sites)
 
@@ -132,7 +144,7 @@ class CoveringInstance:
         cover = self.cover[:, np.flatnonzero(keep)].tocsr()
         rows = np.flatnonzero(cover.getnnz(axis=1) > 0)
         return replace(self, cover=cover[rows], weight=self.weight[rows], row_service=self.row_service[rows],
-                       x_site=self.x_site[keep], x_service=self.x_service[keep],
+                       x_site=self.x_site[keep], x_service=self.x_service[keep], x_cost=self.x_cost[keep],
                        stats={**self.stats, **stats})
 
 
@@ -237,7 +249,7 @@ def covering_instance(coverage: Coverage, sites: SiteData, rules: PlanningRules,
         site_area=np.asarray(sites.floor_area, dtype=float),
         site_cost=np.asarray(sites.retrofit_cost, dtype=float),
         service_area=np.asarray(rules.service_area, dtype=float),
-        service_fitout=np.asarray(rules.service_fitout, dtype=float),
+        x_cost=column_costs(x_site, x_service, sites, rules),
         force_in=np.asarray(rules.force_in, dtype=bool),
         budget=float(rules.budget),
         min_sites=np.asarray(rules.min_sites, dtype=np.int64),

@@ -32,7 +32,7 @@ from siting.model.instance import CoveringInstance
 from siting.model.milp import MilpModel, Sense
 from siting.model.rules import RuleRows, count_limited, define_budget, define_site_counts, stack_rows
 
-MAX_PATTERN_SERVICES = 12  # above this many services, patterns are not enumerated
+MAX_PATTERN_SERVICES = 16  # above this many usable services at one site, patterns are not enumerated
 
 
 @dataclass(frozen=True)
@@ -77,30 +77,80 @@ class Patterns:
         return u
 
 
+def fitting_subsets(usable: np.ndarray, site_area: np.ndarray, service_area: np.ndarray, *,
+                    maximal: bool) -> tuple[np.ndarray, np.ndarray] | None:
+    """Every non-empty set of a site's usable services that fits its floor area (or only the maximal ones).
+
+    Sites are grouped by their set of usable services, and only the subsets of that set are
+    enumerated (2^k for k usable services, not 2^S for the whole catalogue).
+
+    Parameters
+    ----------
+    usable
+        Boolean (sites × services).
+    site_area, service_area
+        Floor area of every site and of every service.
+    maximal
+        Keep only the sets to which no other usable service can be added.
+
+    Returns
+    -------
+    site, members
+        The site of each set and the set (boolean, sets × services); ``None`` when a site has more
+        than :data:`MAX_PATTERN_SERVICES` usable services (too many sets to enumerate).
+    """
+    m, S = usable.shape
+    if m == 0 or S == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, S), dtype=bool)
+    if int(usable.sum(axis=1).max()) > MAX_PATTERN_SERVICES:
+        return None
+    masks, inverse = np.unique(usable, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    out_site: list[np.ndarray] = []
+    out_members: list[np.ndarray] = []
+    for u, mask in enumerate(masks):
+        services = np.flatnonzero(mask)
+        p = services.size
+        if p == 0:
+            continue
+        sites = np.flatnonzero(inverse == u)
+        bits = 1 << np.arange(p, dtype=np.int64)
+        subs = np.arange(1, 1 << p, dtype=np.int64)
+        local = (subs[:, None] & bits[None, :]) > 0
+        area = local @ service_area[services]
+        ok = area[None, :] <= site_area[sites, None] + 1e-9
+        if maximal:
+            keep = ok.copy()
+            for s in range(p):  # not maximal when adding one more service still fits
+                free = (subs & bits[s]) == 0
+                grown = np.zeros_like(ok)
+                grown[:, free] = ok[:, (subs[free] | bits[s]) - 1]
+                keep &= ~grown
+            ok = keep
+        i, k = np.nonzero(ok)
+        members = np.zeros((k.size, S), dtype=bool)
+        members[:, services] = local[k]
+        out_site.append(sites[i])
+        out_members.append(members)
+    if not out_site:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, S), dtype=bool)
+    site = np.concatenate(out_site)
+    members = np.vstack(out_members)
+    order = np.argsort(site, kind="stable")
+    return site[order], members[order]
+
+
 def site_patterns(instance: CoveringInstance) -> Patterns | None:
     """Enumerate the patterns of every site, or ``None`` with too many services to enumerate."""
     inst = instance
     S, m = inst.n_services, inst.n_sites
     col_of = np.full((m, S), -1, dtype=np.int64)
     col_of[inst.x_site, inst.x_service] = np.arange(inst.n_cols)
-    if S > MAX_PATTERN_SERVICES:
+    found = fitting_subsets(col_of >= 0, inst.site_area, inst.service_area, maximal=True)
+    if found is None:
         return None
-    bits = 1 << np.arange(S, dtype=np.int64)
-    subs = np.arange(1, 1 << S, dtype=np.int64)
-    members = (subs[:, None] & bits[None, :]) > 0
-    sub_area = members @ inst.service_area
-    usable_bits = ((col_of >= 0) * bits[None, :]).sum(axis=1)
-    sites = np.flatnonzero(usable_bits > 0)
-    ok = (((subs[None, :] & ~usable_bits[sites, None]) == 0)
-          & (sub_area[None, :] <= inst.site_area[sites, None] + 1e-9))
-    maximal = ok.copy()
-    for s in range(S):  # not maximal when adding one more service still fits
-        free = (subs & bits[s]) == 0
-        grown = np.zeros_like(ok)
-        grown[:, free] = ok[:, (subs[free] | bits[s]) - 1]
-        maximal &= ~grown
-    i, t = np.nonzero(maximal)
-    return Patterns(sites[i], members[t], col_of)
+    site, members = found
+    return Patterns(site, members, col_of)
 
 
 @dataclass(frozen=True)
@@ -145,7 +195,7 @@ def plan_constraints(inst: CoveringInstance, pat: Patterns, *,
     site = RuleRows("site", {"u": sparse.csr_matrix((np.ones(P), (pat.site, np.arange(P))), shape=(m, P))},
                     np.where(inst.force_in & has_pattern, 1.0, -np.inf), np.ones(m))
     fixed_cost = float(inst.site_cost[inst.force_in & ~has_pattern].sum())
-    budget = define_budget(inst.x_fitout, inst.site_cost[pat.site], inst.budget, fixed=fixed_cost, y_block="u")
+    budget = define_budget(inst.x_cost, inst.site_cost[pat.site], inst.budget, fixed=fixed_cost, y_block="u")
     count = define_site_counts(inst.x_service, inst.min_sites, inst.max_sites)
     rows, lower, upper, _ = stack_rows([link, site, budget, count], {"x": K, "u": P, "extra": extra})
     limited = count_limited(inst.min_sites, inst.max_sites)

@@ -9,14 +9,17 @@ assembles its rows from them; the heuristics check their plans with :func:`plan_
 
     x_k ≤ y_j(k)                          a service needs its site converted      define_link
     Σ_{k at j} a_s(k) x_k ≤ F_j y_j        services fit the site's floor area      define_area
-    Σ_j c_j y_j + Σ_k f_k x_k ≤ B          retrofit once per site + per service    define_budget
+    Σ_j c_j y_j + Σ_k f_k x_k ≤ B          conversion once per site + per service  define_budget
     min_s ≤ Σ_{k of s} x_k ≤ max_s         sites per service                       define_site_counts
     y_j = 1 (forced in), y_j = 0 (forced out)                                      site_bounds
 
-``f_k`` is the cost of column ``k`` on top of its site's retrofit: the service's fit-out.
-Which pairs exist at all (:func:`usable_pairs`): the site allows the service, the service
-fits its floor area, the site is not forced out and — when a budget applies — the site and
-the service are affordable alone.
+``c_j`` is what converting site ``j`` costs once (its whole retrofit, or the fixed part of it)
+and ``f_k`` what column ``k`` adds (:func:`column_costs`): the service's fit-out plus, where the
+ledger prices the conversion per m², the floor area the service takes at that price — so a
+large building may be converted in part and pays for the area it uses. Which pairs exist at
+all (:func:`usable_pairs`): the site allows the service, the service fits its floor area, the
+site is not forced out and — when a budget applies — the site and the service are affordable
+alone.
 """
 
 from __future__ import annotations
@@ -75,19 +78,30 @@ class SiteData:
     floor_area
         Usable floor area of each site (m²).
     retrofit_cost
-        Cost of converting each site, paid once if it hosts anything (yuan).
+        Cost of converting each site paid once if it hosts anything: the whole conversion, or
+        its fixed part (yuan).
     allowed
         Boolean (sites × services): the ledger allows the service at the site.
+    cost_per_m2
+        Cost per m² of floor area converted, on top of ``retrofit_cost`` (``None``: none).
     """
 
     floor_area: np.ndarray
     retrofit_cost: np.ndarray
     allowed: np.ndarray
+    cost_per_m2: np.ndarray | None = None
 
     @classmethod
     def of(cls, sites: Sites) -> SiteData:
         """The model's view of the ledger's sites."""
-        return cls(sites.floor_area, sites.retrofit_cost, sites.allowed)
+        return cls(sites.floor_area, sites.retrofit_cost, sites.allowed, sites.cost_per_m2)
+
+    @property
+    def area_cost(self) -> np.ndarray:
+        """Cost per m² converted of every site (zeros where the ledger gives one cost)."""
+        if self.cost_per_m2 is None:
+            return np.zeros(len(self.floor_area))
+        return np.asarray(self.cost_per_m2, dtype=float)
 
 
 @dataclass(frozen=True)
@@ -115,13 +129,25 @@ class RuleRows:
         return int(self.lower.size)
 
 
+def pair_costs(sites: SiteData, rules: PlanningRules) -> np.ndarray:
+    """(sites × services): what a service adds at a site — its fit-out and its floor area at the site's price."""
+    return np.asarray(rules.service_fitout[None, :] + sites.area_cost[:, None] * rules.service_area[None, :],
+                      dtype=float)
+
+
+def column_costs(x_site: np.ndarray, x_service: np.ndarray, sites: SiteData, rules: PlanningRules) -> np.ndarray:
+    """The cost ``f_k`` of each (site, service) column on top of its site's conversion (:func:`pair_costs`)."""
+    return np.asarray(rules.service_fitout[x_service] + sites.area_cost[x_site] * rules.service_area[x_service],
+                      dtype=float)
+
+
 def usable_pairs(sites: SiteData, rules: PlanningRules, *, budget: bool = True) -> np.ndarray:
     """Boolean (sites × services): the pairs a plan may choose (see the module docstring)."""
     usable = (sites.allowed
               & (rules.service_area[None, :] <= sites.floor_area[:, None] + REL_TOL)
               & ~rules.force_out[:, None])
     if budget:
-        usable &= sites.retrofit_cost[:, None] + rules.service_fitout[None, :] <= rules.budget + ABS_TOL
+        usable &= sites.retrofit_cost[:, None] + pair_costs(sites, rules) <= rules.budget + ABS_TOL
     return np.asarray(usable, dtype=bool)
 
 
@@ -223,28 +249,41 @@ def stack_rows(blocks: list[RuleRows], col_sizes: dict[str, int]) -> tuple[spars
 
 
 def plan_cost(hosts: np.ndarray, sites: SiteData, rules: PlanningRules) -> float:
-    """Cost of an assignment (sites × services): retrofit of every converted or forced site + fit-out."""
-    return assignment_cost(hosts, sites.retrofit_cost, rules.service_fitout, rules.force_in)
+    """Cost of an assignment (sites × services): conversion of every used or forced site + what each service adds."""
+    return assignment_cost(hosts, sites.retrofit_cost, pair_costs(sites, rules), rules.force_in)
 
 
-def assignment_cost(hosts: np.ndarray, retrofit_cost: np.ndarray, service_fitout: np.ndarray,
-                    force_in: np.ndarray) -> float:
-    """What :func:`define_budget` charges an assignment: retrofit of used or forced sites + fit-out."""
+def assignment_cost(hosts: np.ndarray, site_cost: np.ndarray, pair_cost: np.ndarray, force_in: np.ndarray) -> float:
+    """What :func:`define_budget` charges an assignment.
+
+    Parameters
+    ----------
+    hosts
+        Boolean (sites × services).
+    site_cost
+        Paid once per used or forced site.
+    pair_cost
+        What each service adds at each site, (sites × services) or one value per service.
+    force_in
+        Sites paid for whatever they host.
+    """
     hosts = np.asarray(hosts, dtype=bool)
     used = hosts.any(axis=1) | force_in
-    return float(retrofit_cost[used].sum() + (hosts * service_fitout[None, :]).sum())
+    add = np.broadcast_to(np.asarray(pair_cost, dtype=float), hosts.shape)
+    return float(site_cost[used].sum() + add[hosts].sum())
 
 
-def rule_violation(hosts: np.ndarray, *, floor_area: np.ndarray, retrofit_cost: np.ndarray,
-                   service_area: np.ndarray, service_fitout: np.ndarray, force_in: np.ndarray, budget: float,
-                   min_sites: np.ndarray, max_sites: np.ndarray) -> str:
+def rule_violation(hosts: np.ndarray, *, floor_area: np.ndarray, site_cost: np.ndarray, pair_cost: np.ndarray,
+                   service_area: np.ndarray, force_in: np.ndarray, budget: float, min_sites: np.ndarray,
+                   max_sites: np.ndarray) -> str:
     """Why an assignment (sites × services) breaks the budget, floor-area or count rules ('' when none).
 
     The rows of :func:`define_budget`, :func:`define_area` and :func:`define_site_counts`,
-    checked on a plan; :func:`plan_violation` adds the allowed pairs.
+    checked on a plan (costs as in :func:`assignment_cost`); :func:`plan_violation` adds the
+    allowed pairs.
     """
     hosts = np.asarray(hosts, dtype=bool)
-    cost = assignment_cost(hosts, retrofit_cost, service_fitout, force_in)
+    cost = assignment_cost(hosts, site_cost, pair_cost, force_in)
     if cost > budget * (1 + REL_TOL) + ABS_TOL:
         return f"cost {cost:,.0f} exceeds the budget {budget:,.0f}"
     area = hosts.astype(float) @ service_area
@@ -272,8 +311,8 @@ def plan_violation(hosts: np.ndarray, sites: SiteData, rules: PlanningRules, *, 
     if bad.size:
         j, s = (int(v) for v in bad[0])
         return f"site {j} may not host service {s} (not allowed, too small, or forced out)"
-    return rule_violation(hosts, floor_area=sites.floor_area, retrofit_cost=sites.retrofit_cost,
-                          service_area=rules.service_area, service_fitout=rules.service_fitout,
+    return rule_violation(hosts, floor_area=sites.floor_area, site_cost=sites.retrofit_cost,
+                          pair_cost=pair_costs(sites, rules), service_area=rules.service_area,
                           force_in=rules.force_in, budget=rules.budget if budget else np.inf,
                           min_sites=rules.min_sites, max_sites=rules.max_sites)
 

@@ -28,6 +28,7 @@ from siting.model.rules import (
     PlanningRules,
     RuleRows,
     SiteData,
+    column_costs,
     define_area,
     define_budget,
     define_link,
@@ -216,7 +217,7 @@ def add_site_rules(asm: Assembler, cols: SiteColumns, sites: SiteData, rules: Pl
 
 def plan_cost_vector(cols: SiteColumns, sites: SiteData, rules: PlanningRules) -> tuple[np.ndarray, np.ndarray]:
     """Cost coefficients of the ``x`` (fit-out) and ``y`` (retrofit) columns."""
-    return rules.service_fitout[cols.x_service].astype(float), sites.retrofit_cost.astype(float)
+    return column_costs(cols.x_site, cols.x_service, sites, rules), sites.retrofit_cost.astype(float)
 
 
 @dataclass(frozen=True)

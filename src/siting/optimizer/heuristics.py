@@ -22,8 +22,7 @@ import numpy as np
 from scipy import sparse
 
 from siting.model.instance import CoveringInstance
-
-MAX_SUBSET_SERVICES = 12  # above this many services, bundles are single services
+from siting.model.patterns import fitting_subsets
 
 
 class _Tables:
@@ -45,38 +44,23 @@ class _Tables:
         self.col_of[inst.x_site, inst.x_service] = np.arange(K)
         self.usable = self.col_of >= 0
         self.x_area = inst.x_area
-        self.x_fit = inst.x_fitout
+        self.x_fit = inst.x_cost
         site, members = self._bundles()
         b, svc = np.nonzero(members)
         self.bundle_site = site
         self.bundle_members = members
         self.bundles = sparse.csr_matrix((np.ones(b.size), (b, self.col_of[site[b], svc])),
                                          shape=(site.size, K))
-        self.bundle_cost = inst.site_cost[site] + members @ inst.service_fitout
+        self.bundle_cost = inst.site_cost[site] + (members * inst.pair_cost_matrix()[site]).sum(axis=1)
 
     def _bundles(self) -> tuple[np.ndarray, np.ndarray]:
         inst = self.inst
-        S = inst.n_services
-        if S > MAX_SUBSET_SERVICES:  # too many services to enumerate: single services
+        maximal = not ((inst.x_cost > 0).any() or (inst.max_sites >= 0).any())
+        found = fitting_subsets(self.usable, inst.site_area, inst.service_area, maximal=maximal)
+        if found is None:  # too many services at a site to enumerate: single services
             j, s = np.nonzero(self.usable)
-            return j, np.eye(S, dtype=bool)[s]
-        bits = 1 << np.arange(S, dtype=np.int64)
-        subs = np.arange(1, 1 << S, dtype=np.int64)
-        members = (subs[:, None] & bits[None, :]) > 0
-        sub_area = members @ inst.service_area
-        usable_bits = (self.usable * bits[None, :]).sum(axis=1)
-        ok = (((subs[None, :] & ~usable_bits[:, None]) == 0)
-              & (sub_area[None, :] <= inst.site_area[:, None] + 1e-9))
-        if not ((inst.service_fitout > 0).any() or (inst.max_sites >= 0).any()):
-            maximal = ok.copy()
-            for svc in range(S):
-                free = (subs & bits[svc]) == 0
-                grown = np.zeros_like(ok)
-                grown[:, free] = ok[:, (subs[free] | bits[svc]) - 1]
-                maximal &= ~grown
-            ok = maximal
-        j, t = np.nonzero(ok)
-        return j, members[t]
+            return j, np.eye(inst.n_services, dtype=bool)[s]
+        return found
 
 
 @dataclass

@@ -83,11 +83,12 @@ def subproblem(instance: CoveringInstance, x: np.ndarray, free: np.ndarray) -> t
     open_fixed[inst.x_site[fixed_x]] = True
     open_fixed &= ~free
     forced_free = inst.force_in & free
-    spent = float(inst.site_cost[open_fixed | forced_free].sum() + inst.x_fitout[fixed_x].sum())
+    spent = float(inst.site_cost[open_fixed | forced_free].sum() + inst.x_cost[fixed_x].sum())
     count = np.bincount(inst.x_service[fixed_x], minlength=inst.n_services)
     site_cost = np.where(forced_free, 0.0, inst.site_cost)  # already paid
     sub = replace(inst, cover=cover, weight=inst.weight[rows], row_service=inst.row_service[rows],
-                  x_site=inst.x_site[cols], x_service=inst.x_service[cols], site_cost=site_cost,
+                  x_site=inst.x_site[cols], x_service=inst.x_service[cols], x_cost=inst.x_cost[cols],
+                  site_cost=site_cost,
                   force_in=np.zeros(inst.n_sites, dtype=bool), budget=inst.budget - spent,
                   min_sites=np.maximum(inst.min_sites - count, 0),
                   max_sites=np.where(inst.max_sites >= 0, inst.max_sites - count, -1), stats={})

@@ -87,50 +87,60 @@ def objective_spec(objective: Objective, catalogue: Catalogue, coverage: Coverag
     ------
     CatalogueError, ScenarioError or ValidationErrors
         Unknown services or age groups, a service that does not serve the group named, a
-        field that does not apply to the kind, a service without ``residents_per_m2`` for
-        the capacitated kind — one line each, naming the field and the fix.
+        field that does not apply to the kind, no capacity norm for the capacitated kind —
+        one line each, naming the field and the fix. Age groups may be named by band or by a
+        coarser group (``elderly``: the shares pool its bands).
     """
     problems: list[SitingError] = []
     services, groups = catalogue.service_keys, catalogue.group_keys
     pair_index = {(services[s], groups[g]): p for p, (s, g) in enumerate(coverage.pairs)}
     field_of: dict[str, str] = {}
 
+    def bands(fld: str, group: str) -> tuple[str, ...]:
+        try:
+            return catalogue.groups_of(group)
+        except CatalogueError as e:
+            problems.append(CatalogueError(f"{origin}, field '{fld}.{group}': {e}"))
+            return ()
+
     def pair_share(fld: str, service: str, group: str, share: float) -> ShareTarget | None:
         if service not in services:
             problems.append(CatalogueError(f"{origin}, field '{fld}': unknown service '{service}'; "
                                            f"services in play: {list(services)}"))
             return None
-        if group not in groups:
-            problems.append(CatalogueError(f"{origin}, field '{fld}.{group}': unknown age group '{group}'; "
-                                           f"known: {list(groups)}"))
+        chosen = bands(fld, group)
+        if not chosen:
             return None
-        if (service, group) not in pair_index:
+        pairs = tuple(pair_index[service, b] for b in chosen if (service, b) in pair_index)
+        if not pairs:
             serves = list(catalogue.service(service).serves)
             problems.append(ScenarioError(f"{origin}, field '{fld}.{group}': {service} does not serve {group} "
                                           f"(it serves {serves}); remove it or pick one of those groups"))
             return None
         label = f"{service}/{group}"
         field_of[label] = f"{fld}.{group}"
-        return ShareTarget(label, (pair_index[service, group],), float(share))
+        return ShareTarget(label, pairs, float(share))
 
     floors: list[ShareTarget] = []
     for key, val in objective.floors.items():
         if isinstance(val, dict):
             floors += [t for g, share in val.items()
                        if (t := pair_share(f"objective.floors.{key}", key, g, share)) is not None]
-        elif key in groups:
-            g = groups.index(key)
-            pairs = tuple(p for p, (_s, pg) in enumerate(coverage.pairs) if pg == g)
-            if not pairs:
-                problems.append(ScenarioError(f"{origin}, field 'objective.floors.{key}': no service in play "
-                                              f"serves {key}; remove the floor"))
-            else:
-                field_of[key] = f"objective.floors.{key}"
-                floors.append(ShareTarget(key, pairs, float(val)))
-        else:
+            continue
+        if key not in groups and key not in catalogue.aggregates:
             problems.append(CatalogueError(
                 f"{origin}, field 'objective.floors.{key}': '{key}' is not an age group; write "
-                f"{{age_group: share}} or {{service: {{age_group: share}}}} (age groups: {list(groups)})"))
+                f"{{age_group: share}} or {{service: {{age_group: share}}}} (age groups: {list(groups)}, "
+                f"or the coarser {sorted(catalogue.aggregates)})"))
+            continue
+        idx = {groups.index(b) for b in catalogue.groups_of(key)}
+        pairs = tuple(p for p, (_s, pg) in enumerate(coverage.pairs) if pg in idx)
+        if not pairs:
+            problems.append(ScenarioError(f"{origin}, field 'objective.floors.{key}': no service in play "
+                                          f"serves {key}; remove the floor"))
+        else:
+            field_of[key] = f"objective.floors.{key}"
+            floors.append(ShareTarget(key, pairs, float(val)))
     targets = [t for key, val in objective.targets.items() for g, share in val.items()
                if (t := pair_share(f"objective.targets.{key}", key, g, share)) is not None]
     kind = objective.kind
@@ -138,27 +148,36 @@ def objective_spec(objective: Objective, catalogue: Catalogue, coverage: Coverag
         problems.append(ScenarioError(f"{origin}, field 'objective.targets': targets apply to kind least_cost; "
                                       f"for a minimum share with kind {kind} use objective.floors"))
     if floors and kind in ("least_cost", "capacitated"):
-        problems.append(ScenarioError(f"{origin}, field 'objective.floors': floors apply to kinds coverage and "
-                                      f"fairness; with least_cost write them as targets"))
+        problems.append(ScenarioError(f"{origin}, field 'objective.floors': floors apply to kinds standards, "
+                                      f"coverage and fairness; with least_cost write them as targets"))
     if kind == "least_cost" and not objective.targets:
         problems.append(ScenarioError(f"{origin}, field 'objective.targets': least_cost needs at least one target, "
                                       f"e.g. targets: {{elderly_day_care: {{elderly: 1.0}}}}"))
     capacity = None
+    if kind == "standards" and objective.capacity:
+        capacity = catalogue.service_capacity()
     if kind == "capacitated":
-        capacity = np.array([s.floor_area_m2 * s.residents_per_m2 for s in catalogue.services])
-        for s in catalogue.services:
-            if s.residents_per_m2 <= 0:
-                problems.append(CatalogueError(
-                    f"{origin}: service '{s.key}' has no residents_per_m2, so the capacitated objective would "
-                    f"give it no capacity; set catalogue.services[{s.key}].residents_per_m2"))
+        capacity = catalogue.service_capacity()
+        if not np.isfinite(capacity).any():
+            problems.append(CatalogueError(
+                f"{origin}: no service in play has a capacity norm, so the capacitated objective is the coverage "
+                f"objective; set catalogue.services[...].m2_per_1000_target for the services whose places are "
+                f"limited, or use kind coverage"))
     if problems:
         raise ValidationErrors(problems) if len(problems) > 1 else problems[0]
     return ObjectiveSpec(kind, objective.over == "services_age_groups", tuple(floors), tuple(targets), capacity,
                          field_of)
 
 
-def _check_shares(coverage: Coverage, sites: SiteData, rules: PlanningRules, shares: tuple[ShareTarget, ...],
-                  spec: ObjectiveSpec, origin: str) -> None:
+def check_shares(coverage: Coverage, sites: SiteData, rules: PlanningRules, shares: tuple[ShareTarget, ...],
+                 spec: ObjectiveSpec, origin: str) -> None:
+    """Name every floor or target no plan can reach, before solving.
+
+    Raises
+    ------
+    InfeasibleError
+        One line per share out of reach, with the best share possible.
+    """
     short = unreachable_targets(coverage, sites, rules, list(shares))
     if not short:
         return
@@ -210,7 +229,7 @@ def optimize_objective(coverage: Coverage, sites: SiteData, rules: PlanningRules
     options = options or SolveOptions()
     t0 = time.perf_counter()
     if spec.kind in ("coverage", "fairness"):
-        _check_shares(coverage, sites, rules, spec.floors, spec, origin)
+        check_shares(coverage, sites, rules, spec.floors, spec, origin)
         mode = "floors" if spec.kind == "coverage" else "max_min"
         balance = age_group_shares(coverage, by_service=spec.by_service)
         model = build_fairness_model(coverage, sites, rules, mode=mode, balance=balance, floors=list(spec.floors))
@@ -218,7 +237,7 @@ def optimize_objective(coverage: Coverage, sites: SiteData, rules: PlanningRules
         if not spec.targets:
             raise InfeasibleError(f"{origin}, field 'objective.targets': least_cost needs at least one target, "
                                   f"e.g. targets: {{elderly_day_care: {{elderly: 1.0}}}}")
-        _check_shares(coverage, sites, rules, spec.targets, spec, origin)
+        check_shares(coverage, sites, rules, spec.targets, spec, origin)
         model = build_least_cost_model(coverage, sites, rules, list(spec.targets))
     elif spec.kind == "capacitated":
         if spec.service_capacity is None:

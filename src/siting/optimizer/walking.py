@@ -31,7 +31,7 @@ from siting.model.median import build_median_model
 from siting.model.rules import PlanningRules, SiteData
 from siting.model.structure import ShareTarget
 from siting.solvers import SolveOptions, SolveResult, Status, solve
-from siting.solvers.base import relative_gap
+from siting.solvers.base import StageFigures, relative_gap
 from siting.walking.distances import (
     BEYOND_CUTOFF,
     WalkDistances,
@@ -41,27 +41,6 @@ from siting.walking.distances import (
 )
 
 MIN_STAGE_S = 0.5  # the tie-break stage is skipped with less time left than this
-
-
-@dataclass(frozen=True)
-class StageFigures:
-    """One solve of a walking-time objective, as reported.
-
-    Attributes
-    ----------
-    name
-        ``walking_time`` (the p-median), ``coverage`` then ``walking_time`` (the tie-breaker).
-    status
-        How that solve ended.
-    objective, bound, gap
-        Its objective value, best proven bound and relative gap.
-    """
-
-    name: str
-    status: Status
-    objective: float
-    bound: float
-    gap: float
 
 
 @dataclass(frozen=True)

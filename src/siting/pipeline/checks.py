@@ -15,7 +15,7 @@ from siting.data.catalogue import Catalogue
 from siting.data.district import District
 from siting.data.scenario import Scenario
 from siting.errors import CatalogueError, DataError, InfeasibleError, SitingError, rows_text
-from siting.model.rules import PlanningRules
+from siting.model.rules import PlanningRules, SiteData, pair_costs
 
 
 def key_problems(scenario: Scenario, catalogue: Catalogue) -> list[SitingError]:
@@ -107,7 +107,7 @@ def requirement_problems(origin: str, catalogue: Catalogue, district: District,
     budget = rules.budget
     # fits[j, s]: site j can host service s (allowed, large enough, not forced out)
     fits = sites.allowed & (sites.floor_area[:, None] >= rules.service_area[None, :]) & ~rules.force_out[:, None]
-    conversion = np.where(fits, sites.retrofit_cost[:, None] + rules.service_fitout[None, :], np.inf)
+    conversion = np.where(fits, sites.retrofit_cost[:, None] + pair_costs(SiteData.of(sites), rules), np.inf)
     cheapest = float(conversion.min()) if conversion.size else np.inf
     if not np.isfinite(cheapest):
         problems.append(InfeasibleError(

@@ -13,13 +13,16 @@ from siting.data.district import Sites
 from siting.model.covering import weighted_new_coverage
 from siting.model.rules import PlanningRules, SiteData, plan_cost
 from siting.optimizer.walking import WalkingTimes
-from siting.solvers.base import SolveResult, Status, relative_gap
+from siting.solvers.base import SolveResult, StageFigures, Status, relative_gap
 
 #: Objective kinds where a lower value is better.
 MINIMISED_KINDS = ("least_cost", "median")
 
 #: What a plan's objective value means, per objective kind.
 OBJECTIVE_MEANING = {
+    "standards": "basic services first: the sum over the basic services (基础保障型) of the share of each one's own "
+                 "target population newly served (within capacity where places are limited), weighted; the quality "
+                 "services (品质提升型) are optimised second without lowering it (see stages)",
     "coverage": "weighted residents newly covered by the plan (baseline excluded)",
     "fairness": "the smallest covered share over the age groups (or service x age group pairs)",
     "least_cost": "the plan's cost in yuan (the budget needed to reach the targets)",
@@ -29,14 +32,15 @@ OBJECTIVE_MEANING = {
 }
 
 #: A short name of a plan's objective value, per objective kind (table rows).
-OBJECTIVE_LABEL = {"coverage": "weighted residents newly covered", "fairness": "smallest covered share",
+OBJECTIVE_LABEL = {"standards": "basic services: shares of their target populations newly served",
+                   "coverage": "weighted residents newly covered", "fairness": "smallest covered share",
                    "least_cost": "cost of reaching the targets",
                    "capacitated": "weighted residents served within capacity",
                    "median": "weighted walking minutes"}
 
 #: The unit of a plan's objective value, per objective kind.
-OBJECTIVE_UNIT = {"coverage": "residents", "fairness": "share", "least_cost": "yuan", "capacitated": "residents",
-                  "median": "person-minutes"}
+OBJECTIVE_UNIT = {"standards": "sum of shares", "coverage": "residents", "fairness": "share", "least_cost": "yuan",
+                  "capacitated": "residents", "median": "person-minutes"}
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,9 @@ class Plan:
     walking_time
         Walking times per service × age group and the figures of each solve stage, for the
         walking-time objectives (``median``, or ``tie_break: walking_time``); else ``None``.
+    stages
+        The stages of a lexicographic objective (``standards``: basic, then quality), each
+        with its status, objective, bound and gap; empty for a single solve.
     """
 
     scenario: str
@@ -93,6 +100,14 @@ class Plan:
     message: str = ""
     objective_kind: str = "coverage"
     walking_time: WalkingTimes | None = None
+    stages: tuple[StageFigures, ...] = ()
+
+    def stage_value(self, name: str) -> float:
+        """The objective of a named stage (``quality``...), ``nan`` when the plan has no such stage."""
+        for s in self.stages:
+            if s.name == name:
+                return s.objective
+        return float("nan")
 
     @property
     def minimises(self) -> bool:
@@ -105,36 +120,49 @@ class Plan:
         return int(self.hosts.any(axis=1).sum())
 
 
-def coverage_table(hosts: np.ndarray, coverage: Coverage, catalogue: Catalogue) -> pd.DataFrame:
-    """Residents covered before / after per service × age group."""
+def coverage_table(hosts: np.ndarray, coverage: Coverage, catalogue: Catalogue, *,
+                   served: np.ndarray | None = None) -> pd.DataFrame:
+    """Residents covered before / after per service × age group.
+
+    ``covered_*`` count residents within the service's reach; with ``served`` (residents newly
+    served per pair, within capacity) the table adds ``served_after`` and ``served_share_after``:
+    residents covered before plus those the plan's places serve.
+    """
     total = coverage.total_population()
     before = coverage.baseline_population()
     after = coverage.covered_population(hosts)
     rows = []
     for p, (s, g) in enumerate(coverage.pairs):
         svc = catalogue.services[s]
-        rows.append({
+        row = {
             "service": svc.key,
             "service_zh": svc.name_zh,
+            "category": svc.category,
             "age_group": catalogue.age_groups[g].key,
             "population": round(float(total[p]), 1),
             "covered_before": round(float(before[p]), 1),
             "covered_after": round(float(after[p]), 1),
             "share_before": round(float(before[p] / total[p]) if total[p] > 0 else 0.0, 6),
             "share_after": round(float(after[p] / total[p]) if total[p] > 0 else 0.0, 6),
-        })
+        }
+        if served is not None:
+            got = float(before[p] + min(served[p], after[p] - before[p]))
+            row["served_after"] = round(got, 1)
+            row["served_share_after"] = round(got / total[p] if total[p] > 0 else 0.0, 6)
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
 def assignment_table(hosts: np.ndarray, sites: Sites, catalogue: Catalogue,
                      rules: PlanningRules) -> pd.DataFrame:
-    """One row per (site, service), the site's retrofit cost shared by floor area used."""
+    """One row per (site, service): the site's conversion cost (its fixed part shared by floor area used,
+    plus the area the service converts at the site's price per m²), the fit-out and their sum."""
     j, s = np.nonzero(hosts)
     area = rules.service_area[s]
     used_at_site = np.bincount(j, weights=area, minlength=len(sites.ids))
     n_at_site = np.bincount(j, minlength=len(sites.ids))
     share = np.where(used_at_site[j] > 0, area / np.maximum(used_at_site[j], 1e-12), 1.0 / n_at_site[j])
-    retrofit = sites.retrofit_cost[j] * share
+    retrofit = sites.retrofit_cost[j] * share + sites.area_cost[j] * area
     fitout = rules.service_fitout[s]
     df = pd.DataFrame({
         "site_id": sites.ids[j].astype(str),
@@ -157,7 +185,8 @@ def assignment_table(hosts: np.ndarray, sites: Sites, catalogue: Catalogue,
 def make_plan(scenario: str, hosts: np.ndarray, result: SolveResult, coverage: Coverage,
               sites: Sites, catalogue: Catalogue, rules: PlanningRules,
               timings: dict[str, float] | None = None, *, objective: float | None = None,
-              objective_kind: str = "coverage", walking_time: WalkingTimes | None = None) -> Plan:
+              objective_kind: str = "coverage", walking_time: WalkingTimes | None = None,
+              stages: tuple[StageFigures, ...] = (), served: np.ndarray | None = None) -> Plan:
     """Assemble a :class:`Plan` from a solver result.
 
     For the coverage objective the value reported is recomputed from the coverage matrices,
@@ -177,9 +206,10 @@ def make_plan(scenario: str, hosts: np.ndarray, result: SolveResult, coverage: C
         budget=rules.budget,
         cost=plan_cost(hosts, SiteData.of(sites), rules),
         assignments=assignment_table(hosts, sites, catalogue, rules),
-        coverage=coverage_table(hosts, coverage, catalogue),
+        coverage=coverage_table(hosts, coverage, catalogue, served=served),
         timings={**(timings or {}), **{f"solver_{k}": v for k, v in result.timings.items()}},
         message=result.message,
         objective_kind=objective_kind,
         walking_time=walking_time,
+        stages=stages,
     )

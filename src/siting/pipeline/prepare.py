@@ -24,6 +24,7 @@ from siting.errors import (
 )
 from siting.model.rules import PlanningRules
 from siting.pipeline.checks import key_problems, requirement_problems, snapping_problems
+from siting.pipeline.compliance import service_warnings
 from siting.walking.distances import WalkDistances
 from siting.walking.network import WalkingNetwork
 from siting.walking.stage import district_reach, read_scenario_network
@@ -63,8 +64,26 @@ class Prepared:
 def catalogue_for(scenario: Scenario) -> Catalogue:
     """The scenario's catalogue: defaults with its overrides, restricted to its services."""
     origin = str(scenario.source or scenario.name)
-    return build_catalogue(scenario.catalogue.services, scenario.catalogue.age_groups,
-                           services=scenario.services, origin=origin)
+    c = scenario.catalogue
+    return build_catalogue(c.services, c.age_groups, services=scenario.services, origin=origin, replace=c.replace,
+                           reference_speed_m_s=c.reference_speed_m_s)
+
+
+def group_weights(weights: dict[str, float], catalogue: Catalogue, origin: str,
+                  problems: list[SitingError]) -> np.ndarray:
+    """Weight of each age band: a coarser group's weight (``elderly: 2``) applies to its bands; a band's own
+    weight, when given too, wins."""
+    out = np.ones(len(catalogue.group_keys))
+    index = {g: i for i, g in enumerate(catalogue.group_keys)}
+    for key in sorted(weights, key=lambda k: k in index):  # coarser groups first, then bands
+        try:
+            bands = catalogue.groups_of(key)
+        except CatalogueError as e:
+            problems.append(CatalogueError(f"{origin}, field 'weights.age_groups': {e}"))
+            continue
+        for b in bands:
+            out[index[b]] = float(weights[key])
+    return out
 
 
 def planning_rules(scenario: Scenario, catalogue: Catalogue, district: District) -> PlanningRules:
@@ -72,7 +91,6 @@ def planning_rules(scenario: Scenario, catalogue: Catalogue, district: District)
     origin = str(scenario.source or scenario.name)
     problems: list[SitingError] = []
     services = catalogue.service_keys
-    groups = catalogue.group_keys
 
     def keyed(values: dict[str, float], keys: tuple[str, ...], field_name: str, default: float) -> np.ndarray:
         for k in values:
@@ -83,7 +101,7 @@ def planning_rules(scenario: Scenario, catalogue: Catalogue, district: District)
 
     req = scenario.requirements
     sw = keyed(scenario.weights.services, services, "weights.services", 1.0)
-    gw = keyed(scenario.weights.age_groups, groups, "weights.age_groups", 1.0)
+    gw = group_weights(scenario.weights.age_groups, catalogue, origin, problems)
     mins = keyed({k: float(v) for k, v in req.min_sites.items()}, services, "requirements.min_sites", 0)
     maxs = keyed({k: float(v) for k, v in req.max_sites.items()}, services, "requirements.max_sites", -1)
     site_index = {sid: j for j, sid in enumerate(district.sites.ids)}
@@ -223,7 +241,7 @@ def prepare_district(scenario: Scenario, catalogue: Catalogue, district: Distric
         problems += requirement_problems(str(scenario.source or scenario.name), catalogue, district, checked)
     raise_problems(problems)
     assert rules is not None
-    notes = (*district.notes, *walked.notes)
+    notes = (*district.notes, *walked.notes, *service_warnings(district, coverage, catalogue))
     summary = WalkingSummary(walking.mode, cutoff, site_reach.nnz, notes, comparison, walked.counts)
     distances = WalkDistances(site_reach, exist_reach, district.existing.service)
     return Prepared(scenario, catalogue, district, coverage, rules, summary, timings, network, distances)

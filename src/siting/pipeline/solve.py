@@ -18,7 +18,8 @@ from siting.errors import (
 from siting.model.rules import PlanningRules, SiteData
 from siting.model.structure import ShareTarget
 from siting.optimizer.covering import optimize_covering
-from siting.optimizer.objectives import objective_spec, optimize_objective
+from siting.optimizer.objectives import check_shares, objective_spec, optimize_objective
+from siting.optimizer.standards import optimize_standards
 from siting.optimizer.walking import WalkingTimes, break_tie, group_speeds, median_rules, optimize_median
 from siting.pipeline.plan import Plan, make_plan
 from siting.pipeline.prepare import Prepared, prepare
@@ -57,6 +58,8 @@ def solve_prepared(prepared: Prepared, *, rules: PlanningRules | None = None,
     t0 = time.perf_counter()
     if objective.kind == "median":
         return _solve_median(prepared, rules, backend or opts.backend)
+    if objective.kind == "standards":
+        return _solve_standards(prepared, rules, backend or opts.backend)
     if objective.kind != "coverage" or objective.floors or objective.targets:
         return _solve_objective(prepared, rules, backend or opts.backend)
     solution = optimize_covering(
@@ -105,6 +108,40 @@ def _solve_objective(prepared: Prepared, rules: PlanningRules, backend: str) -> 
     # least_cost: the scenario's budget is not a limit; the plan's cost is the budget needed
     return make_plan(scenario.name, solution.hosts, result, prepared.coverage, sites, prepared.catalogue, rules,
                      timings, objective=result.objective, objective_kind=spec.kind)
+
+
+def _no_plan(origin: str, result: SolveResult) -> SitingError:
+    """The error for a solve that found no plan, in the planner's words."""
+    if result.status is Status.INFEASIBLE:
+        return InfeasibleError(f"{origin}: the requirements cannot all hold together (budget, min_sites, force_in, "
+                               f"floors); relax one of them")
+    if result.status is Status.ERROR:
+        return SolverError(f"{origin}: {result.message}; no plan was written. Run again, try another solver backend "
+                           f"(installed: {available_solvers()}), or set solver.isolate: true to keep siting running "
+                           f"when the solver crashes")
+    return SitingError(f"{origin}: no plan was found within solver.time_limit_s; raise the time limit or simplify "
+                       f"the scenario (fewer services or sites in play)")
+
+
+def _solve_standards(prepared: Prepared, rules: PlanningRules, backend: str) -> Plan:
+    """Basic services first, then quality ones: see :mod:`siting.optimizer.standards`."""
+    scenario = prepared.scenario
+    origin = str(scenario.source or scenario.name)
+    spec = objective_spec(scenario.objective, prepared.catalogue, prepared.coverage, origin=origin)
+    sites = prepared.district.sites
+    if spec.floors:
+        check_shares(prepared.coverage, SiteData.of(sites), rules, spec.floors, spec, origin)
+    communities = np.unique(np.asarray(prepared.district.demand.communities).astype(str), return_inverse=True)[1]
+    solution = optimize_standards(prepared.coverage, prepared.catalogue, SiteData.of(sites), rules,
+                                  capacity=scenario.objective.capacity, floors=spec.floors,
+                                  communities=communities.ravel().astype(np.int64), backend=backend,
+                                  options=solver_options(scenario))
+    if solution.result.solution is None:
+        raise _no_plan(origin, solution.result)
+    timings = {**prepared.timings, "model": solution.timings.get("build", 0.0)}
+    return make_plan(scenario.name, solution.hosts, solution.result, prepared.coverage, sites, prepared.catalogue,
+                     rules, timings, objective=solution.result.objective, objective_kind="standards",
+                     stages=solution.stages, served=solution.served)
 
 
 def _distances(prepared: Prepared) -> WalkDistances:

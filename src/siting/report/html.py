@@ -21,6 +21,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from siting._version import __version__
 from siting.data.catalogue import Catalogue
+from siting.pipeline.compliance import compliance_table
 from siting.report.charts import frontier_series, line_chart_svg
 from siting.report.mapdata import map_data, map_json
 
@@ -117,7 +118,8 @@ def render_report(run: RunResult, summary: dict[str, Any], map_png: Path | None,
     fctx = (frontier_context(frontier, catalogue, axis_columns=[], x_column="budget", x_label="budget (yuan)",
                              highlight=run.plan.budget) if frontier is not None else None)
     payload = map_data(run.prepared.district, run.prepared.coverage, catalogue, [(run.scenario.name, run.plan)],
-                       streets=analysis.streets if analysis is not None else None)
+                       streets=analysis.streets if analysis is not None else None,
+                       synthetic=run.scenario.data.synthetic)
     return _env().get_template("report.html.j2").render(
         **_base_context(payload),
         scenario=run.scenario,
@@ -137,7 +139,26 @@ def render_report(run: RunResult, summary: dict[str, Any], map_png: Path | None,
         frontier_svg=fctx["svg"] if fctx else "",
         frontier_groups=group_labels,
         notes=list(analysis.notes) if analysis is not None else [],
+        compliance=_compliance_context(run, summary),
     )
+
+
+def _compliance_context(run: RunResult, summary: dict[str, Any]) -> dict[str, Any] | None:
+    """The report's compliance section: the summary's figures and the community × basic service matrix."""
+    comp = summary.get("compliance")
+    if not comp:
+        return None
+    p = run.prepared
+    table = compliance_table(p.district, p.coverage, p.catalogue, run.plan)
+    basic = [s for s in p.catalogue.services if s.category == "basic"]
+    matrix = []
+    if table["community"].nunique() > 1 or (table["community"] != "").all():
+        for name, rows in table.groupby("community", sort=True):
+            by = {str(r["service"]): r for r in rows.to_dict(orient="records")}
+            matrix.append({"community": str(name) or "—", "cells": [
+                {"before": float(by[s.key]["share_before"]), "after": float(by[s.key]["share_after"]),
+                 "complies": bool(by[s.key]["complies_after"])} for s in basic]})
+    return {**comp, "matrix": matrix, "matrix_services": [{"key": s.key, "zh": s.name_zh} for s in basic]}
 
 
 def render_sweep_report(base: Prepared, frontier: pd.DataFrame, robustness: pd.DataFrame,

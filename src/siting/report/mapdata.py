@@ -93,7 +93,8 @@ def plan_layer(name: str, plan: Plan, district: District, coverage: Coverage, ca
             group = catalogue.age_groups[coverage.pairs[p][1]]
             reach_out.append({"site": str(sites.ids[j]), "service": f"{svc.name_zh} {svc.name_en}",
                               "group": f"{group.name_zh} {group.name_en}",
-                              "minutes": svc.walk_limit_min, "polygon": _latlon(tx, _reach_polygon(pts), 5)})
+                              "limit": svc.limit_text, "reach_m": round(float(coverage.limit_m[p]), 1),
+                              "polygon": _latlon(tx, _reach_polygon(pts), 5)})
         sites_out.append({"id": str(sites.ids[j]), "name": str(sites.names[j]), "kind": str(sites.kinds[j]),
                           "lat": latlon[k][0], "lon": latlon[k][1], "services": services,
                           "cost": round(float(cost.get(str(sites.ids[j]), 0.0)), 0)})
@@ -102,7 +103,7 @@ def plan_layer(name: str, plan: Plan, district: District, coverage: Coverage, ca
 
 def map_data(district: District, coverage: Coverage, catalogue: Catalogue,
              plans: Sequence[tuple[str, Plan]], *, streets: np.ndarray | None = None,
-             plan_coverages: Sequence[Coverage] | None = None) -> dict[str, Any]:
+             plan_coverages: Sequence[Coverage] | None = None, synthetic: bool = False) -> dict[str, Any]:
     """Everything the interactive map draws, as plain JSON-able data.
 
     Parameters
@@ -142,6 +143,7 @@ def map_data(district: District, coverage: Coverage, catalogue: Catalogue,
         csc.setdefault(id(c), [r.tocsc() for r in c.reach])
     demand_ll = _latlon(tx, dxy)
     return {
+        "synthetic": synthetic,
         "bounds": bounds,
         "outline": _latlon(tx, np.asarray(outline.exterior.coords), 5),
         "streets": street_lines,

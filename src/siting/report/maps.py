@@ -90,7 +90,8 @@ def draw_plan_map(run: RunResult, path: Path) -> None:
     ax.set_aspect("equal")
     ax.set_xlabel(f"metres east ({district.crs})")
     ax.set_ylabel("metres north")
-    ax.set_title(f"{(run.scenario.title if font else '') or run.scenario.name}: plan and coverage")
+    synthetic = (" — 示例数据 synthetic data" if font else " — synthetic data") if run.scenario.data.synthetic else ""
+    ax.set_title(f"{(run.scenario.title if font else '') or run.scenario.name}: plan and coverage{synthetic}")
     ax.legend(loc="lower left", fontsize=7, framealpha=0.85)
     fig.tight_layout()
     fig.savefig(path)

@@ -11,9 +11,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from siting.files import sha256_file
 from siting.pipeline import RunResult
+from siting.pipeline.compliance import (
+    COMPLIANCE_SHARE,
+    COMPLIANCE_SOURCE,
+    compliance_table,
+    district_compliance,
+    shortfalls,
+)
 from siting.pipeline.plan import OBJECTIVE_MEANING, Plan
 from siting.pipeline.provenance import input_files, versions
 from siting.report.atomic import atomic_output_dir
@@ -48,6 +56,30 @@ def walking_time_summary(plan: Plan) -> dict[str, Any] | None:
     }
 
 
+def compliance_of(run: RunResult) -> pd.DataFrame:
+    """``compliance.csv``: per community × service, the share within reach before and after."""
+    p = run.prepared
+    return compliance_table(p.district, p.coverage, p.catalogue, run.plan)
+
+
+def compliance_summary(run: RunResult) -> dict[str, Any]:
+    """The ``compliance`` section of ``summary.json``: per service across the district, and the shortfalls."""
+    p = run.prepared
+    table = district_compliance(compliance_of(run))
+    short = shortfalls(p.district, p.coverage, p.catalogue, run.plan)
+    return {
+        "threshold": COMPLIANCE_SHARE, "threshold_source": COMPLIANCE_SOURCE,
+        "meaning": "a community complies with a service when this share of the service's target population lives "
+                   "within its reach; compliance_rate is the share of communities that comply (达标率)",
+        "by_service": [{k: (v if isinstance(v, str) else round(float(v), 6)) for k, v in row.items()}
+                       for row in table.to_dict(orient="records")],
+        "basic_services_short": [{"service": s.service, "label": s.label, "share_after": round(s.share_after, 6),
+                                  "target_population": round(s.target, 1), "out_of_reach": round(s.out_of_reach, 1),
+                                  "left_out": round(s.left_out, 1), "beyond_capacity": round(s.beyond_capacity, 1),
+                                  "why": s.reason} for s in short],
+    }
+
+
 def summary_dict(run: RunResult) -> dict[str, Any]:
     """The content of ``summary.json``."""
     scenario = run.scenario
@@ -58,12 +90,16 @@ def summary_dict(run: RunResult) -> dict[str, Any]:
     return {
         "scenario": scenario.name,
         "title": scenario.title,
+        "synthetic_data": scenario.data.synthetic,
         "status": plan.status.value,
         "objective": json_number(plan.objective),
         "bound": json_number(plan.bound),
         "gap": json_number(plan.gap),
         "objective_kind": plan.objective_kind,
         "objective_meaning": OBJECTIVE_MEANING.get(plan.objective_kind, plan.objective_kind),
+        "stages": [{"stage": s.name, "status": s.status.value, "objective": json_number(s.objective),
+                    "bound": json_number(s.bound), "gap": json_number(s.gap)} for s in plan.stages],
+        "message": plan.message,
         "solver": plan.solver,
         "budget": round(plan.budget, 2),
         "cost": round(plan.cost, 2),
@@ -79,6 +115,7 @@ def summary_dict(run: RunResult) -> dict[str, Any]:
                                    "each service (the most any plan can reach)",
                         "by_age_group": [{k: (v if isinstance(v, str) else round(float(v), 2)) for k, v in row.items()}
                                          for row in run.prepared.walking.straight_vs_network]}},
+        "compliance": compliance_summary(run),
         "covered": [
             {k: (v if isinstance(v, str) else float(v)) for k, v in row.items()}
             for row in cov.to_dict(orient="records")
@@ -93,7 +130,7 @@ def summary_dict(run: RunResult) -> dict[str, Any]:
 
 
 def write_run_outputs(run: RunResult, out: Path, analysis: RunAnalysis | None = None) -> Path:
-    """Write summary.json, plan.csv, plan.gpkg, coverage.csv, map.png and report.html.
+    """Write summary.json, plan.csv, plan.gpkg, coverage.csv, compliance.csv, map.png and report.html.
 
     With an ``analysis``, also ranking.csv and alternatives.csv (ranked retrofit options),
     frontier.csv and frontier.png (coverage against budget), and their sections in the report.
@@ -108,6 +145,7 @@ def write_run_outputs(run: RunResult, out: Path, analysis: RunAnalysis | None = 
         plan = run.plan
         write_csv(plan.assignments, tmp / "plan.csv", float_format="%.2f")
         write_csv(plan.coverage, tmp / "coverage.csv")
+        write_csv(compliance_of(run), tmp / "compliance.csv")
         _write_plan_gpkg(run, tmp / "plan.gpkg")
         draw_plan_map(run, tmp / "map.png")
         summary = summary_dict(run)

@@ -54,6 +54,28 @@ class SolveOptions:
 
 
 @dataclass(frozen=True)
+class StageFigures:
+    """One stage of a solve in several stages (lexicographic objectives, tie-breakers), as reported.
+
+    Attributes
+    ----------
+    name
+        The stage: ``basic`` then ``quality`` (standards first), ``coverage`` then
+        ``walking_time`` (the tie-breaker), ``walking_time`` (the p-median)...
+    status
+        How that stage's solve ended.
+    objective, bound, gap
+        Its objective value, best proven bound and relative gap.
+    """
+
+    name: str
+    status: Status
+    objective: float
+    bound: float
+    gap: float
+
+
+@dataclass(frozen=True)
 class SolveResult:
     """What a solve returns: always a status, objective, bound and gap.
 

@@ -80,6 +80,11 @@ def _options(cp: ComparedPlan) -> set[str]:
     return set() if plan is None else {f"{a.site_id}/{a.service}" for a in plan.assignments.itertuples()}
 
 
+#: The unit of each stage of a lexicographic objective (standards first).
+STAGE_UNIT = {"gaps": "community × service gaps closed (weighted)", "basic": "sum of shares",
+              "quality": "sum of shares", "coverage": "residents", "walking_time": "person-minutes"}
+
+
 def _rows(cp: ComparedPlan) -> list[tuple[str, str, str, Any]]:
     plan = cp.result.plan
     rows: list[tuple[str, str, str, Any]] = [("plan", "status 状态", "", cp.result.status.value)]
@@ -87,10 +92,11 @@ def _rows(cp: ComparedPlan) -> list[tuple[str, str, str, Any]]:
         return rows
     meaning = OBJECTIVE_LABEL.get(plan.objective_kind, plan.objective_kind)
     unit = OBJECTIVE_UNIT.get(plan.objective_kind, "")
+    fine = unit in ("share", "sum of shares")
     rows += [
-        ("plan", f"objective ({meaning}) 目标值", unit, round(plan.objective, 6 if unit == "share" else 2)),
+        ("plan", f"objective ({meaning}) 目标值", unit, round(plan.objective, 6 if fine else 2)),
         ("plan", f"proven bound ({'lower' if plan.minimises else 'upper'}) 界", unit,
-         round(plan.bound, 6 if unit == "share" else 2) if np.isfinite(plan.bound) else None),
+         round(plan.bound, 6 if fine else 2) if np.isfinite(plan.bound) else None),
         ("plan", "gap 差距", "share", round(plan.gap, 6) if np.isfinite(plan.gap) else None),
         ("plan", "budget 预算", "yuan", round(plan.budget, 2)),
         ("plan", "cost 费用", "yuan", round(plan.cost, 2)),
@@ -98,6 +104,8 @@ def _rows(cp: ComparedPlan) -> list[tuple[str, str, str, Any]]:
         ("plan", "sites converted 改造场所", "sites", plan.sites_used),
         ("plan", "services placed 新增设施", "services", len(plan.assignments)),
     ]
+    rows += [("plan", f"stage {s.name} 分阶段目标", STAGE_UNIT.get(s.name, ""),
+              round(s.objective, 6) if np.isfinite(s.objective) else None) for s in plan.stages]
     cov = plan.coverage
     by_group = cov.groupby("age_group", sort=False)[["population", "covered_before", "covered_after"]].sum()
     for g, r in by_group.iterrows():

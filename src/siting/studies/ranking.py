@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 
 from siting.coverage import Coverage
-from siting.model.rules import PlanningRules
+from siting.model.rules import PlanningRules, SiteData, pair_costs
+from siting.optimizer.standards import standards_weights
 from siting.pipeline import Prepared
 from siting.pipeline.plan import Plan
 from siting.studies.resolve import SolveOutcome, SolveTask
@@ -137,8 +138,19 @@ def ranking_tasks(prepared: Prepared, plan: Plan, settings: RankingSettings, *,
     return tasks
 
 
-def _pair_weights(coverage: Coverage, rules: PlanningRules) -> np.ndarray:
-    return np.array([rules.service_weight[s] * rules.group_weight[g] for s, g in coverage.pairs])
+def objective_weights(prepared: Prepared, rules: PlanningRules, plan: Plan) -> tuple[np.ndarray, np.ndarray]:
+    """What one resident of each coverage pair is worth to the plan's objective, per stage.
+
+    Standards first: (basic services' weights, quality services' weights), each resident counted
+    by the share of its service's target population (:func:`siting.optimizer.standards.standards_weights`);
+    other objectives: (service weight × age-group weight, zeros).
+    """
+    coverage = prepared.coverage
+    if plan.objective_kind == "standards":
+        w = standards_weights(coverage, prepared.catalogue, rules)
+        return w.basic, w.quality
+    plain = np.array([rules.service_weight[s] * rules.group_weight[g] for s, g in coverage.pairs])
+    return plain, np.zeros_like(plain)
 
 
 def sole_coverage(coverage: Coverage, hosts: np.ndarray) -> np.ndarray:
@@ -223,7 +235,9 @@ def rank_options(prepared: Prepared, plan: Plan, results: Sequence[SolveOutcome]
     perturbed = [r for r in results if r.meta.get("kind") == "perturbed"]
     if len(removal) != len(pairs):
         raise ValueError(f"expected {len(pairs)} removal results, got {len(removal)}")
-    w = _pair_weights(coverage, rules)
+    w_first, w_second = objective_weights(prepared, rules, plan)
+    w = w_first + w_second  # a service is in one stage only: its option's value in that stage's units
+    staged = plan.objective_kind == "standards"
     sole = sole_coverage(coverage, plan.hosts)
     groups = catalogue.group_keys
     robust = _chosen_share(perturbed, *plan.hosts.shape) if settings.samples else None
@@ -244,6 +258,10 @@ def rank_options(prepared: Prepared, plan: Plan, results: Sequence[SolveOutcome]
             low, high = sign * (plan.objective - res.plan.bound), sign * (plan.bound - res.plan.objective)
         else:  # the requirements need this option: nothing can replace it
             mv = low = high = np.nan
+        if staged:  # basic services first: the quality stage's loss breaks ties
+            row["category"] = svc.category
+            row["marginal_quality"] = (plan.stage_value("quality") - res.plan.stage_value("quality")
+                                       if res.plan is not None else np.nan)
         row["marginal_value"] = mv
         row["marginal_low"] = low
         row["marginal_high"] = high
@@ -267,37 +285,44 @@ def rank_options(prepared: Prepared, plan: Plan, results: Sequence[SolveOutcome]
     if not options.empty:
         # required options (no re-optimised plan) first, then by marginal value; ties by id
         key = options["marginal_value"].fillna(np.inf)
-        options = (options.assign(_k=-key, _sole=-options["sole_value"])
-                   .sort_values(["_k", "_sole", "site_id", "service"], kind="stable")
-                   .drop(columns=["_k", "_sole"]).reset_index(drop=True))
-        for c in ("marginal_value", "marginal_low", "marginal_high", "sole_value"):
-            options[c] = options[c].round(2)
+        second = options["marginal_quality"].fillna(np.inf) if staged else pd.Series(0.0, index=options.index)
+        options = (options.assign(_k=-key, _q=-second, _sole=-options["sole_value"])
+                   .sort_values(["_k", "_q", "_sole", "site_id", "service"], kind="stable")
+                   .drop(columns=["_k", "_q", "_sole"]).reset_index(drop=True))
+        digits = 6 if staged else 2  # shares of target populations need more than two decimals
+        for c in ("marginal_value", "marginal_low", "marginal_high", "sole_value", "marginal_quality"):
+            if c in options:
+                options[c] = options[c].round(digits)
         options["marginal_share"] = options["marginal_share"].round(6)
         options.insert(0, "rank", np.arange(1, len(options) + 1))
-    alternatives = _alternatives(prepared, plan, rules, w, robust, settings.alternatives)
+    alternatives = _alternatives(prepared, plan, rules, (w_first, w_second), robust, settings.alternatives)
     return Ranking(options, alternatives, settings)
 
 
-def _alternatives(prepared: Prepared, plan: Plan, rules: PlanningRules, w: np.ndarray,
+def _alternatives(prepared: Prepared, plan: Plan, rules: PlanningRules, weights: tuple[np.ndarray, np.ndarray],
                   robust: np.ndarray | None, limit: int) -> pd.DataFrame:
-    """Options not in the plan, by the weighted residents they would add on top of it."""
+    """Options not in the plan, by what they would add on top of it (the first stage's value first)."""
     coverage, catalogue, sites = prepared.coverage, prepared.catalogue, prepared.district.sites
     if limit <= 0:
         return pd.DataFrame()
     gain = addition_gain(coverage, plan.hosts)
     S = len(catalogue.services)
-    value = np.zeros((len(sites), S))
+    first = np.zeros((len(sites), S))
+    second = np.zeros((len(sites), S))
     for p, (s, _g) in enumerate(coverage.pairs):
-        value[:, s] += w[p] * gain[:, p]
+        first[:, s] += weights[0][p] * gain[:, p]
+        second[:, s] += weights[1][p] * gain[:, p]
+    value = first + second
     used = plan.hosts.any(axis=1)
     used_area = plan.hosts.astype(float) @ rules.service_area
-    extra_cost = rules.service_fitout[None, :] + np.where(used, 0.0, sites.retrofit_cost)[:, None]
+    extra_cost = pair_costs(SiteData.of(sites), rules) + np.where(used, 0.0, sites.retrofit_cost)[:, None]
     fits = (sites.allowed & ~plan.hosts & ~rules.force_out[:, None]
             & (used_area[:, None] + rules.service_area[None, :] <= sites.floor_area[:, None] + 1e-9))
     cand_j, cand_s = np.nonzero(fits & (value > 0))
     if cand_j.size == 0:
         return pd.DataFrame()
-    order = np.lexsort((cand_s, cand_j, extra_cost[cand_j, cand_s], -value[cand_j, cand_s]))[:limit]
+    order = np.lexsort((cand_s, cand_j, extra_cost[cand_j, cand_s], -second[cand_j, cand_s],
+                        -first[cand_j, cand_s]))[:limit]
     rows = []
     for j, s in zip(cand_j[order], cand_s[order], strict=True):
         svc = catalogue.services[s]
@@ -306,7 +331,7 @@ def _alternatives(prepared: Prepared, plan: Plan, rules: PlanningRules, w: np.nd
             "service": svc.key, "service_zh": svc.name_zh, "service_en": svc.name_en,
             "site_already_converted": bool(plan.hosts[j].any()),
             "extra_cost": round(float(extra_cost[j, s]), 2),
-            "added_value": round(float(value[j, s]), 2),
+            "added_value": round(float(value[j, s]), 6 if plan.objective_kind == "standards" else 2),
         }
         for g, gkey in enumerate(catalogue.group_keys):
             pairs_g = [p for p, (ps, pg) in enumerate(coverage.pairs) if ps == s and pg == g]

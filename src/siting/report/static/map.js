@@ -77,7 +77,7 @@
     plan.reach.forEach(function (r) {
       L.polygon(r.polygon, { renderer: svg, color: "#1f4e9c", weight: 1, opacity: 0.5, fillOpacity: 0.05,
                              dashArray: "3 3", className: "reach-area" })
-        .bindTooltip(el("span", null, r.site + " " + r.service + ": " + r.minutes + " min walk, " + r.group))
+        .bindTooltip(el("span", null, r.site + " " + r.service + ": within " + r.limit + " (" + Math.round(r.reach_m) + " m for " + r.group + ")"))
         .addTo(reach);
     });
     var sites = L.layerGroup();
@@ -106,6 +106,7 @@
   var legend = L.control({ position: "bottomleft" });
   legend.onAdd = function () {
     var div = el("div", "map-legend");
+    if (data.synthetic) { div.appendChild(el("div", "map-synthetic", "示例数据 synthetic data")); }
     div.appendChild(el("b", null, "Share of services within walking limit"));
     [0, 0.25, 0.5, 0.75, 1].forEach(function (s) {
       var row = el("div");

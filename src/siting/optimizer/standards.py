@@ -1,0 +1,204 @@
+"""Standards first, then quality (规范达标、全龄友好): the default objective.
+
+A district planner is accountable first for the basic services the standards require
+(基础保障型, TD/T 1062-2021), for every age band they serve, and only then for the quality
+services (品质提升型). The plan is found in up to three stages on one model
+(:mod:`siting.model.standards`), lexicographically — each stage keeps the value of those before:
+
+1. **gaps** (补短板): bring as many basic services as possible to the communities that have none
+   within reach (a community × service counts once, whatever the number of residents reached);
+2. **basic**: maximise ``Σ_s Σ_g w_s w_g · served_sg / target_s`` over the basic services ``s``,
+   where ``served_sg`` is the number of residents of age band ``g`` newly served by the plan and
+   ``target_s`` the whole target population of ``s`` (the residents of the bands it serves). Each
+   service counts by the share of its own target population: a kindergarten for 3 % of the
+   residents weighs as much as a canteen for 60 %. ``w_s``, ``w_g`` are the scenario's weights;
+3. **quality**: the same measure over the quality services.
+
+The gaps stage is this project's choice (the issue of a plan that leaves a basic service at 0 %
+because another is cheaper per share): a planner defends "every basic service reaches every
+community the ledger allows" before "the most coverage". Capacity-limited services (with a
+capacity norm in the catalogue: kindergarten and childcare places, day-care places, canteen
+seats) count only the residents their places serve; ``objective.capacity: false`` counts every
+resident within reach instead. Floors (``objective.floors``) hold in every stage. Each stage is
+solved to the scenario's gap and reports its own status, bound and gap; the plan reports the
+basic stage's figures, and its status is the worst of the stages'.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from siting.coverage import Coverage
+from siting.data.catalogue import Catalogue
+from siting.model.rules import PlanningRules, SiteData
+from siting.model.standards import build_standards_model, with_stage
+from siting.model.structure import ShareTarget, SitingModel
+from siting.solvers import SolveOptions, SolveResult, Status, solve
+from siting.solvers.base import StageFigures, relative_gap
+
+#: The quality stage is skipped with less time left than this (the basic plan is kept).
+MIN_STAGE_S = 0.5
+#: Statuses from best to worst, for the status of a plan solved in stages.
+_ORDER = (Status.OPTIMAL, Status.FEASIBLE, Status.TIME_LIMIT, Status.INFEASIBLE, Status.ERROR)
+
+
+@dataclass(frozen=True)
+class StandardsWeights:
+    """The weight of one resident of each (service, age group) coverage pair, per stage.
+
+    Attributes
+    ----------
+    basic, quality
+        Per coverage pair: ``w_s w_g / target_s`` for the services of that class, 0 for the others.
+    target
+        Per service: its target population (residents of the bands it serves).
+    """
+
+    basic: np.ndarray
+    quality: np.ndarray
+    target: np.ndarray
+
+
+def standards_weights(coverage: Coverage, catalogue: Catalogue, rules: PlanningRules) -> StandardsWeights:
+    """Per-pair weights of the two stages (see the module docstring)."""
+    pairs = coverage.pairs
+    totals = coverage.total_population()
+    target = np.zeros(len(catalogue.services))
+    for p, (s, _g) in enumerate(pairs):
+        target[s] += totals[p]
+    w = np.array([rules.service_weight[s] * rules.group_weight[g] / target[s] if target[s] > 0 else 0.0
+                  for s, g in pairs])
+    basic = np.array([catalogue.services[s].category == "basic" for s, _g in pairs], dtype=bool)
+    return StandardsWeights(np.where(basic, w, 0.0), np.where(basic, 0.0, w), target)
+
+
+@dataclass(frozen=True)
+class StandardsSolution:
+    """A plan of the standards-first objective and the figures of each stage.
+
+    Attributes
+    ----------
+    hosts
+        Boolean (sites × services) assignment.
+    result
+        The basic stage's objective, bound and gap, with the plan's status (the worse of the
+        stages') and a message naming both stages.
+    stages
+        Per stage solved: name, status, objective, bound, gap.
+    served
+        Residents newly served per coverage pair (within capacity where the model counts it).
+    stats, timings
+        Model sizes; seconds per step.
+    """
+
+    hosts: np.ndarray
+    result: SolveResult
+    stages: tuple[StageFigures, ...]
+    served: np.ndarray
+    stats: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _served(model: SitingModel, solution: np.ndarray, coverage: Coverage, hosts: np.ndarray,
+            capacity: np.ndarray) -> np.ndarray:
+    """Residents newly served per pair: from the model's ``z`` for capacity-limited services, else
+    every resident the plan newly brings within reach (read from coverage, whatever the weights)."""
+    z = np.clip(solution[model.milp.col_blocks["z"]], 0.0, 1.0)
+    from_model = np.asarray(model.rows.residents.T @ z).ravel()
+    within = coverage.covered_population(hosts) - coverage.baseline_population()
+    limited = np.array([np.isfinite(capacity[s]) for s, _g in coverage.pairs], dtype=bool)
+    out: np.ndarray = np.where(limited, np.minimum(from_model, within), within)
+    return out
+
+
+def _worse(a: Status, b: Status) -> Status:
+    return a if _ORDER.index(a) >= _ORDER.index(b) else b
+
+
+def optimize_standards(coverage: Coverage, catalogue: Catalogue, sites: SiteData, rules: PlanningRules, *,
+                       capacity: bool = True, floors: tuple[ShareTarget, ...] = (),
+                       communities: np.ndarray | None = None, backend: str = "highs",
+                       options: SolveOptions | None = None) -> StandardsSolution:
+    """The standards-first plan: gaps, then basic services, then quality services (module docstring).
+
+    Parameters
+    ----------
+    coverage, catalogue, sites, rules
+        Coverage per (service, age group), the catalogue (classes and capacity norms),
+        candidate sites, budget, weights and requirements.
+    capacity
+        Count capacity-limited services within their places (default) or every resident in reach.
+    floors
+        Minimum shares that hold in every stage.
+    communities
+        Community code of each demand point, for the gaps stage (``None``: the district is one
+        community).
+    backend, options
+        Solver backend; time limit for all stages together, gap, threads, seed.
+
+    Returns
+    -------
+    StandardsSolution
+        The plan; ``result.solution`` is ``None`` when no plan was found (the caller says why).
+    """
+    opts = options or SolveOptions()
+    t0 = time.perf_counter()
+    weights = standards_weights(coverage, catalogue, rules)
+    cap = catalogue.service_capacity() if capacity else np.full(len(catalogue.services), np.inf)
+    codes = np.zeros(coverage.n_demand, dtype=np.int64) if communities is None else communities
+    built = build_standards_model(coverage, sites, rules, cap, basic=weights.basic, quality=weights.quality,
+                                  communities=codes, floors=list(floors))
+    milp = built.model.milp
+    timings = {"build": time.perf_counter() - t0}
+    empty = np.zeros((sites.floor_area.size, len(catalogue.services)), dtype=bool)
+    stages: list[StageFigures] = []
+    keeps: list[tuple[np.ndarray, float]] = []
+    solution: np.ndarray | None = None
+    status = Status.OPTIMAL
+    reported: SolveResult | None = None
+    notes: list[str] = []
+    names = list(built.objectives) or ["basic"]
+    for i, name in enumerate(names):
+        objective = built.objectives.get(name, np.zeros(milp.n_cols))
+        left = opts.time_limit_s - (time.perf_counter() - t0)
+        if i > 0 and left < MIN_STAGE_S:
+            status = _worse(status, Status.TIME_LIMIT)
+            notes.append(f"no time was left for the {', '.join(names[i:])} stage(s); the plan is the "
+                         f"{names[i - 1]} stage's")
+            break
+        t_stage = time.perf_counter()
+        r = solve(with_stage(milp, objective, keeps, f"standards first: {name}"), backend,
+                  SolveOptions(time_limit_s=max(left, 0.1), mip_gap=opts.mip_gap, threads=opts.threads,
+                               seed=opts.seed, warm_start=solution, isolate=opts.isolate))
+        timings[name] = time.perf_counter() - t_stage
+        if r.solution is None:
+            if solution is None:  # the first stage found nothing: no plan at all
+                return StandardsSolution(empty, r, (), np.zeros(len(coverage.pairs)), built.model.stats, timings)
+            status = _worse(status, Status.TIME_LIMIT if r.status is not Status.ERROR else Status.ERROR)
+            stages.append(StageFigures(name, r.status, float("nan"), float(r.bound), float("inf")))
+            notes.append(f"the {name} stage found no plan ({r.status.value}); the plan is the {names[i - 1]} stage's")
+            break
+        value = float(objective @ r.solution)
+        bound = float(r.bound)
+        stages.append(StageFigures(name, r.status, value, bound, relative_gap(value, bound)))
+        status = _worse(status, r.status)
+        solution = r.solution
+        keeps.append((objective, value))
+        if name == "basic" or reported is None:
+            reported = r
+    assert solution is not None and reported is not None
+    hosts = built.model.hosts(solution)
+    served = _served(built.model, solution, coverage, hosts, cap)
+    main = next((s for s in stages if s.name == "basic"), stages[0])
+    message = "; ".join([f"{s.name} stage: {s.status.value}, objective {s.objective:.6g}, bound {s.bound:.6g}, "
+                         f"gap {s.gap:.3%}" for s in stages] + notes)
+    result = SolveResult(status, solution, main.objective, main.bound, main.gap, reported.solver,
+                         timings={**reported.timings}, message=message)
+    timings["total"] = time.perf_counter() - t0
+    return StandardsSolution(hosts, result, tuple(stages), served, {**built.model.stats}, timings)
+
+
+__all__ = ["StandardsSolution", "StandardsWeights", "optimize_standards", "standards_weights"]
