@@ -175,7 +175,7 @@ def circle_task(scenario: Scenario, catalogue: Catalogue, district: District, ci
                                    "force_out": [s for s in req.force_out if s in ids]})
     cid = circles.ids[index]
     sub = District(f"{district.name}-{cid}", district.crs,
-                   Demand(demand.ids[d_rows], demand.xy[d_rows], demand.population[d_rows]),
+                   demand.take(d_rows),
                    sites, district.existing, district.service_keys, district.group_keys)
     return CircleTask(cid, scenario.model_copy(update={"requirements": local}), catalogue, sub)
 

@@ -93,7 +93,7 @@ def planning_rules(scenario: Scenario, catalogue: Catalogue, district: District)
         for sid in ids:
             if sid not in site_index:
                 problems.append(ScenarioError(
-                    f"{origin}, field 'requirements.{name}': site id '{sid}' is not in {scenario.data.sites}"))
+                    f"{origin}, field 'requirements.{name}': site id '{sid}' is not in {scenario.data.path('sites')}"))
             else:
                 mask[site_index[sid]] = True
     both = np.flatnonzero(force_in & force_out)
@@ -203,9 +203,9 @@ def prepare_district(scenario: Scenario, catalogue: Catalogue, district: Distric
     if walked.demand_offnet_m is not None and walked.dest_offnet_m is not None:
         data, m = scenario.data, len(district.sites)
         problems += snapping_problems(
-            {"demand": (walked.demand_offnet_m, district.demand.ids, data.demand),
-             "sites": (walked.dest_offnet_m[:m], district.sites.ids, data.sites),
-             "existing": (walked.dest_offnet_m[m:], district.existing.ids, data.existing)},
+            {"demand": (walked.demand_offnet_m, district.demand.ids, data.path("demand")),
+             "sites": (walked.dest_offnet_m[:m], district.sites.ids, data.path("sites")),
+             "existing": (walked.dest_offnet_m[m:], district.existing.ids, data.path("existing"))},
             limit_m=walking.snap_limit_m, origin=str(scenario.source),
             network_file=Path(net_files.nodes or net_files.path or "") if net_files else None)
     timings["walking"] = time.perf_counter() - t

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from siting.data.catalogue.names import ServiceNames, default_aliases, normalise_name
 from siting.errors import CatalogueError
 
 
@@ -107,7 +108,11 @@ class Catalogue:
         for s in self.services:
             if s.key == key:
                 return s
-        raise CatalogueError(f"unknown service '{key}'; known services: {list(self.service_keys)}")
+        raise CatalogueError(f"{self.names().unknown(key)}; services in play: {list(self.service_keys)}")
+
+    def names(self) -> ServiceNames:
+        """Every name of the services in play (keys, Chinese and English names, ``aliases.yaml``)."""
+        return ServiceNames.of(self)
 
     def group(self, key: str) -> AgeGroup:
         """Return the age group with this key.
@@ -192,12 +197,13 @@ def build_catalogue(
     grp = _merge(raw["age_groups"], group_overrides, AgeGroup, "age group", origin)
     by_key = {d["key"]: Service.model_validate(d) for d in svc}
     if services is not None:
-        keys = list(services)
+        names = ServiceNames((s.key, s.name_zh, s.name_en) for s in by_key.values())
+        keys = [names.key(k) or k for k in services]
         unknown = [k for k in keys if k not in by_key]
         if unknown:
             raise CatalogueError(
-                f"{origin}: field 'services' names unknown service(s) {unknown}; "
-                f"known services: {sorted(by_key)}"
+                f"{origin}: field 'services' names unknown service(s) {unknown}: "
+                + "; ".join(names.unknown(k) for k in unknown)
             )
         chosen = [by_key[k] for k in keys]
     else:
@@ -210,6 +216,12 @@ def default_catalogue() -> Catalogue:
     return build_catalogue()
 
 
-__all__ = ["AgeGroup", "Catalogue", "Service", "build_catalogue", "default_catalogue"]
+def known_service_names(catalogue: Catalogue) -> ServiceNames:
+    """Names of the services in play first, then of every default service (known, maybe not in play)."""
+    return ServiceNames.of(catalogue, default_catalogue())
+
+
+__all__ = ["AgeGroup", "Catalogue", "Service", "ServiceNames", "build_catalogue", "default_aliases",
+           "default_catalogue", "known_service_names", "normalise_name"]
 
 
