@@ -173,8 +173,8 @@ def test_two_headers_claiming_one_column_are_refused() -> None:
 
 
 @pytest.mark.parametrize(("header", "base", "unit"), [
-    ("改造费用(万元)", "改造费用", "万元"), ("建筑面积（平方米）", "建筑面积", "平方米"), ("cost [yuan]", "cost", "yuan"),
-    ("面积【㎡】", "面积", "㎡"), ("编号", "编号", None)])
+    ("改造费用(万元)", "改造费用", "万元"), ("建筑面积（平方米）", "建筑面积", "平方米"),
+    ("cost [yuan]", "cost", "yuan"), ("面积【㎡】", "面积", "㎡"), ("编号", "编号", None)])
 def test_units_in_headers(header: str, base: str, unit: str | None) -> None:
     assert split_unit(header) == (base, unit)
 

@@ -19,7 +19,7 @@ import pandas as pd
 from siting.city.files import Circles
 from siting.coverage import Coverage
 from siting.data.catalogue import Catalogue
-from siting.data.district import Demand, District, Sites
+from siting.data.district import District, Sites
 from siting.data.scenario import NetworkFiles, Scenario
 from siting.errors import SitingError
 from siting.model.covering import CoveringModel, build_covering_model, weighted_new_coverage

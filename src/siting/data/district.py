@@ -306,7 +306,9 @@ def _check_spread(tables: dict[str, io.PointTable | None], xy: dict[str, np.ndar
         far = np.flatnonzero(dist > MAX_SPREAD_M)
         if far.size:
             first = table.points.iloc[int(far[0])] if table.points is not None else None
-            shown = f"({first.x:,.6g}, {first.y:,.6g}) is " if first is not None else ""
+            geographic = table.crs is not None and table.crs.is_geographic
+            shown = ("" if first is None else f"({first.x:g}, {first.y:g}) is " if geographic
+                     else f"({first.x:,.0f}, {first.y:,.0f}) is ")
             hint = ""
             if table.points is not None and table.crs is not None and role != centre_role:
                 hint = neighbour_zone_hint(table.points.x.to_numpy()[far], table.points.y.to_numpy()[far], table.crs,

@@ -194,8 +194,9 @@ def check_placement(x: np.ndarray, y: np.ndarray, crs: CRS, path: Path, layer: s
         i = int(bad[0])
         west, south, east, north, _ = box
         what = "is used" if crs.area_of_use is not None else "can be used (around its central meridian)"
+        shown = f"({x[i]:g}, {y[i]:g})" if crs.is_geographic else f"({x[i]:,.0f}, {y[i]:,.0f})"
         problems.append(DataError(
-            f"{place}, {rows_text(bad, ids)}: ({x[i]:,.6g}, {y[i]:,.6g}) lies outside the area where "
+            f"{place}, {rows_text(bad, ids)}: {shown} lies outside the area where "
             f"{crs.to_string()} ({crs.name}) {what} (longitude {west:g}..{east:g}, latitude {south:g}..{north:g})"
             f"{_hint(x[bad], y[bad], crs, cols)}; correct the coordinates or the CRS ('{field}')"))
         return False
@@ -229,8 +230,8 @@ def neighbour_zone_hint(x: np.ndarray, y: np.ndarray, crs: CRS, centre: tuple[fl
                 continue
             cm = (zone + step) * width if width == 3 else (zone + step) * 6 - 3
             edge = (zone + step / 2) * width if width == 3 else (zone + step / 2) * 6 - 3
-            candidates.append((code, f"the neighbouring {width}-degree zone (central meridian {cm}° E); the zones "
-                                     f"meet at {edge:g}° E, which this district lies near"))
+            candidates.append((code, f"the neighbouring {width}-degree zone, central meridian {cm}° E; the zones "
+                                     f"meet at {edge:g}° E, near this district"))
     code = crs.to_epsg()
     if code is not None and (32601 <= code <= 32660 or 32701 <= code <= 32760):
         candidates += [(code + step, "the neighbouring UTM zone") for step in (-1, 1)]
@@ -242,8 +243,8 @@ def neighbour_zone_hint(x: np.ndarray, y: np.ndarray, crs: CRS, centre: tuple[fl
             continue
         dist = float(geod.inv(float(lon[0]), float(lat[0]), centre[0], centre[1])[2])
         if dist <= limit_m:
-            return (f"; in {_name(candidate)}, {why}, they land {dist / 1000:,.1f} km from the middle of the "
-                    f"others: is that their CRS?")
+            return (f"; read in {_name(candidate)} ({why}) they land {dist / 1000:,.1f} km from the middle of "
+                    f"the others: is that their CRS?")
     return ""
 
 
