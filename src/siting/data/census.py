@@ -188,17 +188,18 @@ def spread_census(demand: io.PointTable, census: io.PointTable, spec: CensusTabl
             f"{demand.place('community')}, {rows_text(rows, demand.id_column())}: community {name!r} is not in the "
             f"census {census.path.name}{hint}; its buildings would get no residents — add it to the census or "
             f"correct the name"))
-    if len(problems) > start or not np.isfinite(w).all():
-        return None
     k = len(names)
-    total_w = np.bincount(c_of, weights=w, minlength=k)
-    empty = np.flatnonzero((total_w <= 0) & (table.sum(axis=1) > 0))
+    known = c_of >= 0
+    w_known = np.where(known & np.isfinite(w), w, 0.0)
+    total_w = np.bincount(c_of[known], weights=w_known[known], minlength=k)
+    empty = np.flatnonzero((total_w <= 0) & (np.nan_to_num(table).sum(axis=1) > 0))
     if empty.size:
-        lost = table[empty].sum()
+        lost = np.nan_to_num(table[empty]).sum()
         problems.append(DataError(
             f"{census.place('community')}, {rows_text(empty)}: {len(empty)} communit(ies) "
             f"({', '.join(names[empty][:5])}) have {lost:,.0f} residents but no building with {weight_col} in "
             f"{demand.path.name}; they would be lost — add their buildings, or correct the names"))
+    if len(problems) > start or not np.isfinite(w).all() or not np.isfinite(table).all():
         return None
     share = w / total_w[c_of]
     population = table[c_of] * share[:, None]

@@ -6,13 +6,14 @@ for (a count) or how urgent it is (a priority). The table is long (``community``
 service, headed by any of its names). :func:`need_weights` turns it into a multiplier of the
 objective weight of every building × service::
 
-    multiplier[b, s] = 1 + need[c(b), s] / mean of the needs given (those above 0)
+    multiplier[b, s] = 1 + need[c(b), s] / mean of the needs given (above 0, services in play)
 
 so every resident still counts (a need of 0, or a community or service the list does not
 mention, keeps the multiplier 1) and a need as large as the average doubles the weight of
 covering that community with that service. Counts and priorities both work: only their ratios
-to the mean matter. The multiplier scales the residents in the coverage objectives (and their
-walking time in the walking-time ones); the shares the report gives are of residents, unweighted.
+to the mean matter. Rows of the same community and service add up. The multiplier scales the
+residents in the coverage objectives (and their walking time in the walking-time ones); the
+shares the report gives are of residents, unweighted.
 """
 
 from __future__ import annotations

@@ -141,11 +141,12 @@ def _pair_weights(coverage: Coverage, rules: PlanningRules) -> np.ndarray:
     return np.array([rules.service_weight[s] * rules.group_weight[g] for s, g in coverage.pairs])
 
 
-def sole_coverage(coverage: Coverage, hosts: np.ndarray) -> np.ndarray:
+def sole_coverage(coverage: Coverage, hosts: np.ndarray, *, weighted: bool = False) -> np.ndarray:
     """Residents each option alone covers, per (site, pair).
 
     A resident counts for option (j, s) when the service ``s`` reaches them from site ``j``
-    and from no other site of the plan nor an existing facility.
+    and from no other site of the plan nor an existing facility. With ``weighted``, each
+    counts with its need weight (:meth:`siting.coverage.Coverage.objective_population`).
 
     Returns
     -------
@@ -160,12 +161,15 @@ def sole_coverage(coverage: Coverage, hosts: np.ndarray) -> np.ndarray:
             continue
         count = reach @ col.astype(np.int64)
         sole = (~base) & (count == 1)
-        out[:, p] = (reach.T @ (coverage.population[:, g] * sole)) * col
+        pop = coverage.objective_population(p) if weighted else coverage.population[:, g]
+        out[:, p] = (reach.T @ (pop * sole)) * col
     return out
 
 
-def addition_gain(coverage: Coverage, hosts: np.ndarray) -> np.ndarray:
+def addition_gain(coverage: Coverage, hosts: np.ndarray, *, weighted: bool = False) -> np.ndarray:
     """Residents each (site, pair) option would newly cover if added to the plan.
+
+    With ``weighted``, each counts with its need weight.
 
     Returns
     -------
@@ -175,7 +179,8 @@ def addition_gain(coverage: Coverage, hosts: np.ndarray) -> np.ndarray:
     covered = coverage.covered(hosts)
     out = np.zeros((hosts.shape[0], len(coverage.pairs)))
     for p, ((_s, g), reach, cov) in enumerate(zip(coverage.pairs, coverage.reach, covered, strict=True)):
-        out[:, p] = reach.T @ (coverage.population[:, g] * ~cov)
+        pop = coverage.objective_population(p) if weighted else coverage.population[:, g]
+        out[:, p] = reach.T @ (pop * ~cov)
     return out
 
 
@@ -225,6 +230,7 @@ def rank_options(prepared: Prepared, plan: Plan, results: Sequence[SolveOutcome]
         raise ValueError(f"expected {len(pairs)} removal results, got {len(removal)}")
     w = _pair_weights(coverage, rules)
     sole = sole_coverage(coverage, plan.hosts)
+    sole_weighted = sole if coverage.need_weight is None else sole_coverage(coverage, plan.hosts, weighted=True)
     groups = catalogue.group_keys
     robust = _chosen_share(perturbed, *plan.hosts.shape) if settings.samples else None
     a = plan.assignments
@@ -249,7 +255,7 @@ def rank_options(prepared: Prepared, plan: Plan, results: Sequence[SolveOutcome]
         row["marginal_high"] = high
         row["marginal_share"] = mv / plan.objective if plan.objective > 0 else np.nan
         row["reoptimised_status"] = res.status.value
-        row["sole_value"] = float(w[in_pair] @ sole[j, in_pair])
+        row["sole_value"] = float(w[in_pair] @ sole_weighted[j, in_pair])
         for g, gkey in enumerate(groups):
             sel = in_pair & np.array([pg == g for _ps, pg in coverage.pairs])
             if not sel.any():
@@ -284,7 +290,7 @@ def _alternatives(prepared: Prepared, plan: Plan, rules: PlanningRules, w: np.nd
     coverage, catalogue, sites = prepared.coverage, prepared.catalogue, prepared.district.sites
     if limit <= 0:
         return pd.DataFrame()
-    gain = addition_gain(coverage, plan.hosts)
+    gain = addition_gain(coverage, plan.hosts, weighted=True)
     S = len(catalogue.services)
     value = np.zeros((len(sites), S))
     for p, (s, _g) in enumerate(coverage.pairs):
