@@ -23,7 +23,7 @@ from siting.errors import (
     raise_problems,
 )
 from siting.model.rules import PlanningRules
-from siting.pipeline.checks import key_problems, requirement_problems, snapping_problems
+from siting.pipeline.checks import budget_warning, key_problems, requirement_problems, snapping_problems
 from siting.walking.distances import WalkDistances
 from siting.walking.network import WalkingNetwork
 from siting.walking.stage import district_reach, read_scenario_network
@@ -223,7 +223,9 @@ def prepare_district(scenario: Scenario, catalogue: Catalogue, district: Distric
         problems += requirement_problems(str(scenario.source or scenario.name), catalogue, district, checked)
     raise_problems(problems)
     assert rules is not None
-    notes = (*district.notes, *walked.notes)
+    warning = budget_warning(str(scenario.source or scenario.name), catalogue, district, rules) \
+        if budget_checked else None
+    notes = (*((warning,) if warning else ()), *district.notes, *walked.notes)
     summary = WalkingSummary(walking.mode, cutoff, site_reach.nnz, notes, comparison, walked.counts)
     distances = WalkDistances(site_reach, exist_reach, district.existing.service)
     return Prepared(scenario, catalogue, district, coverage, rules, summary, timings, network, distances)
