@@ -232,6 +232,22 @@ def batch(
 
 
 @app.command()
+def template(
+    out: Annotated[Path, typer.Argument(help="Workbook to write, e.g. ledgers.xlsx (its scenario: ledgers.yaml)")],
+    budget: Annotated[float, typer.Option("--budget", help="Budget written into the scenario, yuan")] = 10_000_000.0,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing files")] = False,
+) -> None:
+    """Write empty ledgers to fill (闲置资产一本账, 需求, 现有设施, 高频需求清单) and the scenario that runs them."""
+    from siting.data.catalogue import default_catalogue
+    from siting.data.template import write_template
+
+    scenario_path = write_template(out, default_catalogue(), budget=budget, overwrite=overwrite)
+    shown = escape(str(scenario_path))
+    console.print(f"Template: {escape(str(out))} (fill the sheets; 说明 explains each column)\n"
+                  f"Scenario: {shown} (set the budget, then: siting run {shown})", highlight=False)
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of scenario files (for editor autocompletion)."""
     sys.stdout.write(json.dumps(scenario_json_schema(), indent=2, ensure_ascii=False) + "\n")
