@@ -185,3 +185,18 @@ def test_an_unknown_unit_is_named(tmp_path: Path) -> None:
     checked = D.cli("validate", str(path))
     assert checked.code == 2
     assert "field 'data.sites.units.retrofit_cost': '美元' is not a unit of 'retrofit_cost'" in checked.stderr
+
+
+def test_docs_list_every_header_unit_service_name_and_poi_type() -> None:
+    from siting.data.catalogue import default_aliases
+    from siting.data.columns import BY_ROLE, COMMON
+    from siting.data.pois import DEFAULT_TYPES
+    from siting.data.spreadsheets import SHEET_NAMES
+    from siting.data.units import AREA_UNITS, MONEY_UNITS
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "data-formats.md").read_text(encoding="utf-8")
+    names = [n for group in (COMMON, *BY_ROLE.values()) for names in group.values() for n in names]
+    names += [*MONEY_UNITS, *AREA_UNITS, *DEFAULT_TYPES, *(n for ns in SHEET_NAMES.values() for n in ns)]
+    names += [n for ns in default_aliases().values() for n in ns]
+    missing = [n for n in names if n not in doc]
+    assert not missing, f"docs/data-formats.md lacks {missing}; regenerate its reference lists"
