@@ -200,3 +200,33 @@ def test_docs_list_every_header_unit_service_name_and_poi_type() -> None:
     names += [n for ns in default_aliases().values() for n in ns]
     missing = [n for n in names if n not in doc]
     assert not missing, f"docs/data-formats.md lacks {missing}; regenerate its reference lists"
+
+
+def test_service_names_in_scenario_fields_are_read_as_keys(tmp_path: Path) -> None:
+    t = D.tables()
+    path = D.write(t, tmp_path, services=["卫生服务站", "食堂", "日间照料"], weights={"services": {"日间照料": 2.0}},
+                   requirements={"min_sites": {"社区食堂": 1}, "max_sites": {"Community health station": 2}})
+    sc = load_scenario(path)
+    assert sc.services == ["health_station", "canteen", "elderly_day_care"]
+    assert sc.weights.services == {"elderly_day_care": 2.0}
+    assert sc.requirements.min_sites == {"canteen": 1} and sc.requirements.max_sites == {"health_station": 2}
+    assert D.cli("validate", str(path)).code == 0
+    path = D.write(t, tmp_path, services=["卫生服务站", "幼稚所"])
+    checked = D.cli("validate", str(path))
+    assert checked.code == 2
+    assert ("field 'services' names unknown service(s) ['幼稚所']: unknown service '幼稚所'; closest known: 幼稚园 → "
+            "幼儿园 (kindergarten)") in checked.stderr.replace("\n", "")
+
+
+def test_poi_types_from_a_mapping_file(tmp_path: Path) -> None:
+    t = D.tables()
+    t.existing = pd.DataFrame({"name": ["a", "b"], "type": ["生活服务;老年活动室", "餐饮服务;快餐厅"],
+                               "lon": [D.LON0, D.LON0 + 0.001], "lat": [D.LAT0, D.LAT0]})
+    path = D.write(t, tmp_path)
+    pd.DataFrame({"POI类型": ["老年活动室", "快餐厅"], "服务": ["日间照料", "食堂"]}).to_csv(tmp_path / "types.csv",
+                                                                                   index=False)
+    path = D.write(t, tmp_path, data={"existing": {"path": "existing.csv", "types": "types.csv"}})
+    sc = load_scenario(path)
+    district = load_district(sc, catalogue_for(sc))
+    assert [district.service_keys[s] for s in district.existing.service] == ["elderly_day_care", "canteen"]
+    assert list(district.existing.ids) == ["POI1", "POI2"]
