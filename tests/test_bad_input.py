@@ -149,7 +149,9 @@ CASES: dict[str, tuple[Breaker, tuple[str, ...]]] = {
     "x/y without a CRS": (_xy_without_crs, ("sites.csv", "data.crs", "need a CRS")),
     "vector file without a CRS": (_vector_without_crs, ("existing.shp", "no CRS")),
     "unknown CRS": (_scenario(data={"crs": "EPSG:999999"}), ("scenario.yaml", "data.crs", "EPSG:999999")),
-    "budget below the cheapest site": (_scenario(budget=1000.0), ("scenario.yaml", "budget", "cheapest")),
+    "budget below the cheapest site with sites required": (
+        _scenario(budget=1000.0, requirements={"min_sites": {"canteen": 1}}),
+        ("scenario.yaml", "budget", "cheapest conversion", "requirements ask for sites")),
     "forced sites above the budget": (_force_in_too_dear, ("scenario.yaml", "requirements.force_in", "budget")),
     "min_sites above what fits": (_scenario(requirements={"min_sites": {"elderly_day_care": 9}}),
                                   ("scenario.yaml", "requirements.min_sites.elderly_day_care", "only")),

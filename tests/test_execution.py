@@ -199,9 +199,10 @@ def test_budget_sweep_on_two_workers_equals_the_sequential_run(write_tiny, local
         if r.ok:
             alone = run_scenario(apply_overrides(sc, v.overrides)).plan
             assert np.array_equal(alone.hosts, r.value.hosts) and alone.objective == r.value.objective
-    bad = parallel[variants.index(next(v for v in variants if v.name == "too little"))]
-    assert bad.error_type == "InfeasibleError" and "raise the budget" in (bad.error or "")
-    assert sum(r.ok for r in parallel) == len(variants) - 1
+    # a budget below every conversion: the empty plan is the answer, not an error
+    low = parallel[variants.index(next(v for v in variants if v.name == "too little"))]
+    assert low.ok and not low.value.hosts.any() and low.value.objective == 0
+    assert sum(r.ok for r in parallel) == len(variants)
     objectives = [r.value.objective for r in parallel[:8]]
     assert objectives == sorted(objectives)  # more budget never covers fewer residents
     assert len({r.worker for r in parallel if r.ok}) == 2  # both workers took part

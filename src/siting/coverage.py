@@ -36,6 +36,10 @@ class Coverage:
         Residents per demand point and age group, shape (n, groups).
     limit_m
         Per pair, the reach in flat-equivalent metres (:meth:`~siting.data.catalogue.Catalogue.reach_m`).
+    need_weight
+        Per demand point and service, the multiplier of its weight in the objective (the
+        needs list, :mod:`siting.data.needs`), shape (n, services); ``None``: 1 everywhere.
+        Shares of residents (the tables, the report) do not use it.
     """
 
     service_keys: tuple[str, ...]
@@ -45,6 +49,7 @@ class Coverage:
     baseline: tuple[np.ndarray, ...]
     population: np.ndarray
     limit_m: tuple[float, ...]
+    need_weight: np.ndarray | None = None
 
     @property
     def n_demand(self) -> int:
@@ -55,6 +60,23 @@ class Coverage:
     def n_sites(self) -> int:
         """Number of candidate sites."""
         return int(self.reach[0].shape[1]) if self.reach else 0
+
+    def objective_population(self, p: int) -> np.ndarray:
+        """Residents of pair ``p``'s age group per demand point, times the point's need weight for its service."""
+        s, g = self.pairs[p]
+        pop = self.population[:, g]
+        if self.need_weight is None:
+            return pop
+        out: np.ndarray = pop * self.need_weight[:, s]
+        return out
+
+    def weighted_covered(self, hosts: np.ndarray) -> np.ndarray:
+        """Per pair, residents covered (baseline included) times their need weights (:meth:`objective_population`)."""
+        return np.array([self.objective_population(p)[cov].sum() for p, cov in enumerate(self.covered(hosts))])
+
+    def weighted_baseline(self) -> np.ndarray:
+        """Per pair, residents covered by existing facilities alone, times their need weights."""
+        return np.array([self.objective_population(p)[base].sum() for p, base in enumerate(self.baseline)])
 
     def covered(self, hosts: np.ndarray) -> list[np.ndarray]:
         """Which demand points are covered per pair, baseline included.
@@ -138,6 +160,7 @@ def build_coverage(district: District, catalogue: Catalogue, sites: Reach, exist
         baseline=tuple(np.asarray(b, dtype=bool) for b in baseline),
         population=district.demand.population,
         limit_m=tuple(limits),
+        need_weight=district.demand.need_weight,
     )
 
 

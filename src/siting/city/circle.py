@@ -19,7 +19,7 @@ import pandas as pd
 from siting.city.files import Circles
 from siting.coverage import Coverage
 from siting.data.catalogue import Catalogue
-from siting.data.district import Demand, District, Sites
+from siting.data.district import District, Sites
 from siting.data.scenario import NetworkFiles, Scenario
 from siting.errors import SitingError
 from siting.model.covering import CoveringModel, build_covering_model, weighted_new_coverage
@@ -175,8 +175,7 @@ def circle_task(scenario: Scenario, catalogue: Catalogue, district: District, ci
                                    "force_out": [s for s in req.force_out if s in ids]})
     cid = circles.ids[index]
     sub = District(f"{district.name}-{cid}", district.crs,
-                   Demand(demand.ids[d_rows], demand.xy[d_rows], demand.population[d_rows],
-                          demand.communities[d_rows]),
+                   demand.take(d_rows),
                    sites, district.existing, district.service_keys, district.group_keys)
     return CircleTask(cid, scenario.model_copy(update={"requirements": local}), catalogue, sub)
 

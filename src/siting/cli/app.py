@@ -105,13 +105,22 @@ def run(
                         f"{r.cost:,.0f}", f"{r.marginal_value:,.4g}", "–" if robust != robust else f"{robust:.0%}")
         console.print(top)
     for note in result.prepared.walking.notes:
-        console.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False)
+        _print_note(note)
     from siting.report.maps import cjk_font
 
     if cjk_font() is None:
         console.print("[yellow]note:[/yellow] no font with Chinese characters found: map.png labels are in English "
                       "(install one, e.g. Debian's fonts-noto-cjk)")
     console.print(f"Report: {folder / 'report.html'}")
+
+
+def _print_note(note: str, indent: str = "") -> None:
+    """A note of the data or the walking stage; a warning (the budget converts nothing) stands out."""
+    if note.startswith("warning: "):
+        console.print(f"{indent}[bold yellow]warning:[/bold yellow] {escape(note[len('warning: '):])}",
+                      highlight=False)
+    else:
+        console.print(f"{indent}[yellow]note:[/yellow] {escape(note)}", highlight=False)
 
 
 def _solve_with_progress(tasks: Sequence[SolveTask], what: str,
@@ -179,7 +188,7 @@ def validate(scenarios: Annotated[list[Path], typer.Argument(help="Scenario YAML
         console.print(f"[green]✓[/green] {escape(str(path))}: {len(d.demand)} demand points, {len(d.sites)} sites, "
                       f"{len(d.existing)} existing facilities, {len(d.service_keys)} services", highlight=False)
         for note in prepared.walking.notes:
-            console.print(f"  [yellow]note:[/yellow] {escape(note)}", highlight=False)
+            _print_note(note, "  ")
     if failed:
         raise typer.Exit(2)
 
@@ -240,6 +249,22 @@ def batch(
     for note in result.notes:
         console.print(f"[yellow]note:[/yellow] {escape(note)}")
     console.print(f"Report: {folder / 'report.html'}")
+
+
+@app.command()
+def template(
+    out: Annotated[Path, typer.Argument(help="Workbook to write, e.g. ledgers.xlsx (its scenario: ledgers.yaml)")],
+    budget: Annotated[float, typer.Option("--budget", help="Budget written into the scenario, yuan")] = 10_000_000.0,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing files")] = False,
+) -> None:
+    """Write empty ledgers to fill (闲置资产一本账, 需求, 现有设施, 高频需求清单) and the scenario that runs them."""
+    from siting.data.catalogue import default_catalogue
+    from siting.data.template import write_template
+
+    scenario_path = write_template(out, default_catalogue(), budget=budget, overwrite=overwrite)
+    shown = escape(str(scenario_path))
+    console.print(f"Template: {escape(str(out))} (fill the sheets; 说明 explains each column)\n"
+                  f"Scenario: {shown} (set the budget, then: siting run {shown})", highlight=False)
 
 
 @app.command()
@@ -309,6 +334,10 @@ def compare(
                 cells.append(f"{v:.1%}" if row["unit"] == "share" else f"{v:,.0f}")
         table.add_row(escape(str(row["metric"])), *cells)
     console.print(table)
+    for p in prepared:
+        for note in p.walking.notes:
+            if note.startswith("warning: "):
+                _print_note(note)
     for d in comparison.differences.to_dict(orient="records"):
         a, b = escape(str(d["scenario_a"])), escape(str(d["scenario_b"]))
         console.print(f"{a} vs {b}: Jaccard (sites) {float(d['jaccard_sites']):.2f}; "
@@ -385,6 +414,12 @@ def sweep(
                       "–" if r["share_all"] != r["share_all"] else f"{r['share_all']:.1%}",
                       "yes" if r["efficient"] else "")
     console.print(table)
+    from siting.pipeline.checks import budget_warning
+
+    origin = str(sc.source or sc.name)
+    for text in dict.fromkeys(w for t in tasks if (w := budget_warning(origin, t.prepared.catalogue,
+                                                                        t.prepared.district, t.prepared.rules))):
+        _print_note(text)
     console.print(f"Solved {len(todo)} of {len(tasks)} variants"
                   + (f" ({len(start.done)} taken from the interrupted sweep)" if start.done else ""))
     console.print(f"Report: {folder / 'report.html'}")

@@ -9,24 +9,23 @@ reprojected, with a note) and returns plain arrays.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 from pyproj import CRS
 
 from siting.data import readers as io
-from siting.data.age_bands import band_sources
-from siting.data.catalogue import Catalogue, default_catalogue
+from siting.data.catalogue import Catalogue, known_service_names
+from siting.data.census import group_columns, spread_census
 from siting.data.coords import to_wgs84
-from siting.data.scenario import Scenario
+from siting.data.needs import need_weights
+from siting.data.placement import neighbour_zone_hint, to_lonlat
+from siting.data.pois import read_type_table
+from siting.data.scenario import CensusTable, Scenario
+from siting.data.tables import check_population, demand_columns, existing_columns, site_columns
 from siting.errors import DataError, SitingError, raise_problems, rows_text
 
-#: More residents than this at one demand point (a building or a block) is implausible.
-MAX_RESIDENTS_PER_POINT = 100_000
-#: More floor area than this in one idle building is implausible (a unit mistake).
-MAX_FLOOR_AREA_M2 = 1_000_000
-#: A retrofit cost above this for one building is implausible (a unit mistake), in yuan.
-MAX_RETROFIT_COST = 10_000_000_000
 #: Points further than this from the middle of the demand are not part of the same district.
 MAX_SPREAD_M = 100_000
 
@@ -44,13 +43,20 @@ class Demand:
     population
         Residents per age group, shape (n, groups), in catalogue order.
     community
-        The community (社区) each building belongs to, ``""`` where the data gives none.
+        The community (社区) of each point, when the data gives it.
+    need_weight
+        Multiplier of each point's weight in the objective per service in play, shape
+        (n, services), from the needs list (:mod:`siting.data.needs`); ``None``: 1 everywhere.
     """
 
     ids: np.ndarray
     xy: np.ndarray
     population: np.ndarray
     community: np.ndarray | None = None
+    need_weight: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
     @property
     def communities(self) -> np.ndarray:
@@ -59,8 +65,11 @@ class Demand:
             return np.full(len(self.ids), "", dtype=object)
         return self.community
 
-    def __len__(self) -> int:
-        return len(self.ids)
+    def take(self, rows: np.ndarray) -> Demand:
+        """The demand points of ``rows`` (indices or a mask), every array alike."""
+        return Demand(self.ids[rows], self.xy[rows], self.population[rows],
+                      None if self.community is None else self.community[rows],
+                      None if self.need_weight is None else self.need_weight[rows])
 
 
 @dataclass(frozen=True)
@@ -94,13 +103,13 @@ class Sites:
     allowed: np.ndarray
     cost_per_m2: np.ndarray | None = None
 
+    def __len__(self) -> int:
+        return len(self.ids)
+
     @property
     def area_cost(self) -> np.ndarray:
         """Cost per m² converted of every site (zeros where the ledger gives one cost)."""
         return self.cost_per_m2 if self.cost_per_m2 is not None else np.zeros(len(self.ids))
-
-    def __len__(self) -> int:
-        return len(self.ids)
 
 
 @dataclass(frozen=True)
@@ -155,18 +164,37 @@ def metric_crs(points: gpd.GeoSeries | gpd.GeoDataFrame) -> CRS:
     return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
 
 
-def _datum_to_wgs84(table: io.PointTable, system: str, problems: list[SitingError]) -> io.PointTable:
+def _datum_to_wgs84(table: io.PointTable, system: str, own: bool, problems: list[SitingError],
+                    notes: list[str]) -> io.PointTable:
     """A table whose lon/lat are in GCJ-02 or BD-09, moved to their WGS84 position."""
-    if table.points is None or table.crs is None:
+    if table.points is None or table.crs is None or len(table) == 0:
         return table
     if not table.crs.is_geographic:
-        problems.append(DataError(
-            f"{table.place('data.coordinates')}: data.coordinates is '{system}', which applies to lon/lat "
-            f"degrees, but this file is in {table.crs.to_string()}; give lon/lat or set data.coordinates to wgs84"))
+        if own:
+            problems.append(DataError(
+                f"{table.place()}, field 'data.{table.role}.coordinates': '{system}' applies to lon/lat degrees, but "
+                f"this table is in {table.crs.to_string()}; give lon/lat, or remove 'coordinates' from the table"))
+        else:
+            notes.append(f"{table.place()}: data.coordinates '{system}' applies to lon/lat tables; this one is in "
+                         f"{table.crs.to_string()} and is read as it is")
         return table
     lon, lat = to_wgs84(table.points.x.to_numpy(), table.points.y.to_numpy(), system)
+    notes.append(f"{table.place()}: lon/lat read as {system.upper()} (web-map datum) and moved to WGS84")
     return replace(table, points=gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs="EPSG:4326"),
                    crs=CRS.from_epsg(4326))
+
+
+def _types(scenario: Scenario, problems: list[SitingError]) -> dict[str, str] | None:
+    """The scenario's POI type → service mapping (inline, or a two-column table)."""
+    spec = scenario.data.table("existing")
+    types = getattr(spec, "types", None)
+    if types is None or isinstance(types, dict):
+        return types
+    table = io.read_table(Path(types), role="poi types", crs=None, problems=problems, notes=[], coordinates=False)
+    if table is None:
+        return None
+    rows = [[str(c) for c in table.frame.columns], *table.frame.astype(str).to_numpy().tolist()]
+    return read_type_table(table.path, rows, problems)
 
 
 def load_district(scenario: Scenario, catalogue: Catalogue) -> District:
@@ -185,8 +213,8 @@ def load_district(scenario: Scenario, catalogue: Catalogue) -> District:
     Returns
     -------
     District
-        Demand, sites and existing facilities as arrays in one metric CRS, and notes (tables
-        reprojected, encodings guessed) for the report.
+        Demand, sites and existing facilities as arrays in one metric CRS, and notes (headers
+        recognised, units converted, tables reprojected, census spread...) for the report.
 
     Raises
     ------
@@ -203,23 +231,48 @@ def load_district(scenario: Scenario, catalogue: Catalogue) -> District:
             data_crs = io.parse_crs(data.crs, origin=origin)
         except DataError as e:
             problems.append(e)
+    groups = group_columns(catalogue)
+    names = known_service_names(catalogue)
     tables: dict[str, io.PointTable | None] = {}
-    for role, path in (("demand", data.demand), ("sites", data.sites), ("existing", data.existing)):
-        if path is not None:
-            tables[role] = io.read_table(path, role=role, crs=data_crs, problems=problems, notes=notes,
-                                         crs_given=bool(data.crs))
+    for role in ("demand", "sites", "existing", "census", "needs"):
+        spec = data.table(role)
+        if spec is not None:
+            tables[role] = io.read_table(spec, role=role, crs=data_crs, problems=problems, notes=notes,
+                                         crs_given=bool(data.crs), extra_columns=groups,
+                                         allow_empty=role in ("existing", "needs"),
+                                         coordinates=role in ("demand", "sites", "existing"))
+    for role in ("demand", "sites", "existing"):  # web-map datums: to WGS84 before projecting
+        t, spec = tables.get(role), data.table(role)
+        system = (spec.coordinates if spec is not None else None) or data.coordinates
+        if t is not None and system != "wgs84":
+            tables[role] = _datum_to_wgs84(t, system, spec is not None and spec.coordinates is not None,
+                                           problems, notes)
     demand_t, sites_t, existing_t = tables.get("demand"), tables.get("sites"), tables.get("existing")
-    known_services = frozenset(catalogue.service_keys) | frozenset(default_catalogue().service_keys)
-    demand = _demand_columns(demand_t, catalogue, problems, notes) if demand_t is not None else None
-    sites = _site_columns(sites_t, catalogue, known_services, problems) if sites_t is not None else None
-    existing = (_existing_columns(existing_t, catalogue, known_services, problems)
+    census_t, needs_t = tables.get("census"), tables.get("needs")
+    demand = None
+    community = None
+    if demand_t is not None and census_t is not None:
+        census_spec = data.table("census")
+        assert isinstance(census_spec, CensusTable)
+        spread = spread_census(demand_t, census_t, census_spec, catalogue, problems, notes)
+        if "id" in demand_t.frame.columns:
+            d_ids = io.ids(demand_t.frame, demand_t.path, problems, layer=demand_t.layer)
+        else:
+            io.require_columns(demand_t.frame, ["id"], demand_t.path, problems, layer=demand_t.layer)
+            d_ids = None
+        if spread is not None and d_ids is not None:
+            demand = d_ids, check_population(demand_t, spread.population, catalogue, problems)
+            community = spread.community
+    elif demand_t is not None:
+        demand = demand_columns(demand_t, catalogue, problems, notes)
+        if "community" in demand_t.frame.columns:
+            community = io.text_column(demand_t.frame, "community")
+    sites = site_columns(sites_t, catalogue, names, problems, notes) if sites_t is not None else None
+    existing = (existing_columns(existing_t, catalogue, names, _types(scenario, problems), problems, notes)
                 if existing_t is not None else None)
-    if data.coordinates != "wgs84":  # web-map datums: to WGS84 before projecting
-        for role, t in tables.items():
-            if t is not None:
-                tables[role] = _datum_to_wgs84(t, data.coordinates, problems)
-        demand_t, sites_t, existing_t = tables.get("demand"), tables.get("sites"), tables.get("existing")
-    placed = [t for t in (demand_t, sites_t, existing_t) if t is not None and t.points is not None]
+    weights = (need_weights(needs_t, community, catalogue, names, problems, notes)
+               if needs_t is not None and len(needs_t) else None)
+    placed = [t for t in (demand_t, sites_t, existing_t) if t is not None and t.points is not None and len(t)]
     xy: dict[str, np.ndarray] = {}
     crs = None
     if placed:
@@ -232,24 +285,24 @@ def load_district(scenario: Scenario, catalogue: Catalogue) -> District:
         for t in placed:
             g = t.points.to_crs(crs)  # type: ignore[union-attr]
             xy[t.role] = np.column_stack([g.x.to_numpy(), g.y.to_numpy()])
-        _check_spread(tables, xy, problems)
+        _check_spread(tables, xy, crs, problems)
     raise_problems(problems)
     assert demand_t is not None and sites_t is not None and demand is not None and sites is not None
     assert crs is not None
-    if existing is not None:
+    if existing is not None and len(existing[0]):
         e_ids, e_names, e_service = existing
         keep = e_service >= 0
         existing_arrays = Existing(e_ids[keep], e_names[keep], e_service[keep], xy["existing"][keep])
     else:
         existing_arrays = Existing(np.array([], dtype=object), np.array([], dtype=object),
                                    np.array([], dtype=np.int64), np.zeros((0, 2)))
-    s_ids, names, kinds, area, cost, allowed, per_m2 = sites
-    d_ids, pop, community = demand
+    s_ids, labels, kinds, area, cost, allowed, per_m2 = sites
+    d_ids, pop = demand
     return District(
         name=scenario.name,
         crs=crs.to_string(),
-        demand=Demand(d_ids, xy["demand"], pop, community),
-        sites=Sites(s_ids, names, kinds, xy["sites"], area, cost, allowed, per_m2),
+        demand=Demand(d_ids, xy["demand"], pop, community, weights),
+        sites=Sites(s_ids, labels, kinds, xy["sites"], area, cost, allowed, per_m2),
         existing=existing_arrays,
         service_keys=catalogue.service_keys,
         group_keys=catalogue.group_keys,
@@ -257,11 +310,12 @@ def load_district(scenario: Scenario, catalogue: Catalogue) -> District:
     )
 
 
-def _check_spread(tables: dict[str, io.PointTable | None], xy: dict[str, np.ndarray],
+def _check_spread(tables: dict[str, io.PointTable | None], xy: dict[str, np.ndarray], crs: CRS,
                   problems: list[SitingError]) -> None:
     """Report points too far from the middle of the demand to belong to the same district."""
     centre_role = "demand" if "demand" in xy else next(iter(xy))
     centre = np.median(xy[centre_role], axis=0)
+    centre_lonlat = to_lonlat(np.array([centre[0]]), np.array([centre[1]]), crs)
     for role, points in xy.items():
         table = tables[role]
         assert table is not None
@@ -269,159 +323,15 @@ def _check_spread(tables: dict[str, io.PointTable | None], xy: dict[str, np.ndar
         far = np.flatnonzero(dist > MAX_SPREAD_M)
         if far.size:
             first = table.points.iloc[int(far[0])] if table.points is not None else None
-            shown = f"({first.x:g}, {first.y:g}) is " if first is not None else ""
+            geographic = table.crs is not None and table.crs.is_geographic
+            shown = ("" if first is None else f"({first.x:g}, {first.y:g}) is " if geographic
+                     else f"({first.x:,.0f}, {first.y:,.0f}) is ")
+            hint = ""
+            if table.points is not None and table.crs is not None and role != centre_role:
+                hint = neighbour_zone_hint(table.points.x.to_numpy()[far], table.points.y.to_numpy()[far], table.crs,
+                                           (float(centre_lonlat[0][0]), float(centre_lonlat[1][0])), MAX_SPREAD_M)
             problems.append(DataError(
                 f"{table.place('lon/lat' if table.crs is not None and table.crs.is_geographic else 'x/y')}, "
                 f"{rows_text(far, table.id_column())}: {shown}{dist[far[0]] / 1000:,.0f} km from the middle of the "
                 f"{centre_role} points, too far to be part of the same district; check these coordinates "
-                f"(swapped, zero or in another CRS than the file says)"))
-
-
-def _demand_columns(t: io.PointTable, catalogue: Catalogue, problems: list[SitingError],
-                    notes: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    df, path, layer = t.frame, t.path, t.layer
-    ok = io.require_columns(df, ["id"], path, problems, layer=layer)
-    d_ids = io.ids(df, path, problems, layer=layer) if ok else np.full(len(df), "", dtype=object)
-    ids = t.id_column()
-    groups = catalogue.group_keys
-    found = band_sources(list(df.columns), catalogue, file=path.name)
-    if found.missing:
-        missing = list(found.missing)
-        fits = [k for k, v in catalogue.aggregates.items() if k not in groups and set(v) == set(missing)]
-        instead = (f"add column '{fits[0]}' (split into {missing} by census shares) or one column per band "
-                   f"{missing}" if fits else f"add one column per band {missing}")
-        problems.append(DataError(
-            f"{t.place()}: missing population column(s) for age band(s) {missing}: {instead}; the bands are "
-            f"{list(groups)}, and coarser counts ({sorted(set(catalogue.aggregates) - set(groups))}) are split by "
-            f"census shares; the file has {list(df.columns)}"))
-        return None
-    fix = "residents cannot be negative; correct the count"
-    counts = np.column_stack([io.numeric(df, c, path, minimum=0, problems=problems, ids=ids, layer=layer,
-                                         what="a number of residents", fix=fix) for c in found.columns])
-    pop = counts @ found.split
-    notes += found.notes
-    total = pop.sum(axis=1)
-    fine = np.isfinite(total)
-    absurd = np.flatnonzero(fine & (total > MAX_RESIDENTS_PER_POINT))
-    if absurd.size:
-        problems.append(DataError(
-            f"{t.place('/'.join(found.columns))}, {rows_text(absurd, ids)}: "
-            f"{total[absurd[0]]:,.0f} residents at one point is implausible (more than "
-            f"{MAX_RESIDENTS_PER_POINT:,}); check the unit (people, not density) or split the block into buildings"))
-    if fine.all() and (pop >= 0).all() and total.sum() <= 0:
-        problems.append(DataError(f"{t.place()}: every population count is zero; give the residents of each "
-                                  f"building (columns {list(found.columns)})"))
-    community = (io.text_column(df, "community", np.full(len(df), "", dtype=object)) if "community" in df.columns
-                 else np.full(len(df), "", dtype=object))
-    return d_ids, pop, community
-
-
-#: Cost columns of the ledger: one cost paid once, or a fixed part and a part per m² converted.
-SINGLE_COST, FIXED_COST, COST_PER_M2 = "retrofit_cost", "fixed_cost", "cost_per_m2"
-
-
-def _site_costs(t: io.PointTable, problems: list[SitingError]) -> tuple[np.ndarray, np.ndarray] | None:
-    """(cost paid once if the site is used, cost per m² of floor area the plan converts)."""
-    df, path, layer, ids = t.frame, t.path, t.layer, t.id_column()
-    split = [c for c in (FIXED_COST, COST_PER_M2) if c in df.columns]
-    if SINGLE_COST in df.columns and split:
-        problems.append(DataError(f"{t.place(SINGLE_COST)}: give either '{SINGLE_COST}' (the whole conversion, "
-                                  f"paid once) or '{FIXED_COST}' and '{COST_PER_M2}' (a fixed part and a part per m² "
-                                  f"converted), not both"))
-        return None
-    if SINGLE_COST in df.columns or not split:
-        if not io.require_columns(df, [SINGLE_COST], path, problems, layer=layer):
-            return None
-        cost = io.numeric(df, SINGLE_COST, path, minimum=0, positive=True, maximum=MAX_RETROFIT_COST,
-                          problems=problems, ids=ids, layer=layer, what="the retrofit cost in yuan",
-                          fix="a conversion that costs nothing is almost always a blank exported as 0: "
-                              "give the retrofit cost in yuan")
-        return cost, np.zeros(len(df))
-    fixed = (io.numeric(df, FIXED_COST, path, minimum=0, maximum=MAX_RETROFIT_COST, problems=problems, ids=ids,
-                        layer=layer, what="the fixed conversion cost in yuan (structure, fire safety)")
-             if FIXED_COST in df.columns else np.zeros(len(df)))
-    per_m2 = (io.numeric(df, COST_PER_M2, path, minimum=0, maximum=MAX_RETROFIT_COST / 1000, problems=problems,
-                         ids=ids, layer=layer, what="the conversion cost per m² converted, in yuan")
-              if COST_PER_M2 in df.columns else np.zeros(len(df)))
-    free = np.flatnonzero(np.isfinite(fixed) & np.isfinite(per_m2) & (fixed + per_m2 <= 0))
-    if free.size:
-        problems.append(DataError(f"{t.place('/'.join(split))}, {rows_text(free, ids)}: a conversion that costs "
-                                  f"nothing is almost always a blank exported as 0; give the fixed cost or the "
-                                  f"cost per m² in yuan"))
-    return fixed, per_m2
-
-
-def _site_columns(t: io.PointTable, catalogue: Catalogue, known: frozenset[str], problems: list[SitingError]
-                  ) -> tuple[np.ndarray, ...] | None:
-    df, path, layer = t.frame, t.path, t.layer
-    ok = io.require_columns(df, ["id", "floor_area_m2"], path, problems, layer=layer)
-    costs = _site_costs(t, problems)
-    if not ok:  # still check the columns that are there
-        if "floor_area_m2" in df.columns:
-            io.numeric(df, "floor_area_m2", path, minimum=0, positive=True, problems=problems, ids=t.id_column(),
-                       layer=layer)
-        if "id" in df.columns:
-            io.ids(df, path, problems, layer=layer)
-        return None
-    ids = t.id_column()
-    s_ids = io.ids(df, path, problems, layer=layer)
-    area = io.numeric(df, "floor_area_m2", path, minimum=0, positive=True, maximum=MAX_FLOOR_AREA_M2,
-                      problems=problems, ids=ids, layer=layer, what="the usable floor area in m²",
-                      fix="a site without floor area can host nothing: give its usable area in m², or remove it")
-    if costs is None:
-        return None
-    names = io.text_column(df, "name", default=s_ids)
-    kinds = io.text_column(df, "kind")
-    allowed = _allowed_matrix(t, catalogue.service_keys, known, problems)
-    return s_ids, names, kinds, area, costs[0], allowed, costs[1]
-
-
-def _existing_columns(t: io.PointTable, catalogue: Catalogue, known: frozenset[str],
-                      problems: list[SitingError]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    df, path, layer = t.frame, t.path, t.layer
-    if not io.require_columns(df, ["id", "service"], path, problems, layer=layer):
-        return None
-    e_ids = io.ids(df, path, problems, layer=layer)
-    e_names = io.text_column(df, "name", default=e_ids)
-    keys = io.text_column(df, "service")
-    ids = t.id_column()
-    blank = np.flatnonzero(keys == "")
-    if blank.size:
-        problems.append(DataError(f"{t.place('service')}, {rows_text(blank, ids)}: empty service; give the key "
-                                  f"of the service each facility offers (known: {sorted(known)})"))
-    # an existing facility of a service not in play is simply not used; an unknown key is a mistake
-    unknown = np.flatnonzero((keys != "") & ~np.isin(keys, np.array(sorted(known), dtype=object)))
-    for key in sorted(set(keys[unknown])):
-        rows = unknown[keys[unknown] == key]
-        problems.append(DataError(f"{t.place('service')}, {rows_text(rows, ids)}: unknown service {key!r}; "
-                                  f"known services: {sorted(known)}"))
-    index = {k: i for i, k in enumerate(catalogue.service_keys)}
-    e_service = np.array([index.get(k, -1) for k in keys], dtype=np.int64)
-    return e_ids, e_names, e_service
-
-
-def _allowed_matrix(t: io.PointTable, services: tuple[str, ...], known: frozenset[str],
-                    problems: list[SitingError]) -> np.ndarray:
-    """Boolean (sites × services): the ``allowed`` column, ';'-separated keys, empty = any."""
-    m = len(t)
-    if "allowed" not in t.frame.columns:
-        return np.ones((m, len(services)), dtype=bool)
-    index = {k: i for i, k in enumerate(services)}
-    known_anywhere = known | set(index)
-    out = np.zeros((m, len(services)), dtype=bool)
-    unknown: dict[str, list[int]] = {}
-    cells = io.text_column(t.frame, "allowed")
-    for row, cell in enumerate(cells):  # one pass over sites, not over pairs
-        keys = [k.strip() for k in str(cell).replace(",", ";").replace("；", ";").split(";") if k.strip()]
-        if not keys:
-            out[row, :] = True
-            continue
-        for k in keys:
-            if k in index:
-                out[row, index[k]] = True
-            elif k not in known_anywhere:
-                unknown.setdefault(k, []).append(row)
-    for k, rows in sorted(unknown.items()):
-        problems.append(DataError(f"{t.place('allowed')}, {rows_text(rows, t.id_column())}: unknown service {k!r}; "
-                                  f"known services: {sorted(known_anywhere)}"))
-    return out
+                f"(swapped, zero or in another CRS than the file says){hint}"))

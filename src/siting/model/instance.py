@@ -41,7 +41,8 @@ class CoveringInstance:
     cover
         Boolean csr matrix, coverage rows × columns: the column's site would cover the row.
     weight
-        Weight of each coverage row (residents × age-group weight × service weight).
+        Weight of each coverage row (residents × age-group weight × service weight × the
+        rows' need weights, :attr:`siting.coverage.Coverage.need_weight`).
     row_service
         Service index of each coverage row.
     x_site, x_service
@@ -217,14 +218,15 @@ def covering_instance(coverage: Coverage, sites: SiteData, rules: PlanningRules,
                 continue
             wt = float(rules.service_weight[s] * rules.group_weight[g])
             pop = coverage.population[:, g]
-            baseline_value += wt * float(pop[coverage.baseline[p]].sum())
+            weighted = coverage.objective_population(p)
+            baseline_value += wt * float(weighted[coverage.baseline[p]].sum())
             if wt == 0 or sites_s.size == 0:
                 continue
             R = coverage.reach[p][:, sites_s]
             keep = ~coverage.baseline[p] & (R.getnnz(axis=1) > 0) & (pop > 0)
             rows_before += int(keep.sum())
             parts.append(R[keep])
-            w.append(pop[keep] * wt)
+            w.append(weighted[keep] * wt)
         if not parts:
             continue
         R = sparse.vstack(parts, format="csr")

@@ -14,7 +14,8 @@ and three objectives, each a column vector over the same model:
   services the whole district lacks, then those each community lacks (补短板) — integer
   counts, so the weight makes the order exact;
 * ``basic`` — ``Σ_s Σ_g w_s w_g · served_sg / target_s`` over the basic services: each service by
-  the share of its own target population newly served;
+  the share of its own target population newly served (each resident times its community's
+  need weight for the service, where a needs list gives one);
 * ``quality`` — the same over the quality services.
 
 :func:`with_stage` turns the model into the problem of one stage: its objective, and a ``keep``
@@ -177,10 +178,11 @@ def build_standards_model(coverage: Coverage, sites: SiteData, rules: PlanningRu
         if "h" in blocks:
             c[blocks["h"]] = float(len(gaps) + 1)
         objectives["gaps"] = c
+    counted = rows.weighted if rows.weighted is not None else rows.residents  # the needs list's weights
     for name, w in (("basic", basic), ("quality", quality)):
         if np.any(np.asarray(w) > 0):
             c = np.zeros(milp.n_cols)
-            c[blocks["z"]] = np.asarray(rows.residents @ np.asarray(w, dtype=float)).ravel()
+            c[blocks["z"]] = np.asarray(counted @ np.asarray(w, dtype=float)).ravel()
             objectives[name] = c
     stats = {"assignments": cols.n_pairs, "sites": cols.n_sites, "coverage_rows": rows.n_rows,
              "allocations": asm.col_sizes["v"], "gaps": len(gaps), "rows": milp.n_rows,

@@ -94,12 +94,16 @@ class CoverRows:
         Residents already covered, per (service, age group) pair.
     total
         Residents of the pair's age group, per (service, age group) pair.
+    weighted
+        As ``residents``, times each demand point's need weight (the objective's residents);
+        ``None`` when there are no need weights (then ``residents``).
     """
 
     R: sparse.csr_matrix
     residents: sparse.csr_matrix
     baseline: np.ndarray
     total: np.ndarray
+    weighted: sparse.csr_matrix | None = None
 
     @property
     def n_rows(self) -> int:
@@ -113,9 +117,10 @@ def cover_rows(coverage: Coverage, cols: SiteColumns) -> CoverRows:
     P = len(coverage.pairs)
     blocks: list[sparse.csr_matrix] = []
     res_blocks: list[sparse.csr_matrix] = []
+    w_blocks: list[sparse.csr_matrix] = []
     for s in range(cols.n_services):
         sites_s = cols.x_site[cols.x_start[s]:cols.x_start[s + 1]]
-        reach, pair_of, pops = [], [], []
+        reach, pair_of, pops, wpops = [], [], [], []
         for p, (ps, g) in enumerate(coverage.pairs):
             if ps != s or sites_s.size == 0:
                 continue
@@ -125,6 +130,7 @@ def cover_rows(coverage: Coverage, cols: SiteColumns) -> CoverRows:
             reach.append(R[keep])
             pair_of.append(np.full(int(keep.sum()), p))
             pops.append(pop[keep])
+            wpops.append(coverage.objective_population(p)[keep])
         if not reach or sum(r.shape[0] for r in reach) == 0:
             continue
         R = sparse.vstack(reach, format="csr")
@@ -134,9 +140,14 @@ def cover_rows(coverage: Coverage, cols: SiteColumns) -> CoverRows:
                                         shape=(first.size, K)))
         res_blocks.append(sparse.csr_matrix((np.concatenate(pops), (inverse, np.concatenate(pair_of))),
                                             shape=(first.size, P)))
+        w_blocks.append(sparse.csr_matrix((np.concatenate(wpops), (inverse, np.concatenate(pair_of))),
+                                          shape=(first.size, P)))
     R_all = sparse.vstack(blocks, format="csr") if blocks else sparse.csr_matrix((0, K))
     res = sparse.vstack(res_blocks, format="csr") if res_blocks else sparse.csr_matrix((0, P))
-    return CoverRows(R_all, res, coverage.baseline_population(), coverage.total_population())
+    weighted = None
+    if coverage.need_weight is not None:
+        weighted = sparse.vstack(w_blocks, format="csr") if w_blocks else sparse.csr_matrix((0, P))
+    return CoverRows(R_all, res, coverage.baseline_population(), coverage.total_population(), weighted)
 
 
 @dataclass
@@ -291,7 +302,7 @@ class SitingModel:
 
 
 def weighted_row_values(coverage: Coverage, rules: PlanningRules, rows: CoverRows) -> np.ndarray:
-    """Objective weight of each coverage row: residents × age-group weight × service weight."""
+    """Objective weight of each coverage row: residents × age-group weight × service weight × need weight."""
     w = np.array([rules.service_weight[s] * rules.group_weight[g] for s, g in coverage.pairs])
-    out: np.ndarray = rows.residents @ w
+    out: np.ndarray = (rows.weighted if rows.weighted is not None else rows.residents) @ w
     return out

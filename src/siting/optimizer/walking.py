@@ -197,7 +197,8 @@ def group_speeds(catalogue: Catalogue) -> np.ndarray:
 
 
 def _weights(coverage: Coverage, speeds: np.ndarray, rules: PlanningRules) -> np.ndarray:
-    return walk_weights(coverage.population, coverage.pairs, speeds, rules.service_weight, rules.group_weight)
+    w = walk_weights(coverage.population, coverage.pairs, speeds, rules.service_weight, rules.group_weight)
+    return w if coverage.need_weight is None else w * coverage.need_weight
 
 
 def walking_times(hosts: np.ndarray, coverage: Coverage, distances: WalkDistances, speeds: np.ndarray,

@@ -87,6 +87,29 @@ def snapping_problems(offnet: dict[str, tuple[np.ndarray, np.ndarray, Path | Non
     return problems
 
 
+def cheapest_conversion(district: District, rules: PlanningRules) -> tuple[float, int, int]:
+    """The cheapest conversion any plan could make: (cost in yuan, site index, service index); inf when none."""
+    sites = district.sites
+    fits = sites.allowed & (sites.floor_area[:, None] >= rules.service_area[None, :]) & ~rules.force_out[:, None]
+    conversion = np.where(fits, sites.retrofit_cost[:, None] + rules.service_fitout[None, :], np.inf)
+    if not conversion.size or not np.isfinite(conversion).any():
+        return np.inf, -1, -1
+    j, s = np.unravel_index(int(np.argmin(conversion)), conversion.shape)
+    return float(conversion[j, s]), int(j), int(s)
+
+
+def budget_warning(origin: str, catalogue: Catalogue, district: District, rules: PlanningRules) -> str | None:
+    """A warning when the budget is below every conversion: the plan is then empty (and optimal)."""
+    cheapest, j, s = cheapest_conversion(district, rules)
+    if not np.isfinite(cheapest) or cheapest <= rules.budget:
+        return None
+    return (f"warning: the budget of {rules.budget:,.0f} yuan ({origin}, field 'budget') is below the cheapest "
+            f"conversion, {catalogue.services[s].name_zh} ({catalogue.services[s].key}) at site "
+            f"{district.sites.ids[j]} for {cheapest:,.0f} yuan (retrofit {district.sites.retrofit_cost[j]:,.0f} + "
+            f"fit-out {rules.service_fitout[s]:,.0f}): the plan converts nothing; raise the budget to at least "
+            f"{cheapest:,.0f} yuan for a first conversion")
+
+
 def requirement_problems(origin: str, catalogue: Catalogue, district: District,
                          rules: PlanningRules) -> list[SitingError]:
     """The requirements of a scenario that cannot hold, each with the figures that show why.
@@ -114,10 +137,12 @@ def requirement_problems(origin: str, catalogue: Catalogue, district: District,
             f"{origin}: no site can host any service in play: every site is too small for the services it "
             f"allows, allows none of them, or is forced out; check 'allowed' and 'floor_area_m2' of "
             f"{district.name}'s sites, or the services in play"))
+    elif cheapest > budget and rules.min_sites.sum() == 0 and not rules.force_in.any():
+        pass  # the empty plan is the answer: budget_warning says so
     elif cheapest > budget:
         problems.append(InfeasibleError(
             f"{origin}, field 'budget': {budget:,.0f} yuan is below the cheapest conversion "
-            f"({cheapest:,.0f} yuan); raise the budget"))
+            f"({cheapest:,.0f} yuan), and the requirements ask for sites; raise the budget"))
     forced_cost = float(sites.retrofit_cost[rules.force_in].sum())
     if forced_cost > budget:
         forced = ", ".join(str(i) for i in sites.ids[rules.force_in][:5])

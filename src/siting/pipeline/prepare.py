@@ -23,7 +23,7 @@ from siting.errors import (
     raise_problems,
 )
 from siting.model.rules import PlanningRules
-from siting.pipeline.checks import key_problems, requirement_problems, snapping_problems
+from siting.pipeline.checks import budget_warning, key_problems, requirement_problems, snapping_problems
 from siting.pipeline.compliance import service_warnings
 from siting.walking.distances import WalkDistances
 from siting.walking.network import WalkingNetwork
@@ -111,7 +111,7 @@ def planning_rules(scenario: Scenario, catalogue: Catalogue, district: District)
         for sid in ids:
             if sid not in site_index:
                 problems.append(ScenarioError(
-                    f"{origin}, field 'requirements.{name}': site id '{sid}' is not in {scenario.data.sites}"))
+                    f"{origin}, field 'requirements.{name}': site id '{sid}' is not in {scenario.data.path('sites')}"))
             else:
                 mask[site_index[sid]] = True
     both = np.flatnonzero(force_in & force_out)
@@ -221,9 +221,9 @@ def prepare_district(scenario: Scenario, catalogue: Catalogue, district: Distric
     if walked.demand_offnet_m is not None and walked.dest_offnet_m is not None:
         data, m = scenario.data, len(district.sites)
         problems += snapping_problems(
-            {"demand": (walked.demand_offnet_m, district.demand.ids, data.demand),
-             "sites": (walked.dest_offnet_m[:m], district.sites.ids, data.sites),
-             "existing": (walked.dest_offnet_m[m:], district.existing.ids, data.existing)},
+            {"demand": (walked.demand_offnet_m, district.demand.ids, data.path("demand")),
+             "sites": (walked.dest_offnet_m[:m], district.sites.ids, data.path("sites")),
+             "existing": (walked.dest_offnet_m[m:], district.existing.ids, data.path("existing"))},
             limit_m=walking.snap_limit_m, origin=str(scenario.source),
             network_file=Path(net_files.nodes or net_files.path or "") if net_files else None)
     timings["walking"] = time.perf_counter() - t
@@ -241,7 +241,10 @@ def prepare_district(scenario: Scenario, catalogue: Catalogue, district: Distric
         problems += requirement_problems(str(scenario.source or scenario.name), catalogue, district, checked)
     raise_problems(problems)
     assert rules is not None
-    notes = (*district.notes, *walked.notes, *service_warnings(district, coverage, catalogue))
+    warning = budget_warning(str(scenario.source or scenario.name), catalogue, district, rules) \
+        if budget_checked else None
+    notes = (*((warning,) if warning else ()), *district.notes, *walked.notes,
+             *service_warnings(district, coverage, catalogue))
     summary = WalkingSummary(walking.mode, cutoff, site_reach.nnz, notes, comparison, walked.counts)
     distances = WalkDistances(site_reach, exist_reach, district.existing.service)
     return Prepared(scenario, catalogue, district, coverage, rules, summary, timings, network, distances)

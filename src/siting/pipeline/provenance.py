@@ -17,9 +17,7 @@ def input_files(scenario: Scenario) -> dict[str, Path]:
     for i, p in enumerate(chain):
         files["scenario" if i == 0 else f"scenario_extends_{i}"] = Path(p)
     data = scenario.data
-    files.update({"demand": data.demand, "sites": data.sites})
-    if data.existing is not None:
-        files["existing"] = data.existing
+    files.update(data.paths())
     net = data.network
     if net is not None:
         for role, table in (("network_nodes", net.nodes), ("network_edges", net.edges)):

@@ -90,7 +90,7 @@ def batch_summary(result: BatchResult) -> dict[str, Any]:
     """The content of ``summary.json``."""
     sc = result.city.scenario
     inputs = {}
-    for p in (sc.data.demand, sc.data.sites, sc.data.existing, result.city.circles.boundaries, result.city.source):
+    for p in (*sc.data.paths().values(), result.city.circles.boundaries, result.city.source):
         if p is not None and Path(p).is_file():
             inputs[Path(p).name] = sha256_file(Path(p))
     assignments = combined_assignments(result)

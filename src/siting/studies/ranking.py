@@ -153,11 +153,12 @@ def objective_weights(prepared: Prepared, rules: PlanningRules, plan: Plan) -> t
     return plain, np.zeros_like(plain)
 
 
-def sole_coverage(coverage: Coverage, hosts: np.ndarray) -> np.ndarray:
+def sole_coverage(coverage: Coverage, hosts: np.ndarray, *, weighted: bool = False) -> np.ndarray:
     """Residents each option alone covers, per (site, pair).
 
     A resident counts for option (j, s) when the service ``s`` reaches them from site ``j``
-    and from no other site of the plan nor an existing facility.
+    and from no other site of the plan nor an existing facility. With ``weighted``, each
+    counts with its need weight (:meth:`siting.coverage.Coverage.objective_population`).
 
     Returns
     -------
@@ -172,12 +173,15 @@ def sole_coverage(coverage: Coverage, hosts: np.ndarray) -> np.ndarray:
             continue
         count = reach @ col.astype(np.int64)
         sole = (~base) & (count == 1)
-        out[:, p] = (reach.T @ (coverage.population[:, g] * sole)) * col
+        pop = coverage.objective_population(p) if weighted else coverage.population[:, g]
+        out[:, p] = (reach.T @ (pop * sole)) * col
     return out
 
 
-def addition_gain(coverage: Coverage, hosts: np.ndarray) -> np.ndarray:
+def addition_gain(coverage: Coverage, hosts: np.ndarray, *, weighted: bool = False) -> np.ndarray:
     """Residents each (site, pair) option would newly cover if added to the plan.
+
+    With ``weighted``, each counts with its need weight.
 
     Returns
     -------
@@ -187,7 +191,8 @@ def addition_gain(coverage: Coverage, hosts: np.ndarray) -> np.ndarray:
     covered = coverage.covered(hosts)
     out = np.zeros((hosts.shape[0], len(coverage.pairs)))
     for p, ((_s, g), reach, cov) in enumerate(zip(coverage.pairs, coverage.reach, covered, strict=True)):
-        out[:, p] = reach.T @ (coverage.population[:, g] * ~cov)
+        pop = coverage.objective_population(p) if weighted else coverage.population[:, g]
+        out[:, p] = reach.T @ (pop * ~cov)
     return out
 
 
@@ -239,6 +244,7 @@ def rank_options(prepared: Prepared, plan: Plan, results: Sequence[SolveOutcome]
     w = w_first + w_second  # a service is in one stage only: its option's value in that stage's units
     staged = plan.objective_kind == "standards"
     sole = sole_coverage(coverage, plan.hosts)
+    sole_weighted = sole if coverage.need_weight is None else sole_coverage(coverage, plan.hosts, weighted=True)
     groups = catalogue.group_keys
     robust = _chosen_share(perturbed, *plan.hosts.shape) if settings.samples else None
     a = plan.assignments
@@ -267,7 +273,7 @@ def rank_options(prepared: Prepared, plan: Plan, results: Sequence[SolveOutcome]
         row["marginal_high"] = high
         row["marginal_share"] = mv / plan.objective if plan.objective > 0 else np.nan
         row["reoptimised_status"] = res.status.value
-        row["sole_value"] = float(w[in_pair] @ sole[j, in_pair])
+        row["sole_value"] = float(w[in_pair] @ sole_weighted[j, in_pair])
         for g, gkey in enumerate(groups):
             sel = in_pair & np.array([pg == g for _ps, pg in coverage.pairs])
             if not sel.any():
@@ -305,7 +311,7 @@ def _alternatives(prepared: Prepared, plan: Plan, rules: PlanningRules, weights:
     coverage, catalogue, sites = prepared.coverage, prepared.catalogue, prepared.district.sites
     if limit <= 0:
         return pd.DataFrame()
-    gain = addition_gain(coverage, plan.hosts)
+    gain = addition_gain(coverage, plan.hosts, weighted=True)
     S = len(catalogue.services)
     first = np.zeros((len(sites), S))
     second = np.zeros((len(sites), S))

@@ -20,6 +20,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from siting.data.catalogue.names import ServiceNames, default_aliases, normalise_name
 from siting.errors import CatalogueError
 
 Category = Literal["basic", "quality"]
@@ -158,7 +159,11 @@ class Catalogue:
         for s in self.services:
             if s.key == key:
                 return s
-        raise CatalogueError(f"unknown service '{key}'; known services: {list(self.service_keys)}")
+        raise CatalogueError(f"{self.names().unknown(key)}; services in play: {list(self.service_keys)}")
+
+    def names(self) -> ServiceNames:
+        """Every name of the services in play (keys, Chinese and English names, ``aliases.yaml``)."""
+        return ServiceNames.of(self)
 
     def group(self, key: str) -> AgeGroup:
         """Return the age group with this key.
@@ -315,12 +320,13 @@ def build_catalogue(
         _validate(d, Service, "service", origin)
     by_key = {d["key"]: Service.model_validate(d) for d in svc}
     if services is not None:
-        keys_in_play = list(services)
+        names = ServiceNames((s.key, s.name_zh, s.name_en) for s in by_key.values())
+        keys_in_play = [names.key(k) or k for k in services]
         unknown = [k for k in keys_in_play if k not in by_key]
         if unknown:
             raise CatalogueError(
-                f"{origin}: field 'services' names unknown service(s) {unknown}; "
-                f"known services: {sorted(by_key)}"
+                f"{origin}: field 'services' names unknown service(s) {unknown}: "
+                + "; ".join(names.unknown(k) for k in unknown)
             )
         chosen = [by_key[k] for k in keys_in_play]
     else:
@@ -339,7 +345,10 @@ def default_catalogue() -> Catalogue:
     return build_catalogue()
 
 
-__all__ = ["REFERENCE_SPEED_M_S", "AgeGroup", "Catalogue", "Category", "Service", "build_catalogue",
-           "default_catalogue", "reference_speed_source"]
+def known_service_names(catalogue: Catalogue) -> ServiceNames:
+    """Names of the services in play first, then of every default service (known, maybe not in play)."""
+    return ServiceNames.of(catalogue, default_catalogue())
 
 
+__all__ = ["REFERENCE_SPEED_M_S", "AgeGroup", "Catalogue", "Category", "Service", "ServiceNames", "build_catalogue",
+           "default_aliases", "default_catalogue", "known_service_names", "normalise_name", "reference_speed_source"]
