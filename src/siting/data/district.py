@@ -18,7 +18,7 @@ from siting.data import readers as io
 from siting.data.catalogue import Catalogue, default_catalogue
 from siting.data.coords import to_wgs84
 from siting.data.scenario import Scenario
-from siting.errors import DataError, SitingError, raise_problems, rows_text
+from siting.errors import DataError, ScenarioError, SitingError, raise_problems, rows_text
 
 #: More residents than this at one demand point (a building or a block) is implausible.
 MAX_RESIDENTS_PER_POINT = 100_000
@@ -224,6 +224,7 @@ def load_district(scenario: Scenario, catalogue: Catalogue) -> District:
                                    np.array([], dtype=np.int64), np.zeros((0, 2)))
     s_ids, names, kinds, area, cost, allowed = sites
     d_ids, pop = demand
+    allowed = site_services_allowed(scenario, catalogue, s_ids, allowed)
     return District(
         name=scenario.name,
         crs=crs.to_string(),
@@ -234,6 +235,43 @@ def load_district(scenario: Scenario, catalogue: Catalogue) -> District:
         group_keys=catalogue.group_keys,
         notes=tuple(notes),
     )
+
+
+def site_services_allowed(scenario: Scenario, catalogue: Catalogue, site_ids: np.ndarray,
+                          allowed: np.ndarray) -> np.ndarray:
+    """The ledger's ``allowed`` matrix (sites × services) narrowed by ``requirements.site_services``.
+
+    A site named there may host only the services listed for it (and only those the ledger
+    allows); services known to the catalogue but not in play are ignored.
+
+    Raises
+    ------
+    ScenarioError
+        A site id not in the ledger, or a service key no catalogue knows.
+    """
+    wanted = scenario.requirements.site_services
+    if not wanted:
+        return allowed
+    origin = str(scenario.source or scenario.name)
+    known = frozenset(catalogue.service_keys) | frozenset(default_catalogue().service_keys)
+    row = {str(sid): j for j, sid in enumerate(site_ids)}
+    col = {k: s for s, k in enumerate(catalogue.service_keys)}
+    out = allowed.copy()
+    problems: list[SitingError] = []
+    for sid, keys in wanted.items():
+        unknown = sorted(set(keys) - known)
+        if sid not in row:
+            problems.append(ScenarioError(f"{origin}, field 'requirements.site_services': site id '{sid}' is not in "
+                                          f"{scenario.data.sites}; use an id of the ledger"))
+        elif unknown:
+            problems.append(ScenarioError(f"{origin}, field 'requirements.site_services.{sid}': unknown service(s) "
+                                          f"{unknown}; known: {sorted(known)}"))
+        else:
+            keep = np.zeros(len(catalogue.service_keys), dtype=bool)
+            keep[[col[k] for k in keys if k in col]] = True
+            out[row[sid]] &= keep
+    raise_problems(problems)
+    return out
 
 
 def _check_spread(tables: dict[str, io.PointTable | None], xy: dict[str, np.ndarray],
