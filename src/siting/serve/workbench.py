@@ -31,7 +31,7 @@ import numpy as np
 
 from siting.data.overrides import apply_overrides
 from siting.data.scenario import Scenario
-from siting.errors import InfeasibleError, SitingError
+from siting.errors import InfeasibleError, SitingError, ValidationErrors
 from siting.pipeline import Prepared, solve_prepared
 from siting.pipeline.plan import Plan
 from siting.serve.edits import Edits
@@ -247,7 +247,7 @@ class Workbench:
             start = self._start_plan(prepared)
             self._say(f"model: {len(prepared.district.sites)} sites, {len(prepared.catalogue.services)} services")
             plan = self.solve_fn(prepared, backend=self.backend, progress=self._say, start=start)
-        except InfeasibleError as e:
+        except (InfeasibleError, ValidationErrors) as e:  # requirements that cannot hold together
             return self._failed(ticket, "infeasible", str(e))
         except SitingError as e:
             return self._failed(ticket, "error", str(e))
