@@ -9,6 +9,8 @@ off: they load their scripts from a CDN, and the workbench works offline).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -82,10 +84,16 @@ def create_app(workbench: Workbench, *, allowed_hosts: set[str] | frozenset[str]
     max_body_bytes
         Largest request body accepted.
     """
-    api = FastAPI(title="siting workbench", version=__version__, docs_url=None, redoc_url=None,
-                  description="What-if workbench over one prepared scenario: every edit re-solves the model only.")
     wb = workbench
     frontier = Frontier(wb)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await run_in_threadpool(frontier.close)  # no HiGHS thread left running at exit
+
+    api = FastAPI(title="siting workbench", version=__version__, docs_url=None, redoc_url=None, lifespan=lifespan,
+                  description="What-if workbench over one prepared scenario: every edit re-solves the model only.")
     page = (_static_dir("siting.serve") / "workbench.html").read_text(encoding="utf-8")
     api.mount("/static/report", StaticFiles(directory=_static_dir("siting.report")), name="report-static")
     api.mount("/static/serve", StaticFiles(directory=_static_dir("siting.serve")), name="serve-static")

@@ -84,6 +84,14 @@ class Frontier:
         self._key: str | None = None
         self._points: list[dict[str, Any]] | None = None
         self._thread: threading.Thread | None = None
+        self._closing = threading.Event()
+
+    def close(self, timeout_s: float = 120.0) -> None:
+        """Stop computing (after the budget being solved) and wait for the thread to end."""
+        self._closing.set()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout_s)
 
     @staticmethod
     def key_of(record: PlanRecord) -> str:
@@ -99,6 +107,8 @@ class Frontier:
         with self._lock:
             if self._key == key and self._points is not None:
                 return {"state": "ready", "budgets": self.budgets, "points": self._points}
+            if self._closing.is_set():
+                return {"state": "closed", "budgets": self.budgets}
             if self._thread is None or not self._thread.is_alive():
                 self._key, self._points = key, None
                 self._thread = threading.Thread(target=self._compute, args=(key, record), daemon=True,
@@ -110,7 +120,7 @@ class Frontier:
         wb = self.workbench
         try:
             with wb.exclusive("frontier"):
-                points = frontier_points(record, self.budgets, backend=wb.backend, stop=lambda: wb.waiting() > 0)
+                points = frontier_points(record, self.budgets, backend=wb.backend, stop=lambda: self._closing.is_set() or wb.waiting() > 0)
         except Exception:  # a failed frontier is retried on the next request; the plan is not affected
             logging.getLogger("siting.serve").exception("budget frontier failed")
             points = None
