@@ -21,15 +21,15 @@ from conftest import DEFAULT_SCENARIO
 pytest.importorskip("fastapi", reason="siting serve needs fastapi (a dependency of siting)")
 pytest.importorskip("httpx", reason="FastAPI's test client needs httpx (a dev dependency)")
 
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from siting.data.overrides import apply_overrides  # noqa: E402
-from siting.data.scenario import load_scenario  # noqa: E402
-from siting.pipeline import prepare, run_scenario, solve_prepared  # noqa: E402
-from siting.serve import Edits, Workbench, create_app  # noqa: E402
-from siting.serve.guard import served_hosts  # noqa: E402
-from siting.serve.views import edited_preparation  # noqa: E402
-from test_cli import siting  # noqa: E402
+from siting.data.overrides import apply_overrides
+from siting.data.scenario import load_scenario
+from siting.pipeline import prepare, run_scenario, solve_prepared
+from siting.serve import Edits, Workbench, create_app
+from siting.serve.guard import served_hosts
+from siting.serve.views import edited_preparation
+from test_cli import siting
 
 HOST = "testserver"
 
@@ -403,7 +403,7 @@ def test_a_crash_reports_an_error_and_keeps_the_plan(scenario: Any, tmp_path: Pa
 
 def test_a_solve_at_its_time_limit_returns_its_best_plan_and_gap(tmp_path: Path, write_tiny: Any) -> None:
     sc = load_scenario(DEFAULT_SCENARIO)
-    wb, client = fresh_client(sc, tmp_path, time_limit_s=0.05)
+    _wb, client = fresh_client(sc, tmp_path, time_limit_s=0.05)
     body = client.post("/api/solve", json={"budget": 9_000_000}).json()
     assert body["status"] == "time_limit", body.get("message")
     assert body["current"] and body["plan"] and body["cost"] <= 9_000_000 + 1e-6
@@ -423,3 +423,56 @@ def test_warm_start_keeps_the_start_when_time_runs_out(scenario: Any) -> None:
     assert rushed.result.objective >= best.objective - 1e-6  # never below the plan it started from
     cold = optimize_covering(p.coverage, sites, p.rules, options=SolveOptions(time_limit_s=0.02))
     assert cold.result.objective <= rushed.result.objective + 1e-6
+
+
+# -- the command ------------------------------------------------------------------------------------
+
+def _serve_process(tmp_path: Path, *args: str) -> tuple[Any, list[str]]:
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    proc = subprocess.Popen([sys.executable, "-m", "siting.cli", "serve", *args, "--out", str(tmp_path / "out")],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line.strip())
+        if "Workbench at" in line:
+            return proc, lines
+    proc.kill()
+    raise AssertionError("siting serve did not start:\n" + "\n".join(lines))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
+def test_siting_serve_prints_its_address_and_warns_off_loopback(tmp_path: Path, host: str) -> None:
+    import httpx
+
+    port = _free_port()
+    proc, lines = _serve_process(tmp_path, str(DEFAULT_SCENARIO), "--host", host, "--port", str(port))
+    try:
+        text = "\n".join(lines)
+        assert "status optimal" in text
+        assert f"http://{'localhost' if host == '127.0.0.1' else host}:{port}/" in text
+        assert ("warning" in text) == (host != "127.0.0.1")
+        ok = httpx.get(f"http://127.0.0.1:{port}/api/status", timeout=30)
+        assert ok.status_code == 200 and ok.json()["state"] in ("idle", "frontier")
+        rebound = httpx.get(f"http://127.0.0.1:{port}/api/status", headers={"host": f"attacker.example:{port}"},
+                            timeout=30)
+        assert rebound.status_code == 400
+    finally:
+        proc.terminate()
+        proc.wait(30)

@@ -120,7 +120,8 @@ class Frontier:
         wb = self.workbench
         try:
             with wb.exclusive("frontier"):
-                points = frontier_points(record, self.budgets, backend=wb.backend, stop=lambda: self._closing.is_set() or wb.waiting() > 0)
+                points = frontier_points(record, self.budgets, backend=wb.backend,
+                                         stop=lambda: self._closing.is_set() or wb.waiting() > 0)
         except Exception:  # a failed frontier is retried on the next request; the plan is not affected
             logging.getLogger("siting.serve").exception("budget frontier failed")
             points = None
