@@ -14,6 +14,7 @@ reported). Goal on the default scenario: p95 ≤ 1 s.
 from __future__ import annotations
 
 import copy
+import os
 import socket
 import tempfile
 import threading
@@ -130,7 +131,9 @@ def measure(scenario_path: Any, *, time_limit_s: float | None, label: str, warm_
                "latency_s": None, "p50_s": round(float(np.percentile(lat, 50)), 3),
                "p95_s": round(float(np.percentile(lat, 95)), 3), "max_s": round(float(lat.max()), 3),
                "max_gap": max(gaps) if gaps else None, "prepare_s": round(prepare_s, 2),
-               "first_solve_s": first.get("seconds"), "time_limit_s": wb.scenario.solver.time_limit_s}
+               "first_solve_s": first.get("seconds"), "time_limit_s": wb.scenario.solver.time_limit_s,
+               # the machine is shared: its load during the run says how far the figures are inflated
+               "load_1min_end": round(os.getloadavg()[0], 2), "cpus": os.cpu_count()}
     return [*rows, summary]
 
 

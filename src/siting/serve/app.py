@@ -181,7 +181,7 @@ def create_app(workbench: Workbench, *, allowed_hosts: set[str] | frozenset[str]
     @api.get("/api/export/{name}", summary="Write a saved plan (or 'current') as plan.csv, coverage.csv, "
                                            "report.html, summary.json and scenario.yaml", response_model=None)
     async def get_export(name: str) -> dict[str, Any] | JSONResponse:
-        bad = name_problem(name)
+        bad = name_problem(name) if name != "current" else None
         if bad is not None:
             return _unprocessable([{**bad, "loc": ["path", "name"]}])
         rec = wb.record(name)

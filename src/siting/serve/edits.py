@@ -97,6 +97,8 @@ def problem(loc: Sequence[str | int], msg: str, fix: str, kind: str = "value_err
 
 def name_problem(name: str, field: str = "name") -> dict[str, Any] | None:
     """Why a plan name cannot name a folder of the output directory (``None`` when it can)."""
+    if name == "current":
+        return problem([field], "'current' names the plan on screen, not a saved plan", "choose another name")
     if PLAN_NAME.match(name):
         return None
     return problem([field], f"{name!r} cannot name a saved plan",
