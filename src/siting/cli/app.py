@@ -268,6 +268,30 @@ def template(
 
 
 @app.command()
+def serve(
+    scenario: ScenarioArg = None,
+    port: Annotated[int, typer.Option("--port", help="Port to listen on")] = 8765,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (default: this machine only)")
+                    ] = "127.0.0.1",
+    out: Annotated[Path | None, typer.Option("--out", help="Where exports go (default out/<name>-workbench)")] = None,
+    time_limit: Annotated[float | None, typer.Option("--time-limit", help="Seconds per solve (default: the "
+                                                                          "scenario's solver.time_limit_s)")] = None,
+    max_walk_scale: Annotated[float, typer.Option("--max-walk-scale", help="Largest walking-limit scale an edit "
+                                                                           "may ask for")] = 1.5,
+    solver: Annotated[str | None, typer.Option("--solver", help="Solver backend (overrides the scenario)")] = None,
+    allow_host: Annotated[list[str] | None, typer.Option("--allow-host", help="Another name the Host header may "
+                                                                              "carry (repeatable)")] = None,
+) -> None:
+    """A local what-if workbench: move the budget, force sites in or out, see the plan change."""
+    from siting.serve import serve as run_workbench
+
+    sc = load_scenario(scenario or DEFAULT_SCENARIO)
+    run_workbench(sc, host=host, port=port, out_dir=(out or Path("out") / f"{sc.name}-workbench").resolve(),
+                  max_walk_scale=max_walk_scale, time_limit_s=time_limit, backend=solver,
+                  allow_hosts=allow_host or (), say=lambda line: console.print(escape(line), highlight=False))
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of scenario files (for editor autocompletion)."""
     sys.stdout.write(json.dumps(scenario_json_schema(), indent=2, ensure_ascii=False) + "\n")

@@ -24,7 +24,7 @@ from siting.data.placement import neighbour_zone_hint, to_lonlat
 from siting.data.pois import read_type_table
 from siting.data.scenario import CensusTable, Scenario
 from siting.data.tables import check_population, demand_columns, existing_columns, site_columns
-from siting.errors import DataError, SitingError, raise_problems, rows_text
+from siting.errors import DataError, ScenarioError, SitingError, raise_problems, rows_text
 
 #: Points further than this from the middle of the demand are not part of the same district.
 MAX_SPREAD_M = 100_000
@@ -298,6 +298,7 @@ def load_district(scenario: Scenario, catalogue: Catalogue) -> District:
                                    np.array([], dtype=np.int64), np.zeros((0, 2)))
     s_ids, labels, kinds, area, cost, allowed, per_m2 = sites
     d_ids, pop = demand
+    allowed = site_services_allowed(scenario, catalogue, s_ids, allowed)
     return District(
         name=scenario.name,
         crs=crs.to_string(),
@@ -308,6 +309,43 @@ def load_district(scenario: Scenario, catalogue: Catalogue) -> District:
         group_keys=catalogue.group_keys,
         notes=tuple(notes),
     )
+
+
+def site_services_allowed(scenario: Scenario, catalogue: Catalogue, site_ids: np.ndarray,
+                          allowed: np.ndarray) -> np.ndarray:
+    """The ledger's ``allowed`` matrix (sites × services) narrowed by ``requirements.site_services``.
+
+    A site named there may host only the services listed for it (and only those the ledger
+    allows); services known to the catalogue but not in play are ignored.
+
+    Raises
+    ------
+    ScenarioError
+        A site id not in the ledger, or a service key no catalogue knows.
+    """
+    wanted = scenario.requirements.site_services
+    if not wanted:
+        return allowed
+    origin = str(scenario.source or scenario.name)
+    known = frozenset(known_service_names(catalogue).keys)
+    row = {str(sid): j for j, sid in enumerate(site_ids)}
+    col = {k: s for s, k in enumerate(catalogue.service_keys)}
+    out = allowed.copy()
+    problems: list[SitingError] = []
+    for sid, keys in wanted.items():
+        unknown = sorted(set(keys) - known)
+        if sid not in row:
+            problems.append(ScenarioError(f"{origin}, field 'requirements.site_services': site id '{sid}' is not in "
+                                          f"{scenario.data.sites}; use an id of the ledger"))
+        elif unknown:
+            problems.append(ScenarioError(f"{origin}, field 'requirements.site_services.{sid}': unknown service(s) "
+                                          f"{unknown}; known: {sorted(known)}"))
+        else:
+            keep = np.zeros(len(catalogue.service_keys), dtype=bool)
+            keep[[col[k] for k in keys if k in col]] = True
+            out[row[sid]] &= keep
+    raise_problems(problems)
+    return out
 
 
 def _check_spread(tables: dict[str, io.PointTable | None], xy: dict[str, np.ndarray], crs: CRS,

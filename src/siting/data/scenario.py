@@ -198,6 +198,9 @@ class Requirements(_Strict):
     max_sites: dict[str, int] = Field(default_factory=dict, description="At most this many new sites per service")
     force_in: list[str] = Field(default_factory=list, description="Site ids that must be converted")
     force_out: list[str] = Field(default_factory=list, description="Site ids that must not be converted")
+    site_services: dict[str, list[str]] = Field(
+        default_factory=dict, description="Site id -> the only services it may host (within what the ledger's "
+                                          "'allowed' column permits; services not in play are ignored)")
 
     @field_validator("min_sites", "max_sites")
     @classmethod

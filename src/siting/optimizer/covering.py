@@ -96,7 +96,7 @@ def choose_method(instance: CoveringInstance, backend: str) -> str:
 
 def optimize_covering(coverage: Coverage, sites: SiteData, rules: PlanningRules, *, backend: str = "highs",
                       options: SolveOptions | None = None, method: str = "auto",
-                      progress: Progress | None = None) -> CoveringSolution:
+                      progress: Progress | None = None, start: np.ndarray | None = None) -> CoveringSolution:
     """Choose which site hosts which services to maximise weighted new coverage.
 
     Parameters
@@ -116,6 +116,10 @@ def optimize_covering(coverage: Coverage, sites: SiteData, rules: PlanningRules,
         ``auto``, ``direct``, ``benders`` or ``kernel`` (module docstring).
     progress
         Called with a short line after each step (for logs and long runs).
+    start
+        Optional boolean (sites × services) plan to start from (a warm start, e.g. the plan
+        before an edit): offered after the heuristic, kept when feasible and better; the pairs
+        the rules no longer allow are dropped from it first.
 
     Returns
     -------
@@ -136,6 +140,8 @@ def optimize_covering(coverage: Coverage, sites: SiteData, rules: PlanningRules,
     run = _Run(instance, opts, backend, deadline, say, timings)
     run.bound = knapsack_bound(instance, run.patterns)
     run.heuristic()
+    if start is not None and start.shape == (instance.n_sites, instance.n_services):
+        run.offer(instance.columns_of(start))
     chosen = choose_method(instance, backend) if method == "auto" else method
     if chosen != "direct" and backend != "highs":
         raise ValueError(f"method {chosen!r} needs the HiGHS backend, not {backend!r}")

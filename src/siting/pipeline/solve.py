@@ -43,11 +43,14 @@ class RunResult:
 
 
 def solve_prepared(prepared: Prepared, *, rules: PlanningRules | None = None,
-                   backend: str | None = None, progress: Callable[[str], None] | None = None) -> Plan:
+                   backend: str | None = None, progress: Callable[[str], None] | None = None,
+                   start: np.ndarray | None = None) -> Plan:
     """Build the model, solve it, and read the plan.
 
     ``progress``, when given, is called with a short line after each step of the coverage
     optimizer (model size, heuristic plan, bound, result) — for a status line on long solves.
+    ``start``, a boolean (sites × services) plan, warm-starts the coverage optimizer (see
+    :func:`siting.optimizer.covering.optimize_covering`); the other objectives ignore it.
     """
     scenario = prepared.scenario
     rules = rules or prepared.rules
@@ -65,7 +68,7 @@ def solve_prepared(prepared: Prepared, *, rules: PlanningRules | None = None,
     solution = optimize_covering(
         prepared.coverage, SiteData.of(sites), rules,
         backend=backend or opts.backend,
-        options=solver_options(scenario), progress=progress)
+        options=solver_options(scenario), progress=progress, start=start)
     result = solution.result
     if result.status is Status.INFEASIBLE:
         raise InfeasibleError(f"{scenario.source}: the requirements cannot all hold together "
