@@ -185,4 +185,4 @@ def test_ctrl_c_during_a_solve_stops_the_program(method: str) -> None:
     out, err = proc.communicate(timeout=60)
     assert "finished" not in out, out
     assert proc.returncode != 0 and "KeyboardInterrupt" in err, err
-    assert time.monotonic() - started < 10  # HiGHS stopped at once, not at its time limit
+    assert time.monotonic() - started < 30  # HiGHS stopped at once, not at its 60 s time limit (a loaded machine)

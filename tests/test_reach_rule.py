@@ -34,7 +34,7 @@ def _street(folder: Path, **scenario: object) -> Path:
     pd.DataFrame({"id": ["B0"], "x": [x0], "y": [y0], **{b: [10] for b in BANDS}}).to_csv(
         folder / "demand.csv", index=False)
     pd.DataFrame({"id": [f"S{d:.0f}" for d in SITE_AT], "x": [x0 + d for d in SITE_AT], "y": y0,
-                  "floor_area_m2": 1000.0, "fixed_cost": 1000.0, "cost_per_m2": 0.0, "allowed": ""}).to_csv(
+                  "floor_area_m2": 1000.0, "fixed_cost": 1_000_000.0, "cost_per_m2": 0.0, "allowed": ""}).to_csv(
         folder / "sites.csv", index=False)
     raw = {"name": "street", "budget": 1e7, "services": ["health_station", "canteen"],
            "data": {"demand": "demand.csv", "sites": "sites.csv", "crs": "EPSG:32648",

@@ -131,12 +131,12 @@ def site_costs(t: io.PointTable, area: np.ndarray, problems: list[SitingError],
         problems.append(DataError(f"{t.place('/'.join(split))}, {rows_text(free, ids)}: a conversion that costs "
                                   f"nothing is almost always a blank exported as 0; give the fixed cost or the "
                                   f"cost per m²"))
-    _plausible(t, "/".join(split), fixed + per_m2 * area, area, unit, problems)
+    _plausible(t, "/".join(split), fixed + per_m2 * area, area, unit, problems, fix_column=split[0])
     return fixed, per_m2
 
 
 def _plausible(t: io.PointTable, column: str, cost: np.ndarray, area: np.ndarray, unit: str,
-               problems: list[SitingError]) -> None:
+               problems: list[SitingError], *, fix_column: str = SINGLE_COST) -> None:
     """Implausibly large figures and implausible costs per m² of the whole building."""
     ids = t.id_column()
     for values, col, limit, what in ((area, "floor_area_m2", MAX_FLOOR_AREA_M2, "m²"),
@@ -148,7 +148,7 @@ def _plausible(t: io.PointTable, column: str, cost: np.ndarray, area: np.ndarray
                 f"(more than {limit:,.0f}); check the unit and the decimal point"))
     fine = np.isfinite(area) & np.isfinite(cost) & (area <= MAX_FLOOR_AREA_M2) & (cost <= MAX_RETROFIT_COST)
     problems += cost_per_m2_problems(np.where(fine, cost, np.nan), np.where(fine, area, np.nan),
-                                     place=t.place(column), ids=ids, unit=unit)
+                                     place=t.place(column), ids=ids, unit=unit, column=fix_column)
 
 
 def site_columns(t: io.PointTable, catalogue: Catalogue, names: ServiceNames, problems: list[SitingError],

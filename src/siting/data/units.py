@@ -32,6 +32,9 @@ COLUMN_UNITS: dict[str, tuple[str, dict[str, float]]] = {
     "floor_area_m2": ("m²", AREA_UNITS),
 }
 
+#: The Chinese header of each cost column, for the fix a message suggests.
+HEADER_ZH = {"retrofit_cost": "改造费用", "fixed_cost": "固定费用", "cost_per_m2": "改造单价"}
+
 #: Plausible retrofit cost per m² of floor area, in yuan (chosen). Wide enough for anything from
 #: a coat of paint (a few tens of yuan per m²) to gutting and rebuilding a hall (new buildings cost
 #: a few thousand yuan per m² in Chongqing), and narrow enough — a factor of 1,000 — that a cost
@@ -54,7 +57,7 @@ def unit_names(column: str) -> list[str]:
 
 
 def cost_per_m2_problems(cost: np.ndarray, area: np.ndarray, *, place: str, ids: np.ndarray | None,
-                         unit: str) -> list[SitingError]:
+                         unit: str, column: str = "retrofit_cost") -> list[SitingError]:
     """Sites whose retrofit cost per m² lies outside :data:`COST_PER_M2_RANGE`, with the likely unit mistake.
 
     Parameters
@@ -67,6 +70,9 @@ def cost_per_m2_problems(cost: np.ndarray, area: np.ndarray, *, place: str, ids:
         The sites' ids, to name rows.
     unit
         The unit the cost column was read in (``元`` when none was given).
+    column
+        The cost column to name in the fix (``retrofit_cost``, or ``fixed_cost`` for a ledger
+        priced in a fixed part and a part per m²).
 
     Returns
     -------
@@ -85,8 +91,8 @@ def cost_per_m2_problems(cost: np.ndarray, area: np.ndarray, *, place: str, ids:
         hint = ""
         if unit == "元" and np.all((as_wan >= low) & (as_wan <= high)):
             hint = (f"; looks like 万元: {cost[i]:,.0f} yuan for {area[i]:,.0f} m² would be {cost[i] * 1e4:,.0f} "
-                    f"yuan in 万元. Give the unit: units: {{retrofit_cost: 万元}} in the scenario, or the header "
-                    f"改造费用(万元)")
+                    f"yuan in 万元. Give the unit: units: {{{column}: 万元}} in the scenario, or the header "
+                    f"{HEADER_ZH.get(column, column)}(万元)")
         else:
             hint = "; check the unit of the cost (元 or 万元) and the floor area"
         problems.append(DataError(

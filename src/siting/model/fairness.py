@@ -35,13 +35,10 @@ from siting.coverage import Coverage
 from siting.model.milp import Sense
 from siting.model.rules import PlanningRules, SiteData, site_bounds
 from siting.model.structure import (
-    Assembler,
     ShareTarget,
     SitingModel,
-    add_site_rules,
-    cover_rows,
+    covering_skeleton,
     share_terms,
-    site_columns,
     weighted_row_values,
 )
 
@@ -84,17 +81,10 @@ def build_fairness_model(coverage: Coverage, sites: SiteData, rules: PlanningRul
     """
     if mode not in ("max_min", "floors"):
         raise ValueError(f"unknown fairness mode {mode!r}")
-    cols = site_columns(sites, rules)
-    rows = cover_rows(coverage, cols)
+    asm, cols, rows = covering_skeleton(coverage, sites, rules)
     K, m, nz = cols.n_pairs, cols.n_sites, rows.n_rows
-    asm = Assembler()
-    asm.columns("x", K)
-    asm.columns("y", m)
-    asm.columns("z", nz)
     if mode == "max_min":
         asm.columns("t", 1)
-    asm.add("cover", {"z": sparse.identity(nz, format="csr"), "x": -rows.R}, -np.inf, 0.0)
-    add_site_rules(asm, cols, sites, rules)
     if floors:
         coef, base, total = share_terms(rows, floors)
         need = np.array([f.share for f in floors]) * total - base

@@ -24,17 +24,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
 
 from siting.coverage import Coverage
 from siting.model.milp import Sense
 from siting.model.rules import PlanningRules, SiteData, site_bounds
 from siting.model.structure import (
-    Assembler,
     ShareTarget,
     SitingModel,
-    add_site_rules,
     cover_rows,
+    covering_skeleton,
     plan_cost_vector,
     share_terms,
     site_columns,
@@ -93,15 +91,8 @@ def build_least_cost_model(coverage: Coverage, sites: SiteData, rules: PlanningR
     SitingModel
         The model; its objective is the plan's cost in yuan.
     """
-    cols = site_columns(sites, rules, budget=False)
-    rows = cover_rows(coverage, cols)
+    asm, cols, rows = covering_skeleton(coverage, sites, rules, budget=False)
     K, m, nz = cols.n_pairs, cols.n_sites, rows.n_rows
-    asm = Assembler()
-    asm.columns("x", K)
-    asm.columns("y", m)
-    asm.columns("z", nz)
-    asm.add("cover", {"z": sparse.identity(nz, format="csr"), "x": -rows.R}, -np.inf, 0.0)
-    add_site_rules(asm, cols, sites, rules, budget=False)
     if targets:
         coef, base, total = share_terms(rows, targets)
         need = np.array([t.share for t in targets]) * total - base

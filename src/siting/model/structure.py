@@ -226,6 +226,28 @@ def add_site_rules(asm: Assembler, cols: SiteColumns, sites: SiteData, rules: Pl
         asm.add_rows(counts)
 
 
+def covering_skeleton(coverage: Coverage, sites: SiteData, rules: PlanningRules, *,
+                      budget: bool = True) -> tuple[Assembler, SiteColumns, CoverRows]:
+    """The part every covering formulation shares: columns ``x``, ``y``, ``z``, the cover rows
+    ``z_r ≤ Σ_{k ∈ N(r)} x_k`` and the plan rules (the budget row unless ``budget`` is false).
+
+    Returns
+    -------
+    asm, cols, rows
+        The assembler (formulations add their columns, rows and objective), the (site, service)
+        pairs and the coverage rows.
+    """
+    cols = site_columns(sites, rules, budget=budget)
+    rows = cover_rows(coverage, cols)
+    asm = Assembler()
+    asm.columns("x", cols.n_pairs)
+    asm.columns("y", cols.n_sites)
+    asm.columns("z", rows.n_rows)
+    asm.add("cover", {"z": sparse.identity(rows.n_rows, format="csr"), "x": -rows.R}, -np.inf, 0.0)
+    add_site_rules(asm, cols, sites, rules, budget=budget)
+    return asm, cols, rows
+
+
 def plan_cost_vector(cols: SiteColumns, sites: SiteData, rules: PlanningRules) -> tuple[np.ndarray, np.ndarray]:
     """Cost coefficients of the ``x`` (fit-out) and ``y`` (retrofit) columns."""
     return column_costs(cols.x_site, cols.x_service, sites, rules), sites.retrofit_cost.astype(float)

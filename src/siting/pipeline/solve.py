@@ -70,16 +70,8 @@ def solve_prepared(prepared: Prepared, *, rules: PlanningRules | None = None,
         backend=backend or opts.backend,
         options=solver_options(scenario), progress=progress, start=start)
     result = solution.result
-    if result.status is Status.INFEASIBLE:
-        raise InfeasibleError(f"{scenario.source}: the requirements cannot all hold together "
-                              f"(budget, min_sites, force_in); relax one of them")
-    if result.status is Status.ERROR:
-        raise SolverError(f"{scenario.source}: {result.message}; no plan was written. Run again, try another "
-                          f"solver backend (installed: {available_solvers()}), or set solver.isolate: true "
-                          f"to keep siting running when the solver crashes")
-    if result.solution is None:
-        raise SitingError(f"{scenario.source}: the solver found no plan ({result.status.value}: "
-                          f"{result.message}); raise solver.time_limit_s or simplify the scenario")
+    if result.solution is None or result.status in (Status.INFEASIBLE, Status.ERROR):
+        raise _no_plan(str(scenario.source or scenario.name), result)
     timings = {**prepared.timings, "model": solution.timings.get("build", 0.0)}
     hosts, result, walking = _break_tie(prepared, rules, backend or opts.backend, solution.hosts, result, timings,
                                         t0=t0)
@@ -100,8 +92,7 @@ def _solve_objective(prepared: Prepared, rules: PlanningRules, backend: str) -> 
         options=solver_options(scenario))
     result = solution.result
     if result.solution is None:
-        raise SitingError(f"{origin}: the solver found no plan ({result.status.value}: {result.message}); "
-                          f"raise solver.time_limit_s or simplify the scenario")
+        raise _no_plan(origin, result)
     timings = {**prepared.timings, "model": solution.timings.get("build", 0.0)}
     hosts, result, walking = _break_tie(prepared, rules, backend, solution.hosts, result, timings, t0=t0,
                                         floors=spec.floors)
