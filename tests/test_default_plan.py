@@ -58,15 +58,16 @@ def test_every_basic_service_within_reach_of_the_budget_is_provided(default_plan
 
 def test_no_quality_service_ranks_above_every_basic_service(default_plan: Path) -> None:
     ranking = pd.read_csv(default_plan / "ranking.csv")
-    assert {"category", "marginal_value", "marginal_quality"} <= set(ranking.columns)
+    assert {"category", "marginal_gaps", "marginal_value", "marginal_quality"} <= set(ranking.columns)
     basic_ranks = ranking.loc[ranking["category"] == "basic", "rank"]
     quality_ranks = ranking.loc[ranking["category"] == "quality", "rank"]
     assert len(basic_ranks) > 0
     if len(quality_ranks):
         assert quality_ranks.min() > basic_ranks.min()
-    # ranked by the basic stage's marginal value first
-    first = ranking["marginal_value"].fillna(np.inf).to_numpy()
-    assert (np.diff(first) <= 1e-9).all()
+    # ranked stage by stage: the gaps an option closes, then the basic stage's loss, then quality's
+    key = list(zip(-ranking["marginal_gaps"].fillna(np.inf).round(9), -ranking["marginal_value"].fillna(np.inf),
+                   -ranking["marginal_quality"].fillna(np.inf), strict=True))
+    assert key == sorted(key)
 
 
 def test_the_summary_states_the_stages_and_the_compliance(default_plan: Path) -> None:

@@ -5,7 +5,10 @@ Every option of the plan gets:
 * its **marginal value**: the weighted residents the plan would lose if that option were
   forbidden and the rest of the plan re-optimised for the same budget (one re-solve per
   option; the freed budget may buy something else, so this is usually smaller than what the
-  option alone covers);
+  option alone covers). Under the standards-first objective the loss is read stage by stage:
+  the gaps the plan would no longer close (``marginal_gaps``), then the basic stage's value
+  (``marginal_value``), then the quality stage's (``marginal_quality``), and options are
+  ranked in that order;
 * its **sole coverage** per age group: residents who reach that service only through this
   option, and the option's cost per such resident;
 * its **robustness**: the share of perturbed-demand solves that still choose it. Each sample
@@ -264,10 +267,11 @@ def rank_options(prepared: Prepared, plan: Plan, results: Sequence[SolveOutcome]
             low, high = sign * (plan.objective - res.plan.bound), sign * (plan.bound - res.plan.objective)
         else:  # the requirements need this option: nothing can replace it
             mv = low = high = np.nan
-        if staged:  # basic services first: the quality stage's loss breaks ties
+        if staged:  # standards first: the gaps the option closes, then the basic stage, then quality
             row["category"] = svc.category
-            row["marginal_quality"] = (plan.stage_value("quality") - res.plan.stage_value("quality")
-                                       if res.plan is not None else np.nan)
+            for stage in ("gaps", "quality"):
+                row[f"marginal_{stage}"] = (plan.stage_value(stage) - res.plan.stage_value(stage)
+                                            if res.plan is not None else np.nan)
         row["marginal_value"] = mv
         row["marginal_low"] = low
         row["marginal_high"] = high
@@ -291,12 +295,15 @@ def rank_options(prepared: Prepared, plan: Plan, results: Sequence[SolveOutcome]
     if not options.empty:
         # required options (no re-optimised plan) first, then by marginal value; ties by id
         key = options["marginal_value"].fillna(np.inf)
-        second = options["marginal_quality"].fillna(np.inf) if staged else pd.Series(0.0, index=options.index)
-        options = (options.assign(_k=-key, _q=-second, _sole=-options["sole_value"])
-                   .sort_values(["_k", "_q", "_sole", "site_id", "service"], kind="stable")
-                   .drop(columns=["_k", "_q", "_sole"]).reset_index(drop=True))
+        zero = pd.Series(0.0, index=options.index)
+        gaps = options["marginal_gaps"].fillna(np.inf) if staged else zero
+        second = options["marginal_quality"].fillna(np.inf) if staged else zero
+        options = (options.assign(_g=-gaps.round(9), _k=-key, _q=-second, _sole=-options["sole_value"])
+                   .sort_values(["_g", "_k", "_q", "_sole", "site_id", "service"], kind="stable")
+                   .drop(columns=["_g", "_k", "_q", "_sole"]).reset_index(drop=True))
         digits = 6 if staged else 2  # shares of target populations need more than two decimals
-        for c in ("marginal_value", "marginal_low", "marginal_high", "sole_value", "marginal_quality"):
+        for c in ("marginal_value", "marginal_low", "marginal_high", "sole_value", "marginal_gaps",
+                  "marginal_quality"):
             if c in options:
                 options[c] = options[c].round(digits)
         options["marginal_share"] = options["marginal_share"].round(6)
