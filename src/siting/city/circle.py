@@ -176,7 +176,7 @@ def circle_task(scenario: Scenario, catalogue: Catalogue, district: District, ci
     cid = circles.ids[index]
     sub = District(f"{district.name}-{cid}", district.crs,
                    demand.take(d_rows),
-                   sites, district.existing, district.service_keys, district.group_keys)
+                   sites, district.existing, district.service_keys, district.group_keys, costs=district.costs)
     return CircleTask(cid, scenario.model_copy(update={"requirements": local}), catalogue, sub)
 
 
@@ -196,7 +196,7 @@ def prepare_circle(task: CircleTask, backend: str) -> CircleModel:
     scenario, catalogue, district = task.scenario, task.catalogue, task.district
     network = None
     files = scenario.data.network
-    if scenario.walking.mode == "network" and files is not None:
+    if scenario.walking_mode == "network" and files is not None and district.crs is not None:
         network = _network(files, scenario.data.crs, scenario.data.coordinates, district.crs)
     # walked, covered and checked as siting run prepares a district; the budget is the city's
     prepared = prepare_district(scenario, catalogue, district, network=network, budget_checked=False,

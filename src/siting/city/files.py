@@ -291,6 +291,10 @@ def split_city(district: District, options: CircleOptions, origin: Path) -> Circ
     """Split a city into life circles: by the given boundaries, else by clusters of residents."""
     if len(district.demand) == 0:
         raise DataError(f"{origin}: the demand file has no residential buildings to split into circles")
+    if not district.located:
+        raise DataError(f"{origin}: a city is split into life circles by where its buildings and sites are, and "
+                        f"its tables have no coordinates; give demand, sites and existing facilities lon/lat or "
+                        f"x/y columns")
     if options.boundaries is not None:
         return split_by_boundaries(district, options, origin)
     return split_by_clusters(district, options)

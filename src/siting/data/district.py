@@ -19,6 +19,7 @@ from siting.data import readers as io
 from siting.data.catalogue import Catalogue, known_service_names
 from siting.data.census import group_columns, spread_census
 from siting.data.coords import to_wgs84
+from siting.data.cost_matrix import CostMatrix, read_cost_matrix
 from siting.data.needs import need_weights
 from siting.data.placement import neighbour_zone_hint, to_lonlat
 from siting.data.pois import read_type_table
@@ -137,17 +138,31 @@ class Existing:
 
 @dataclass(frozen=True)
 class District:
-    """Everything the walking and coverage stages need, in one metric CRS."""
+    """Everything the walking and coverage stages need, in one metric CRS.
+
+    Attributes
+    ----------
+    crs
+        The metric CRS of every ``xy``; ``None`` when the tables have no coordinates (a
+        scenario with a cost matrix: every ``xy`` is then ``nan`` and no map is drawn).
+    costs
+        The walking costs of ``data.cost_matrix``, read instead of walking; ``None`` otherwise.
+    """
 
     name: str
-    crs: str
+    crs: str | None
     demand: Demand
     sites: Sites
     existing: Existing
     service_keys: tuple[str, ...]
     group_keys: tuple[str, ...]
     notes: tuple[str, ...] = ()
+    costs: CostMatrix | None = None
 
+    @property
+    def located(self) -> bool:
+        """True when every point has coordinates (maps can be drawn)."""
+        return self.crs is not None
 
 
 def metric_crs(points: gpd.GeoSeries | gpd.GeoDataFrame) -> CRS:
@@ -233,6 +248,7 @@ def load_district(scenario: Scenario, catalogue: Catalogue) -> District:
             problems.append(e)
     groups = group_columns(catalogue)
     names = known_service_names(catalogue)
+    matrix = data.cost_matrix is not None  # walking costs given: coordinates only for the maps
     tables: dict[str, io.PointTable | None] = {}
     for role in ("demand", "sites", "existing", "census", "needs"):
         spec = data.table(role)
@@ -240,7 +256,8 @@ def load_district(scenario: Scenario, catalogue: Catalogue) -> District:
             tables[role] = io.read_table(spec, role=role, crs=data_crs, problems=problems, notes=notes,
                                          crs_given=bool(data.crs), extra_columns=groups,
                                          allow_empty=role in ("existing", "needs"),
-                                         coordinates=role in ("demand", "sites", "existing"))
+                                         coordinates=role in ("demand", "sites", "existing") and (
+                                             "optional" if matrix else True))
     for role in ("demand", "sites", "existing"):  # web-map datums: to WGS84 before projecting
         t, spec = tables.get(role), data.table(role)
         system = (spec.coordinates if spec is not None else None) or data.coordinates
@@ -272,7 +289,21 @@ def load_district(scenario: Scenario, catalogue: Catalogue) -> District:
                 if existing_t is not None else None)
     weights = (need_weights(needs_t, community, catalogue, names, problems, notes)
                if needs_t is not None and len(needs_t) else None)
+    costs = None
+    if matrix:
+        facility_ids = existing[0] if existing is not None else None  # None: the table could not be read
+        if data.existing is None:
+            facility_ids = np.zeros(0, dtype=object)
+        costs = read_cost_matrix(
+            data, demand_ids=demand[0] if demand is not None else None,
+            site_ids=sites[0] if sites is not None else None, existing_ids=facility_ids,
+            existing_in_play=existing[2] >= 0 if existing is not None else None,
+            reference_speed_m_s=catalogue.reference_speed_m_s, problems=problems, notes=notes)
     placed = [t for t in (demand_t, sites_t, existing_t) if t is not None and t.points is not None and len(t)]
+    unplaced = [t for t in (demand_t, sites_t, existing_t) if t is not None and t.points is None and len(t)]
+    if matrix and unplaced:
+        notes.append(_no_map_note(unplaced, placed))
+        placed = []
     xy: dict[str, np.ndarray] = {}
     crs = None
     if placed:
@@ -288,7 +319,10 @@ def load_district(scenario: Scenario, catalogue: Catalogue) -> District:
         _check_spread(tables, xy, crs, problems)
     raise_problems(problems)
     assert demand_t is not None and sites_t is not None and demand is not None and sites is not None
-    assert crs is not None
+    assert crs is not None or matrix
+    for role, t in (("demand", demand_t), ("sites", sites_t), ("existing", existing_t)):
+        if role not in xy:  # no coordinates (a cost matrix gives the walking costs)
+            xy[role] = np.full((len(t) if t is not None else 0, 2), np.nan)
     if existing is not None and len(existing[0]):
         e_ids, e_names, e_service = existing
         keep = e_service >= 0
@@ -301,14 +335,24 @@ def load_district(scenario: Scenario, catalogue: Catalogue) -> District:
     allowed = site_services_allowed(scenario, catalogue, s_ids, allowed)
     return District(
         name=scenario.name,
-        crs=crs.to_string(),
+        crs=crs.to_string() if crs is not None else None,
         demand=Demand(d_ids, xy["demand"], pop, community, weights),
         sites=Sites(s_ids, labels, kinds, xy["sites"], area, cost, allowed, per_m2),
         existing=existing_arrays,
         service_keys=catalogue.service_keys,
         group_keys=catalogue.group_keys,
         notes=tuple(notes),
+        costs=costs,
     )
+
+
+def _no_map_note(unplaced: list[io.PointTable], placed: list[io.PointTable]) -> str:
+    """Why a district given a cost matrix has no map."""
+    text = (f"no map is drawn: {', '.join(t.path.name for t in unplaced)} "
+            f"{'has' if len(unplaced) == 1 else 'have'} no coordinates (the cost matrix gives the walking costs)")
+    if placed:
+        text += f"; the coordinates of {', '.join(t.path.name for t in placed)} are not used"
+    return text + "; give every table lon/lat or x/y columns for a map"
 
 
 def site_services_allowed(scenario: Scenario, catalogue: Catalogue, site_ids: np.ndarray,

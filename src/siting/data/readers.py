@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import geopandas as gpd
 import numpy as np
@@ -108,7 +109,7 @@ def parse_crs(value: str, *, origin: str, field: str = "data.crs") -> CRS:
 
 def read_table(source: Path | Table, *, role: str, crs: CRS | None, problems: list[SitingError],
                notes: list[str], crs_given: bool = False, extra_columns: Mapping[str, Sequence[str]] | None = None,
-               allow_empty: bool = False, coordinates: bool = True) -> PointTable | None:
+               allow_empty: bool = False, coordinates: bool | Literal["optional"] = True) -> PointTable | None:
     """Read a table of points, appending every problem found to ``problems``.
 
     Parameters
@@ -136,7 +137,8 @@ def read_table(source: Path | Table, *, role: str, crs: CRS | None, problems: li
     allow_empty
         A header without rows is a valid, empty table (existing facilities).
     coordinates
-        Read coordinates (False for tables by community: census, needs).
+        Read coordinates (False for tables by community: census, needs); ``"optional"``: read
+        them when the table has coordinate columns (a scenario with a cost matrix needs none).
 
     Returns
     -------
@@ -162,7 +164,7 @@ def read_table(source: Path | Table, *, role: str, crs: CRS | None, problems: li
     suffix = path.suffix.lower()
     sheet = None
     if suffix in (".csv", ".txt"):
-        df = _read_csv_frame(path, role, problems, notes, allow_empty=allow_empty)
+        df = read_csv_frame(path, role, problems, notes, allow_empty=allow_empty)
     elif suffix in SPREADSHEET_SUFFIXES:
         df, sheet = read_sheet(path, role=role, sheet=spec.sheet, problems=problems, notes=notes,
                                allow_empty=allow_empty)
@@ -181,6 +183,8 @@ def read_table(source: Path | Table, *, role: str, crs: CRS | None, problems: li
     units = _table_units(spec, found.units, found.renamed, path, role, problems, notes)
     df = found.frame
     if not coordinates:
+        return PointTable(path, role, df, None, None, None, units, sheet)
+    if coordinates == "optional" and not set(df.columns) & {"lon", "lat", "x", "y", "location"}:
         return PointTable(path, role, df, None, None, None, units, sheet)
     return _points_from_columns(df, path, role=role, crs=crs, crs_given=crs_given, problems=problems, notes=notes,
                                 units=units, sheet=sheet, own_crs=spec.crs is not None)
@@ -210,8 +214,12 @@ def _table_units(spec: Table, from_headers: dict[str, str], renamed: dict[str, s
     return units
 
 
-def _read_csv_frame(path: Path, role: str, problems: list[SitingError], notes: list[str],
-                    allow_empty: bool = False) -> pd.DataFrame | None:
+def read_csv_frame(path: Path, role: str, problems: list[SitingError], notes: list[str],
+                   allow_empty: bool = False) -> pd.DataFrame | None:
+    """A CSV file as text columns (UTF-8, else GB18030 with a note), ``None`` when it cannot be read.
+
+    Every problem (empty file, no rows, a header named twice, not a CSV) is appended to ``problems``.
+    """
     kwargs = {"dtype": str, "keep_default_na": False, "na_filter": False, "skipinitialspace": True}
     try:
         if path.stat().st_size == 0:
@@ -463,4 +471,4 @@ def read_points(path: Path, *, role: str, crs: str | None = None) -> gpd.GeoData
 
 
 __all__ = ["MAX_FOOTPRINT_M2", "VECTOR_SUFFIXES", "PointTable", "ids", "numeric", "parse_crs", "pick_layer",
-           "read_points", "read_table", "read_vector", "require_columns", "text_column"]
+           "read_csv_frame", "read_points", "read_table", "read_vector", "require_columns", "text_column"]

@@ -27,6 +27,8 @@ MAX_SCENARIO_BYTES = 1_000_000
 NAME_PATTERN = re.compile(r"^\w[\w.\-]*$")
 #: The roles of the tables under ``data:``.
 TABLE_ROLES = ("demand", "sites", "existing", "census", "needs")
+#: The roles of the cost matrices under ``data:`` (read instead of walking).
+MATRIX_ROLES = ("cost_matrix", "cost_matrix_existing")
 
 
 class _Strict(BaseModel):
@@ -96,6 +98,26 @@ class CensusTable(Table):
                                           "or by households")
 
 
+class CostMatrixTable(_Strict):
+    """Walking costs from demand points to sites, read instead of walking (docs/data-formats.md#cost-matrix).
+
+    Long: one row per pair (demand id, site id, cost); wide: one row per demand id, one column
+    per site id. A pair absent from a long table, or an empty cell of a wide one, is beyond reach.
+    """
+
+    path: Path = Field(description="CSV or Parquet file")
+    format: Literal["long", "wide"] | None = Field(
+        default=None, description="long (demand, site, cost columns) or wide (one column per site id); "
+                                  "default: guessed from the columns, with a note")
+    demand: str = Field(default="demand", description="Column of demand ids (both formats)")
+    site: str = Field(default="site", description="Long format: column of site ids")
+    cost: str = Field(default="cost", description="Long format: column of costs")
+    existing: bool = Field(default=False, description=(
+        "The site ids (column 'site', or the columns of a wide table) include existing facilities' ids"))
+    unit: Literal["m", "min"] = Field(default="m", description=(
+        "m: walking metres; min: minutes, converted to metres at the catalogue's reference speed (1.0 m/s)"))
+
+
 class DataFiles(_Strict):
     """The data files of a scenario, relative to the scenario file."""
 
@@ -110,11 +132,30 @@ class DataFiles(_Strict):
     needs: Path | Table | None = Field(
         default=None, description="Needs list (高频需求清单): community, service, need (count or priority)")
     network: NetworkFiles | None = Field(default=None, description="Walking network, for walking.mode: network")
+    cost_matrix: Path | CostMatrixTable | None = Field(default=None, description=(
+        "Walking costs demand -> site (CSV or Parquet, long or wide), read instead of coordinates and walking"))
+    cost_matrix_existing: Path | CostMatrixTable | None = Field(default=None, description=(
+        "Walking costs demand -> existing facility, when not in data.cost_matrix (existing: true)"))
     crs: str | None = Field(default=None, description="CRS of x/y coordinates in CSV files, e.g. EPSG:32648")
     coordinates: Coordinates = Field(
         default="wgs84", description="Datum of lon/lat: wgs84, or gcj02 (Gaode, Tencent) / bd09 (Baidu) web maps")
     synthetic: bool = Field(default=False, description=(
         "The data are synthetic (示例数据): the report and the map say so on every page"))
+
+    @model_validator(mode="after")
+    def _one_matrix_per_facility(self) -> DataFiles:
+        main, other = self.matrix("cost_matrix"), self.matrix("cost_matrix_existing")
+        if other is not None and main is None:
+            raise ValueError("'cost_matrix_existing' needs 'cost_matrix' (the costs to the candidate sites)")
+        if other is not None and main is not None and main.existing:
+            raise ValueError("existing facilities' costs come from 'cost_matrix' (existing: true) or from "
+                             "'cost_matrix_existing', not both; remove one")
+        return self
+
+    def matrix(self, role: str) -> CostMatrixTable | None:
+        """The cost matrix of a role (``cost_matrix``, ``cost_matrix_existing``), a bare path as a table."""
+        value: Path | CostMatrixTable | None = getattr(self, role)
+        return CostMatrixTable(path=Path(value)) if isinstance(value, Path) else value
 
     def table(self, role: str) -> Table | None:
         """The table of a role (``demand``, ``sites``, ``existing``, ``census``, ``needs``), a bare path as a Table."""
@@ -141,6 +182,10 @@ class DataFiles(_Strict):
             types = getattr(table, "types", None)
             if isinstance(types, Path):
                 out[f"{role}_types"] = types
+        for role in MATRIX_ROLES:
+            matrix = self.matrix(role)
+            if matrix is not None:
+                out[role] = matrix.path
         return out
 
     def path(self, role: str) -> Path | None:
@@ -181,8 +226,9 @@ class Weights(_Strict):
 class Walking(_Strict):
     """How walking times are computed."""
 
-    mode: Literal["euclidean", "network"] = Field(
-        default="euclidean", description="euclidean: straight line x detour; network: along the walking network")
+    mode: Literal["euclidean", "network", "matrix"] = Field(
+        default="euclidean", description="euclidean: straight line x detour; network: along the walking network; "
+                                         "matrix: the costs of data.cost_matrix (used whenever it is given)")
     detour: float = Field(default=1.3, ge=1.0, le=3.0, description="Detour factor of the euclidean mode")
     slope: bool = Field(default=True, description="Slow down uphill and on steep downhill (Tobler)")
     stairs_factor: float = Field(default=2.0, ge=1.0, le=10.0, description="Time factor of stairs")
@@ -366,10 +412,18 @@ class Scenario(_Strict):
 
     @model_validator(mode="after")
     def _network_for_network_walking(self) -> Scenario:
-        if self.walking.mode == "network" and self.data.network is None:
+        if self.walking.mode == "matrix" and self.data.cost_matrix is None:
+            raise ValueError("walking.mode 'matrix' needs data.cost_matrix (a demand x site cost table); "
+                             "add it, or use walking.mode 'euclidean' or 'network'")
+        if self.walking.mode == "network" and self.data.network is None and self.data.cost_matrix is None:
             raise ValueError("walking.mode 'network' needs data.network (nodes and edges files); "
                              "add them, or use walking.mode 'euclidean'")
         return self
+
+    @property
+    def walking_mode(self) -> Literal["euclidean", "network", "matrix"]:
+        """How distances are obtained: ``matrix`` whenever ``data.cost_matrix`` is given, else ``walking.mode``."""
+        return "matrix" if self.data.cost_matrix is not None else self.walking.mode
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -430,7 +484,7 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         return raw
     data = dict(data)
-    for key in TABLE_ROLES:
+    for key in (*TABLE_ROLES, *MATRIX_ROLES):
         if key in data:
             data[key] = _resolve_table(data[key], base)
     net = data.get("network")

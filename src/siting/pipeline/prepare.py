@@ -165,15 +165,15 @@ def prepare(scenario: Scenario) -> Prepared:
         problems.append(e)
         catalogue = default_catalogue()  # to check the data all the same
     district = _collect(problems, load_district, scenario, catalogue)
-    walking = scenario.walking
+    mode = scenario.walking_mode  # 'matrix' with data.cost_matrix: no network is read
     net_files = scenario.data.network
     network = None
-    if walking.mode == "network" and net_files is None:
+    if mode == "network" and net_files is None:
         problems.append(ScenarioError(f"{scenario.source}, field 'walking.mode': 'network' needs 'data.network' "
                                       f"(nodes and edges files), or use mode 'euclidean'"))
-    elif walking.mode == "network" and net_files is not None:
+    elif mode == "network" and net_files is not None:
         network = _collect(problems, read_scenario_network, scenario,
-                           district.crs if district is not None else "EPSG:4326")
+                           district.crs if district is not None and district.crs is not None else "EPSG:4326")
     if district is None:
         problems += key_problems(scenario, catalogue)
     raise_problems(problems)
@@ -245,7 +245,7 @@ def prepare_district(scenario: Scenario, catalogue: Catalogue, district: Distric
         if budget_checked else None
     notes = (*((warning,) if warning else ()), *district.notes, *walked.notes,
              *service_warnings(district, coverage, catalogue))
-    summary = WalkingSummary(walking.mode, cutoff, site_reach.nnz, notes, comparison, walked.counts)
+    summary = WalkingSummary(scenario.walking_mode, cutoff, site_reach.nnz, notes, comparison, walked.counts)
     distances = WalkDistances(site_reach, exist_reach, district.existing.service)
     return Prepared(scenario, catalogue, district, coverage, rules, summary, timings, network, distances)
 

@@ -23,7 +23,7 @@ from siting._version import __version__
 from siting.data.catalogue import Catalogue
 from siting.pipeline.compliance import compliance_table
 from siting.report.charts import frontier_series, line_chart_svg
-from siting.report.mapdata import map_data, map_json
+from siting.report.mapdata import NO_MAP_NOTE, map_data, map_json
 
 if TYPE_CHECKING:
     from siting.pipeline import Prepared, RunResult
@@ -117,9 +117,10 @@ def render_report(run: RunResult, summary: dict[str, Any], map_png: Path | None,
                       if ranking is not None else [])
     fctx = (frontier_context(frontier, catalogue, axis_columns=[], x_column="budget", x_label="budget (yuan)",
                              highlight=run.plan.budget) if frontier is not None else None)
-    payload = map_data(run.prepared.district, run.prepared.coverage, catalogue, [(run.scenario.name, run.plan)],
-                       streets=analysis.streets if analysis is not None else None,
-                       synthetic=run.scenario.data.synthetic)
+    payload = (map_data(run.prepared.district, run.prepared.coverage, catalogue, [(run.scenario.name, run.plan)],
+                        streets=analysis.streets if analysis is not None else None,
+                        synthetic=run.scenario.data.synthetic)
+               if run.prepared.district.located else None)
     return _env().get_template("report.html.j2").render(
         **_base_context(payload),
         scenario=run.scenario,
@@ -140,6 +141,7 @@ def render_report(run: RunResult, summary: dict[str, Any], map_png: Path | None,
         frontier_groups=group_labels,
         notes=list(analysis.notes) if analysis is not None else [],
         compliance=_compliance_context(run, summary),
+        map_note=NO_MAP_NOTE,
     )
 
 
@@ -187,11 +189,12 @@ def render_compare_report(comparison: Comparison, prepared: Sequence[Prepared], 
              if cp.result.plan is not None]
     payload = (map_data(first.district, first.coverage, first.catalogue, [(n, pl) for n, pl, _c in shown],
                         streets=streets, plan_coverages=[c for _n, _pl, c in shown])
-               if shown and same_district else None)
+               if shown and same_district and first.district.located else None)
     return _env().get_template("compare.html.j2").render(
         **_base_context(payload), names=list(comparison.names), plans=comparison.plans,
         table=_records(comparison.table), differences=_records(comparison.differences),
-        map_note="" if same_district else "The scenarios use different districts: no common map.",
+        map_note=(NO_MAP_NOTE if not first.district.located else "" if same_district
+                  else "The scenarios use different districts: no common map."),
     )
 
 

@@ -117,9 +117,16 @@ def map_data(district: District, coverage: Coverage, catalogue: Catalogue,
         district's outline is drawn).
     plan_coverages
         Coverage of each plan's own scenario (for its reach areas), default ``coverage``.
+
+    Raises
+    ------
+    ValueError
+        When the district has no coordinates (see :attr:`District.located`): callers show a note.
     """
     import shapely
 
+    if district.crs is None:
+        raise ValueError("map_data needs a district with coordinates (District.located)")
     tx = _lonlat(district.crs)
     dxy = district.demand.xy
     all_xy = np.vstack([dxy, district.sites.xy, district.existing.xy]) if len(dxy) else district.sites.xy
@@ -180,4 +187,9 @@ def map_json(data: dict[str, Any]) -> str:
     return text
 
 
-__all__ = ["coverage_shares", "map_data", "map_json", "plan_layer"]
+#: What the reports say instead of a map when the tables have no coordinates.
+NO_MAP_NOTE = ("No map: the tables have no coordinates (the walking costs come from the cost matrix); give "
+               "demand, sites and existing facilities lon/lat or x/y columns to draw one.")
+
+
+__all__ = ["NO_MAP_NOTE", "coverage_shares", "map_data", "map_json", "plan_layer"]

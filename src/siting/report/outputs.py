@@ -132,6 +132,9 @@ def summary_dict(run: RunResult) -> dict[str, Any]:
 def write_run_outputs(run: RunResult, out: Path, analysis: RunAnalysis | None = None) -> Path:
     """Write summary.json, plan.csv, plan.gpkg, coverage.csv, compliance.csv, map.png and report.html.
 
+    A district without coordinates (a scenario with a cost matrix and no lon/lat or x/y) gets no
+    map.png, a plan.gpkg without geometry, and a note instead of the report's map.
+
     With an ``analysis``, also ranking.csv and alternatives.csv (ranked retrofit options),
     frontier.csv and frontier.png (coverage against budget), and their sections in the report.
 
@@ -147,7 +150,8 @@ def write_run_outputs(run: RunResult, out: Path, analysis: RunAnalysis | None = 
         write_csv(plan.coverage, tmp / "coverage.csv")
         write_csv(compliance_of(run), tmp / "compliance.csv")
         _write_plan_gpkg(run, tmp / "plan.gpkg")
-        draw_plan_map(run, tmp / "map.png")
+        if run.prepared.district.located:  # a district given only a cost matrix has no map
+            draw_plan_map(run, tmp / "map.png")
         summary = summary_dict(run)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
                                           encoding="utf-8")
@@ -163,6 +167,11 @@ def _write_plan_gpkg(run: RunResult, path: Path) -> None:
     import geopandas as gpd
 
     df = run.plan.assignments
+    if not run.prepared.district.located:  # the plan as a table without geometry: no coordinates to place it
+        import pyogrio
+
+        pyogrio.write_dataframe(df.drop(columns=["x", "y"]), path, layer="plan", driver="GPKG")
+        return
     gdf = gpd.GeoDataFrame(df.drop(columns=["x", "y"]), geometry=gpd.points_from_xy(df["x"], df["y"]),
                            crs=run.prepared.district.crs)
     gdf.to_file(path, layer="plan", driver="GPKG")

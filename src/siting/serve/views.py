@@ -63,7 +63,12 @@ def prepare_base(scenario: Scenario, *, max_walk_scale: float = DEFAULT_MAX_WALK
         raise ScenarioError(f"max_walk_scale {max_walk_scale:g}: give 1 or more (the scale the district is walked "
                             f"to; the edits may then scale the walking limits down to any factor and up to it)")
     wide = apply_overrides(scenario, base_overrides(max_walk_scale), label="the workbench's preparation")
-    return prepare(wide)
+    prepared = prepare(wide)
+    if not prepared.district.located:
+        raise ScenarioError(f"{scenario.source or scenario.name}: the workbench shows the plan on a map, and the "
+                            f"tables have no coordinates (the walking costs come from data.cost_matrix); give demand, "
+                            f"sites and existing facilities lon/lat or x/y columns, or use siting run")
+    return prepared
 
 
 def _existing_columns(reach: Reach, keep: np.ndarray) -> Reach:

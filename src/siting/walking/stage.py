@@ -1,8 +1,9 @@
 """The walking stage of a run: distances from every demand point to every site and facility.
 
-Along the walking network when the scenario has one (with snapping reported), else by
-straight line × detour. With a network, the straight-line distances are computed too, so
-that the report can show what the network costs in coverage.
+From the scenario's cost matrix when it gives one (``data.cost_matrix``: nothing is walked),
+along the walking network when it has one (with snapping reported), else by straight line ×
+detour. With a network, the straight-line distances are computed too, so that the report can
+show what the network costs in coverage.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from scipy.spatial import cKDTree
 from siting.data.district import District
 from siting.data.scenario import Scenario
 from siting.errors import ScenarioError
+from siting.walking.matrix import cost_reach, ignored_walking_note
 from siting.walking.network import WalkingNetwork
 from siting.walking.paths import isolated_origins, network_reach
 from siting.walking.reach import Reach, euclidean_reach
@@ -72,7 +74,8 @@ def district_reach(scenario: Scenario, district: District, *, cutoff_m: float,
     scenario
         For ``walking`` (mode, slope, stairs, snapping) and ``data.network``.
     district
-        Demand, sites and existing facilities in metres.
+        Demand, sites and existing facilities in metres, and the costs of ``data.cost_matrix``
+        when the scenario gives one (then nothing is walked).
     cutoff_m
         Longest flat-equivalent walk any service and age group needs.
     network
@@ -84,6 +87,15 @@ def district_reach(scenario: Scenario, district: District, *, cutoff_m: float,
         When the network mode has no network to walk on.
     """
     walking = scenario.walking
+    if district.costs is not None:
+        d_ids = district.demand.ids
+        note = ignored_walking_note(scenario)
+        return DistrictReach(cost_reach(district.costs.sites, d_ids, district.sites.ids, cutoff_m=cutoff_m),
+                             cost_reach(district.costs.existing, d_ids, district.existing.ids, cutoff_m=cutoff_m),
+                             notes=(note,) if note else ())
+    if walking.mode == "matrix":
+        raise ScenarioError(f"{scenario.source}, field 'walking.mode': 'matrix' needs 'data.cost_matrix' (a demand "
+                            f"x site cost table), or use mode 'euclidean' or 'network'")
     demand_xy = district.demand.xy
     m = len(district.sites)
     dest_xy = np.concatenate([district.sites.xy, district.existing.xy])
@@ -92,6 +104,7 @@ def district_reach(scenario: Scenario, district: District, *, cutoff_m: float,
         both = euclidean_reach(demand_xy, dest_xy, detour=walking.detour, cutoff_m=cutoff_m)
         return DistrictReach(both.columns(0, m), both.columns(m, k))
     if network is None:
+        assert district.crs is not None  # only a district given a cost matrix has no coordinates
         network = read_scenario_network(scenario, district.crs)
     both, snap_d, snap_k = network_reach(network, demand_xy, dest_xy, cutoff_m=cutoff_m, slope=walking.slope,
                                          stairs_factor=walking.stairs_factor, snap_limit_m=walking.snap_limit_m,
