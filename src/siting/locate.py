@@ -34,6 +34,9 @@ Marín 2011; :mod:`siting.model.median`)::
     minimise    Σ_i w_i min_{j open} c_ij
     subject to  Σ_j x_j = p,  x ∈ {0, 1}
 
+solved by :func:`siting.optimizer.radius.optimize_walking` (greedy and fast interchange, the
+radius formulation's LP bound by Benders cuts, reduced-cost fixing, then branch and Benders cut).
+
 Ties and order: sites are chosen deterministically (one solver thread, fixed seed).
 """
 
@@ -50,10 +53,11 @@ from scipy import sparse
 
 from siting.coverage import Coverage
 from siting.errors import DataError
-from siting.model.median import build_median_model
 from siting.model.milp import MilpModel, Sense
 from siting.model.rules import PlanningRules, SiteData
 from siting.optimizer.covering import optimize_covering
+from siting.optimizer.deadline import Deadline
+from siting.optimizer.radius import optimize_walking
 from siting.solvers import SolveOptions, solve
 from siting.solvers.base import Status, relative_gap
 from siting.walking import Reach
@@ -325,13 +329,14 @@ def p_median(cost: Any, weights: Any = None, *, p: int, forced: Sequence[int] | 
                           service_weight=np.ones(1), group_weight=np.ones(1),
                           min_sites=np.array([p], dtype=np.int64), max_sites=np.array([p], dtype=np.int64),
                           force_in=force, force_out=np.zeros(m, dtype=bool))
-    model = build_median_model(coverage, distances, w[:, None], sites, rules)
-    r = solve(model.milp, "highs", _options(time_limit_s, mip_gap))
-    if r.solution is None:
+    run = optimize_walking(coverage, distances, w[:, None], sites, rules, _options(time_limit_s, mip_gap),
+                           deadline=Deadline(time_limit_s, t0))
+    r = run.search.result("radius formulation: greedy, swaps, cutting planes, branch and Benders cut")
+    if run.search.best is None:
         return LocateResult("p_median", r.status, math.nan, float(r.bound), math.inf,
                             _chosen(np.zeros(0, np.int64), site_ids), seconds=time.perf_counter() - t0,
                             message=r.message)
-    open_ = model.hosts(r.solution)[:, 0]
+    open_ = run.search.best[:, 0]
     cols = np.flatnonzero(open_)
     sub = c[:, cols]
     assignment = cols[np.argmin(sub, axis=1)]

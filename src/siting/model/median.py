@@ -124,22 +124,101 @@ def _entries(cols: SiteColumns, distances: WalkDistances, weights: np.ndarray,
     S = cols.n_services
     reach = distances.sites
     n = distances.n_demand
+    order = _by_origin_then_metres(reach.origin, reach.destination, reach.metres)
+    origin, dest, dist = reach.origin[order], reach.destination[order], reach.metres[order]
     keys, pairs, metres = [], [], []
     for s in range(S):  # services are few; each step is vectorised over the recorded pairs
         col_of = np.full(cols.n_sites, -1, dtype=np.int64)
         col_of[cols.x_site[cols.x_start[s]:cols.x_start[s + 1]]] = np.arange(cols.x_start[s], cols.x_start[s + 1])
-        k = col_of[reach.destination]
-        keep = (k >= 0) & (weights[reach.origin, s] > 0) & (reach.metres < fallback[reach.origin, s])
-        keys.append(s * n + reach.origin[keep])  # service-major: already in group order
+        k = col_of[dest]
+        keep = (k >= 0) & (weights[origin, s] > 0) & (dist < fallback[origin, s])
+        keys.append(s * n + origin[keep])  # service-major, then point, then metres: already in group order
         pairs.append(k[keep])
-        metres.append(reach.metres[keep])
+        metres.append(dist[keep])
     key = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
     k = np.concatenate(pairs) if pairs else np.zeros(0, dtype=np.int64)
     d = np.concatenate(metres) if metres else np.zeros(0)
-    order = np.lexsort((d, key))  # stable: equal distances keep the pairs in site order
-    key, k, d = key[order], k[order], d[order]
     service, point = np.divmod(key, max(n, 1))
     return key, k, d, weights[point, service], fallback[point, service]
+
+
+def _by_origin_then_metres(origin: np.ndarray, destination: np.ndarray, metres: np.ndarray) -> np.ndarray:
+    """The order of recorded walks by origin, then metres, then destination (equal walks in site order)."""
+    if origin.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    o = origin.astype(np.int64)
+    d = destination.astype(np.int64)
+    by_od = bool(np.all((o[1:] > o[:-1]) | ((o[1:] == o[:-1]) & (d[1:] > d[:-1]))))
+    if not by_od:
+        return np.lexsort((d, metres, o))
+    span = float(np.max(metres)) + 1.0
+    # sorted by (origin, destination) already: one stable sort on origin × span + metres keeps ties in site order
+    out: np.ndarray = np.argsort(o * span + metres, kind="stable")
+    exact = np.all(np.diff(o[out]) >= 0) and np.all((np.diff(o[out]) > 0) | (np.diff(metres[out]) >= 0))
+    return out if exact else np.lexsort((d, metres, o))
+
+
+@dataclass(frozen=True)
+class WalkEntries:
+    """The recorded walks worth a level, by customer — a (demand point, service) with walks to shorten.
+
+    Attributes
+    ----------
+    customer, column, metres
+        Per entry, sorted by customer then metres: the customer ``0 .. C-1``, the (site,
+        service) column walked to, the metres.
+    weight, fallback, point, service
+        Per customer: weighted minutes per metre ``W``, the walk without new facilities ``f``
+        (nearest existing facility, or the cutoff), its demand point and service.
+    constant
+        ``Σ W f`` over the (demand point, service) pairs no allowed pair can bring nearer.
+    """
+
+    customer: np.ndarray
+    column: np.ndarray
+    metres: np.ndarray
+    weight: np.ndarray
+    fallback: np.ndarray
+    point: np.ndarray
+    service: np.ndarray
+    constant: float
+
+    @property
+    def n_customers(self) -> int:
+        """Number of customers."""
+        return int(self.weight.size)
+
+    def walking(self, x: np.ndarray) -> float:
+        """Weighted walking minutes of a 0/1 column vector (every customer to its nearest open column)."""
+        near = self.fallback.copy()
+        on = np.asarray(x)[self.column] > 0.5
+        np.minimum.at(near, self.customer[on], self.metres[on])
+        return float(self.constant + self.weight @ near)
+
+
+def walk_entries(cols: SiteColumns, distances: WalkDistances, weights: np.ndarray) -> WalkEntries:
+    """The walks of the radius formulation by customer (for bounds and heuristics without the model).
+
+    Parameters
+    ----------
+    cols
+        The allowed (site, service) pairs.
+    distances
+        Walking metres below the cutoff.
+    weights
+        ``W`` (demand points × services): weighted minutes per metre.
+    """
+    S = cols.n_services
+    fallback = np.minimum(distances.nearest_existing(S), distances.cutoff_m)
+    total = float((weights * fallback).sum())
+    key, k, d, w, f = _entries(cols, distances, weights, fallback)
+    first = np.r_[True, key[1:] != key[:-1]] if key.size else np.zeros(0, dtype=bool)
+    customer = np.cumsum(first) - 1
+    ckey = key[first]
+    service, point = np.divmod(ckey, max(distances.n_demand, 1))
+    cw, cf = w[first], f[first]
+    return WalkEntries(customer.astype(np.int64), k.astype(np.int64), d.astype(float), cw, cf,
+                       point.astype(np.int64), service.astype(np.int64), total - float(cw @ cf))
 
 
 def walk_levels(cols: SiteColumns, distances: WalkDistances, weights: np.ndarray) -> WalkLevels:

@@ -23,6 +23,9 @@ from siting.model.fairness import age_group_shares, build_fairness_model
 from siting.model.least_cost import build_least_cost_model, unreachable_targets
 from siting.model.rules import PlanningRules, SiteData
 from siting.model.structure import ShareTarget, SitingModel
+from siting.optimizer.capacitated import optimize_capacitated
+from siting.optimizer.deadline import Deadline, no_plan_reason
+from siting.optimizer.shares import ShareProblem, optimize_shares
 from siting.solvers import SolveOptions, SolveResult, Status, solve
 
 KINDS = ("coverage", "fairness", "least_cost", "capacitated")
@@ -230,36 +233,99 @@ def optimize_objective(coverage: Coverage, sites: SiteData, rules: PlanningRules
     t0 = time.perf_counter()
     if spec.kind in ("coverage", "fairness"):
         check_shares(coverage, sites, rules, spec.floors, spec, origin)
-        mode = "floors" if spec.kind == "coverage" else "max_min"
-        balance = age_group_shares(coverage, by_service=spec.by_service)
-        model = build_fairness_model(coverage, sites, rules, mode=mode, balance=balance, floors=list(spec.floors))
     elif spec.kind == "least_cost":
         if not spec.targets:
             raise InfeasibleError(f"{origin}, field 'objective.targets': least_cost needs at least one target, "
                                   f"e.g. targets: {{elderly_day_care: {{elderly: 1.0}}}}")
         check_shares(coverage, sites, rules, spec.targets, spec, origin)
-        model = build_least_cost_model(coverage, sites, rules, list(spec.targets))
     elif spec.kind == "capacitated":
         if spec.service_capacity is None:
             raise ValueError("the capacitated objective needs service capacities")
-        model = build_capacitated_model(coverage, sites, rules, spec.service_capacity)
     else:
         raise ValueError(f"unknown objective kind {spec.kind!r}; known: {KINDS}")
+    if backend == "highs" and not options.isolate:
+        return _shared(coverage, sites, rules, spec, options, origin, Deadline(options.time_limit_s, t0))
+    if spec.kind in ("coverage", "fairness"):
+        mode = "floors" if spec.kind == "coverage" else "max_min"
+        balance = age_group_shares(coverage, by_service=spec.by_service)
+        model = build_fairness_model(coverage, sites, rules, mode=mode, balance=balance, floors=list(spec.floors))
+    elif spec.kind == "least_cost":
+        model = build_least_cost_model(coverage, sites, rules, list(spec.targets))
+    else:
+        assert spec.service_capacity is not None
+        model = build_capacitated_model(coverage, sites, rules, spec.service_capacity)
     t1 = time.perf_counter()
     result = _solve(model, backend, options)
     timings = {"build": t1 - t0, **result.timings}
     if result.status is Status.INFEASIBLE:
-        asked = {"coverage": "floors", "fairness": "floors", "least_cost": "targets"}.get(spec.kind)
-        extra = f", objective.{asked}" if asked and (spec.floors or spec.targets) else ""
-        raise InfeasibleError(f"{origin}: no plan meets every requirement at once (budget, requirements.min_sites, "
-                              f"max_sites, force_in{extra}): each floor or target is within walking reach of enough "
-                              f"allowed sites, but not all of them together within these limits; raise the budget "
-                              f"or relax one of them")
+        raise InfeasibleError(f"{origin}: {_no_plan_at_once(spec)}")
     hosts = model.hosts(result.solution) if result.solution is not None else _empty(model)
     if spec.kind == "fairness" and result.solution is not None:
         hosts, result, timings = _most_coverage_among_fairest(coverage, sites, rules, spec, model, result,
                                                              hosts, backend, options, timings, t0)
     return ObjectiveSolution(hosts, result, dict(model.stats), timings)
+
+
+def _no_plan_at_once(spec: ObjectiveSpec) -> str:
+    """The message of a model with no plan at all, naming the fields that may conflict."""
+    asked = {"coverage": "floors", "fairness": "floors", "least_cost": "targets"}.get(spec.kind)
+    extra = f", objective.{asked}" if asked and (spec.floors or spec.targets) else ""
+    return (f"no plan meets every requirement at once (budget, requirements.min_sites, max_sites, force_in{extra}): "
+            f"each floor or target is within walking reach of enough allowed sites, but not all of them together "
+            f"within these limits; raise the budget or relax one of them")
+
+
+def _fair_shares(coverage: Coverage, by_service: bool) -> tuple[ShareTarget, ...]:
+    """The shares a fairness objective balances, those with residents only."""
+    total = coverage.total_population()
+    return tuple(t for t in age_group_shares(coverage, by_service=by_service) if total[list(t.pairs)].sum() > 0)
+
+
+def _shared(coverage: Coverage, sites: SiteData, rules: PlanningRules, spec: ObjectiveSpec, options: SolveOptions,
+            origin: str, deadline: Deadline) -> ObjectiveSolution:
+    """The objective through the shared optimizer (greedy, bound, kernel and neighbourhood search)."""
+    if spec.kind == "capacitated":
+        assert spec.service_capacity is not None
+        search = optimize_capacitated(coverage, sites, rules, spec.service_capacity, options, deadline=deadline)
+        what = "capacitated covering"
+    elif spec.kind == "least_cost":
+        search = optimize_shares(coverage, sites, rules, ShareProblem("least_cost", targets=spec.targets), options,
+                                 deadline=deadline)
+        what = "least-cost covering"
+    elif spec.kind == "fairness":
+        balance = _fair_shares(coverage, spec.by_service)
+        search = optimize_shares(coverage, sites, rules, ShareProblem("fairness", balance=balance, floors=spec.floors),
+                                 options, deadline=deadline)
+        what = "max-min share"
+    else:
+        search = optimize_shares(coverage, sites, rules, ShareProblem("floors", floors=spec.floors), options,
+                                 deadline=deadline)
+        what = "coverage with floors"
+    result = search.result(f"{what}: greedy, bound, kernel and neighbourhood search")
+    if search.best is None:
+        if result.status is Status.INFEASIBLE:
+            raise InfeasibleError(f"{origin}: {_no_plan_at_once(spec)}")
+        requirements = "budget, min_sites, force_in" + (", floors" if spec.floors else "") + \
+            (", targets" if spec.targets else "")
+        raise SitingError(f"{origin}: {no_plan_reason(result.status, deadline.limit_s, requirements=requirements)}")
+    hosts = search.best
+    result = replace(result, solution=hosts.ravel().astype(float))
+    timings = {"total": deadline.elapsed()}
+    if spec.kind == "fairness":
+        best = float(search.value)
+        keep = tuple(replace(t, share=max(0.0, best - 1e-7)) for t in _fair_shares(coverage, spec.by_service))
+        if deadline.usable() > 0.5:
+            second = optimize_shares(coverage, sites, rules, ShareProblem("floors", floors=(*spec.floors, *keep)),
+                                     options, deadline=deadline, start=hosts)
+            if second.best is not None:
+                hosts = second.best
+                second_result = second.result("coverage among the fairest plans")
+                result = replace(result, solution=hosts.ravel().astype(float), message="; ".join(filter(None, [
+                    result.message, f"smallest covered share {best:.4f}, then the most weighted coverage among such "
+                                    f"plans ({second_result.status.value}, gap {second_result.gap:.2%})"])))
+    stats = {"plans_evaluated": search.report.evaluated, "kernel_rounds": search.report.kernel_rounds,
+             "neighbourhood_rounds": search.report.lns_rounds}
+    return ObjectiveSolution(hosts, result, stats, timings)
 
 
 def _most_coverage_among_fairest(coverage: Coverage, sites: SiteData, rules: PlanningRules, spec: ObjectiveSpec,

@@ -27,20 +27,25 @@ basic stage's figures, and its status is the worst of the stages'.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from siting.coverage import Coverage
 from siting.data.catalogue import Catalogue
 from siting.model.rules import PlanningRules, SiteData
-from siting.model.standards import build_standards_model, with_stage
-from siting.model.structure import ShareTarget, SitingModel
-from siting.solvers import SolveOptions, SolveResult, Status, solve
+from siting.model.standards import StandardsModel, build_standards_model
+from siting.model.structure import ShareTarget
+from siting.optimizer.deadline import Deadline, stopped_at_limit
+from siting.optimizer.generic import Progress
+from siting.optimizer.stages import _whole_stage, served_by, solve_stage
+from siting.solvers import SolveOptions, SolveResult, Status
 from siting.solvers.base import StageFigures, relative_gap
 
 #: The quality stage is skipped with less time left than this (the basic plan is kept).
 MIN_STAGE_S = 0.5
+#: How the time is shared between the stages (a stage that ends early leaves its time to the next).
+STAGE_SHARE = {"gaps": 0.15, "basic": 0.6, "quality": 0.25}
 #: Statuses from best to worst, for the status of a plan solved in stages.
 _ORDER = (Status.OPTIMAL, Status.FEASIBLE, Status.TIME_LIMIT, Status.INFEASIBLE, Status.ERROR)
 
@@ -102,18 +107,6 @@ class StandardsSolution:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def _served(model: SitingModel, solution: np.ndarray, coverage: Coverage, hosts: np.ndarray,
-            capacity: np.ndarray) -> np.ndarray:
-    """Residents newly served per pair: from the model's ``z`` for capacity-limited services, else
-    every resident the plan newly brings within reach (read from coverage, whatever the weights)."""
-    z = np.clip(solution[model.milp.col_blocks["z"]], 0.0, 1.0)
-    from_model = np.asarray(model.rows.residents.T @ z).ravel()
-    within = coverage.covered_population(hosts) - coverage.baseline_population()
-    limited = np.array([np.isfinite(capacity[s]) for s, _g in coverage.pairs], dtype=bool)
-    out: np.ndarray = np.where(limited, np.minimum(from_model, within), within)
-    return out
-
-
 def _worse(a: Status, b: Status) -> Status:
     return a if _ORDER.index(a) >= _ORDER.index(b) else b
 
@@ -121,7 +114,7 @@ def _worse(a: Status, b: Status) -> Status:
 def optimize_standards(coverage: Coverage, catalogue: Catalogue, sites: SiteData, rules: PlanningRules, *,
                        capacity: bool = True, floors: tuple[ShareTarget, ...] = (),
                        communities: np.ndarray | None = None, backend: str = "highs",
-                       options: SolveOptions | None = None) -> StandardsSolution:
+                       options: SolveOptions | None = None, say: Progress | None = None) -> StandardsSolution:
     """The standards-first plan: gaps, then basic services, then quality services (module docstring).
 
     Parameters
@@ -137,7 +130,11 @@ def optimize_standards(coverage: Coverage, catalogue: Catalogue, sites: SiteData
         Community code of each demand point, for the gaps stage (``None``: the district is one
         community).
     backend, options
-        Solver backend; time limit for all stages together, gap, threads, seed.
+        Solver backend; time limit for all stages together, gap, threads, seed. With HiGHS each
+        stage goes through the shared optimizer (:mod:`siting.optimizer.stages`); other backends
+        get each stage's whole model.
+    say
+        Progress lines.
 
     Returns
     -------
@@ -145,59 +142,66 @@ def optimize_standards(coverage: Coverage, catalogue: Catalogue, sites: SiteData
         The plan; ``result.solution`` is ``None`` when no plan was found (the caller says why).
     """
     opts = options or SolveOptions()
-    t0 = time.perf_counter()
+    deadline = Deadline(opts.time_limit_s)
     weights = standards_weights(coverage, catalogue, rules)
     cap = catalogue.service_capacity() if capacity else np.full(len(catalogue.services), np.inf)
     codes = np.zeros(coverage.n_demand, dtype=np.int64) if communities is None else communities
-    built = build_standards_model(coverage, sites, rules, cap, basic=weights.basic, quality=weights.quality,
-                                  communities=codes, floors=list(floors))
-    milp = built.model.milp
-    timings = {"build": time.perf_counter() - t0}
+
+    def build(s: SiteData) -> StandardsModel:
+        return build_standards_model(coverage, s, rules, cap, basic=weights.basic, quality=weights.quality,
+                                     communities=codes, floors=list(floors))
+
+    built = build(sites)
+    timings = {"build": deadline.elapsed()}
     empty = np.zeros((sites.floor_area.size, len(catalogue.services)), dtype=bool)
     stages: list[StageFigures] = []
-    keeps: list[tuple[np.ndarray, float]] = []
-    solution: np.ndarray | None = None
+    keeps: list[tuple[str, float]] = []
+    hosts: np.ndarray | None = None
     status = Status.OPTIMAL
     reported: SolveResult | None = None
     notes: list[str] = []
     names = list(built.objectives) or ["basic"]
+    shared = backend == "highs" and not opts.isolate
     for i, name in enumerate(names):
-        objective = built.objectives.get(name, np.zeros(milp.n_cols))
-        left = opts.time_limit_s - (time.perf_counter() - t0)
-        if i > 0 and left < MIN_STAGE_S:
+        if i > 0 and deadline.usable() < MIN_STAGE_S:
             status = _worse(status, Status.TIME_LIMIT)
             notes.append(f"no time was left for the {', '.join(names[i:])} stage(s); the plan is the "
                          f"{names[i - 1]} stage's")
             break
         t_stage = time.perf_counter()
-        r = solve(with_stage(milp, objective, keeps, f"standards first: {name}"), backend,
-                  SolveOptions(time_limit_s=max(left, 0.1), mip_gap=opts.mip_gap, threads=opts.threads,
-                               seed=opts.seed, warm_start=solution, isolate=opts.isolate))
+        seconds = deadline.usable() * STAGE_SHARE[name] / sum(STAGE_SHARE[n] for n in names[i:])
+        if shared:
+            got = solve_stage(built, build, name, keeps, sites, rules, cap, opts, Deadline(seconds), start=hosts,
+                              say=say)
+        else:
+            got = _whole_stage(built, name, keeps, hosts, backend, replace(opts, time_limit_s=max(seconds, 0.1)))
         timings[name] = time.perf_counter() - t_stage
-        if r.solution is None:
-            if solution is None:  # the first stage found nothing: no plan at all
-                return StandardsSolution(empty, r, (), np.zeros(len(coverage.pairs)), built.model.stats, timings)
-            status = _worse(status, Status.TIME_LIMIT if r.status is not Status.ERROR else Status.ERROR)
-            stages.append(StageFigures(name, r.status, float("nan"), float(r.bound), float("inf")))
-            notes.append(f"the {name} stage found no plan ({r.status.value}); the plan is the {names[i - 1]} stage's")
+        if got.hosts is None:
+            if hosts is None:  # the first stage found nothing: no plan at all
+                return StandardsSolution(empty, replace(got.result, solution=None), (), np.zeros(len(coverage.pairs)),
+                                         built.model.stats, timings)
+            status = _worse(status, Status.TIME_LIMIT if got.result.status is not Status.ERROR else Status.ERROR)
+            stages.append(StageFigures(name, got.result.status, float("nan"), float(got.result.bound), float("inf")))
+            notes.append(f"the {name} stage found no plan ({got.result.status.value}); the plan is the "
+                         f"{names[i - 1]} stage's")
             break
-        value = float(objective @ r.solution)
-        bound = float(r.bound)
-        stages.append(StageFigures(name, r.status, value, bound, relative_gap(value, bound)))
+        r = got.result
+        stages.append(StageFigures(name, r.status, got.value, float(r.bound), relative_gap(got.value, float(r.bound))))
         status = _worse(status, r.status)
-        solution = r.solution
-        keeps.append((objective, value))
+        hosts = got.hosts
+        keeps.append((name, got.value))
         if name == "basic" or reported is None:
             reported = r
-    assert solution is not None and reported is not None
-    hosts = built.model.hosts(solution)
-    served = _served(built.model, solution, coverage, hosts, cap)
+    assert hosts is not None and reported is not None
+    served = served_by(build, hosts, keeps, sites, coverage, cap, opts)
     main = next((s for s in stages if s.name == "basic"), stages[0])
     message = "; ".join([f"{s.name} stage: {s.status.value}, objective {s.objective:.6g}, bound {s.bound:.6g}, "
                          f"gap {s.gap:.3%}" for s in stages] + notes)
-    result = SolveResult(status, solution, main.objective, main.bound, main.gap, reported.solver,
+    if status is Status.TIME_LIMIT:
+        message = f"{stopped_at_limit(opts.time_limit_s, 'the best plan found')}; {message}"
+    result = SolveResult(status, hosts.ravel().astype(float), main.objective, main.bound, main.gap, reported.solver,
                          timings={**reported.timings}, message=message)
-    timings["total"] = time.perf_counter() - t0
+    timings["total"] = deadline.elapsed()
     return StandardsSolution(hosts, result, tuple(stages), served, {**built.model.stats}, timings)
 
 

@@ -30,6 +30,8 @@ from siting.model.covering import weighted_new_coverage
 from siting.model.median import build_median_model
 from siting.model.rules import PlanningRules, SiteData
 from siting.model.structure import ShareTarget
+from siting.optimizer.deadline import no_plan_reason
+from siting.optimizer.radius import optimize_walking
 from siting.solvers import SolveOptions, SolveResult, Status, solve
 from siting.solvers.base import StageFigures, relative_gap
 from siting.walking.distances import (
@@ -249,25 +251,54 @@ def optimize_median(coverage: Coverage, distances: WalkDistances, speeds: np.nda
     """
     options = options or SolveOptions()
     t0 = time.perf_counter()
+    if backend == "highs" and not options.isolate:
+        return _median_search(coverage, distances, speeds, sites, rules, options, origin)
     model = build_median_model(coverage, distances, _weights(coverage, speeds, rules), sites, rules)
     build = time.perf_counter() - t0
     result = solve(model.milp, backend, options)
     if result.status is Status.INFEASIBLE:
-        raise InfeasibleError(f"{origin}: no plan opens the numbers of sites asked for (objective.p, "
-                              f"requirements.min_sites / max_sites) within the budget and the other requirements; "
-                              f"raise the budget or ask for fewer sites")
+        raise InfeasibleError(f"{origin}: {NO_PLAN_P}")
     if result.solution is None:
-        raise SitingError(f"{origin}: the solver found no plan ({result.status.value}: {result.message}); "
-                          f"raise solver.time_limit_s or simplify the scenario")
+        raise SitingError(f"{origin}: {no_plan_reason(result.status, options.time_limit_s, requirements=P_FIELDS)}")
     hosts = model.hosts(result.solution)
+    return _median_solution(hosts, result, coverage, distances, speeds, sites, rules, dict(model.stats),
+                            {"build": build, **result.timings})
+
+
+#: The fields a median plan's number of sites comes from, for messages.
+P_FIELDS = "objective.p, requirements.min_sites / max_sites, budget, force_in"
+NO_PLAN_P = ("no plan opens the numbers of sites asked for (objective.p, requirements.min_sites / max_sites) within "
+             "the budget and the other requirements; raise the budget or ask for fewer sites")
+
+
+def _median_solution(hosts: np.ndarray, result: SolveResult, coverage: Coverage, distances: WalkDistances,
+                     speeds: np.ndarray, sites: SiteData, rules: PlanningRules, stats: dict[str, int],
+                     timings: dict[str, float]) -> WalkingSolution:
+    """The plan's walking times, its stage figures and the message."""
     walking = walking_times(hosts, coverage, distances, speeds, sites, rules)
     total = walking.total_minutes
     stage = StageFigures("walking_time", result.status, total, result.bound, relative_gap(total, result.bound))
     walking = replace(walking, stages=(stage,))
-    message = (f"{result.message}; least total weighted walking time {total:,.1f} person-minutes "
+    lead = f"{result.message}; " if result.message else ""
+    message = (f"{lead}least total weighted walking time {total:,.1f} person-minutes "
                f"(bound {result.bound:,.1f}); {_beyond_note(walking)}")
-    return WalkingSolution(hosts, replace(result, message=message), total, walking, dict(model.stats),
-                           {"build": build, **result.timings})
+    return WalkingSolution(hosts, replace(result, message=message), total, walking, stats, timings)
+
+
+def _median_search(coverage: Coverage, distances: WalkDistances, speeds: np.ndarray, sites: SiteData,
+                   rules: PlanningRules, options: SolveOptions, origin: str) -> WalkingSolution:
+    """The p-median through the shared optimizer (:func:`siting.optimizer.radius.optimize_walking`)."""
+    run = optimize_walking(coverage, distances, _weights(coverage, speeds, rules), sites, rules, options)
+    search = run.search
+    result = search.result("radius formulation: greedy, swaps, cutting planes, branch and bound")
+    if search.best is None:
+        if result.status is Status.INFEASIBLE:
+            raise InfeasibleError(f"{origin}: {NO_PLAN_P}")
+        raise SitingError(f"{origin}: {no_plan_reason(result.status, options.time_limit_s, requirements=P_FIELDS)}")
+    hosts = search.best
+    result = replace(result, solution=hosts.ravel().astype(float))
+    return _median_solution(hosts, result, coverage, distances, speeds, sites, rules, run.stats,
+                            {**run.timings, "total": search.deadline.elapsed()})
 
 
 def break_tie(coverage: Coverage, distances: WalkDistances, speeds: np.ndarray, sites: SiteData,

@@ -18,6 +18,7 @@ from siting.errors import (
 from siting.model.rules import PlanningRules, SiteData
 from siting.model.structure import ShareTarget
 from siting.optimizer.covering import optimize_covering
+from siting.optimizer.deadline import no_plan_reason
 from siting.optimizer.objectives import check_shares, objective_spec, optimize_objective
 from siting.optimizer.standards import optimize_standards
 from siting.optimizer.walking import WalkingTimes, break_tie, group_speeds, median_rules, optimize_median
@@ -71,7 +72,7 @@ def solve_prepared(prepared: Prepared, *, rules: PlanningRules | None = None,
         options=solver_options(scenario), progress=progress, start=start)
     result = solution.result
     if result.solution is None or result.status in (Status.INFEASIBLE, Status.ERROR):
-        raise _no_plan(str(scenario.source or scenario.name), result)
+        raise _no_plan(str(scenario.source or scenario.name), result, opts.time_limit_s)
     timings = {**prepared.timings, "model": solution.timings.get("build", 0.0)}
     hosts, result, walking = _break_tie(prepared, rules, backend or opts.backend, solution.hosts, result, timings,
                                         t0=t0)
@@ -92,7 +93,7 @@ def _solve_objective(prepared: Prepared, rules: PlanningRules, backend: str) -> 
         options=solver_options(scenario))
     result = solution.result
     if result.solution is None:
-        raise _no_plan(origin, result)
+        raise _no_plan(origin, result, scenario.solver.time_limit_s)
     timings = {**prepared.timings, "model": solution.timings.get("build", 0.0)}
     hosts, result, walking = _break_tie(prepared, rules, backend, solution.hosts, result, timings, t0=t0,
                                         floors=spec.floors)
@@ -104,8 +105,8 @@ def _solve_objective(prepared: Prepared, rules: PlanningRules, backend: str) -> 
                      timings, objective=result.objective, objective_kind=spec.kind)
 
 
-def _no_plan(origin: str, result: SolveResult) -> SitingError:
-    """The error for a solve that found no plan, in the planner's words."""
+def _no_plan(origin: str, result: SolveResult, time_limit_s: float) -> SitingError:
+    """The error for a solve that found no plan, in the planner's words (never the solver's)."""
     if result.status is Status.INFEASIBLE:
         return InfeasibleError(f"{origin}: the requirements cannot all hold together (budget, min_sites, force_in, "
                                f"floors); relax one of them")
@@ -113,8 +114,8 @@ def _no_plan(origin: str, result: SolveResult) -> SitingError:
         return SolverError(f"{origin}: {result.message}; no plan was written. Run again, try another solver backend "
                            f"(installed: {available_solvers()}), or set solver.isolate: true to keep siting running "
                            f"when the solver crashes")
-    return SitingError(f"{origin}: no plan was found within solver.time_limit_s; raise the time limit or simplify "
-                       f"the scenario (fewer services or sites in play)")
+    return SitingError(f"{origin}: " + no_plan_reason(result.status, time_limit_s,
+                                                       requirements="budget, min_sites, force_in, floors"))
 
 
 def _solve_standards(prepared: Prepared, rules: PlanningRules, backend: str) -> Plan:
@@ -131,7 +132,7 @@ def _solve_standards(prepared: Prepared, rules: PlanningRules, backend: str) -> 
                                   communities=communities.ravel().astype(np.int64), backend=backend,
                                   options=solver_options(scenario))
     if solution.result.solution is None:
-        raise _no_plan(origin, solution.result)
+        raise _no_plan(origin, solution.result, scenario.solver.time_limit_s)
     timings = {**prepared.timings, "model": solution.timings.get("build", 0.0)}
     return make_plan(scenario.name, solution.hosts, solution.result, prepared.coverage, sites, prepared.catalogue,
                      rules, timings, objective=solution.result.objective, objective_kind="standards",

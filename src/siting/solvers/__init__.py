@@ -5,6 +5,10 @@ Use :func:`solve` with a backend name; :func:`available_solvers` says which are 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
+
 from siting.errors import SolverUnavailableError
 from siting.model.milp import MilpModel
 from siting.solvers.base import Backend, SolveOptions, SolveResult, Status
@@ -56,6 +60,9 @@ def solve(model: MilpModel, backend: str = "highs", options: SolveOptions | None
     """Solve a model with the named backend (in a watched child process when ``options.isolate``)."""
     options = options or SolveOptions()
     chosen = get_backend(backend)
+    start = options.warm_start
+    if start is not None and chosen.name != "highs" and not np.isfinite(np.asarray(start, dtype=float)).all():
+        options = replace(options, warm_start=None)  # a partial start: only HiGHS completes one
     if options.isolate:
         from siting.solvers.isolated import solve_isolated
 

@@ -36,7 +36,9 @@ class SolveOptions:
     seed
         Solver random seed.
     warm_start
-        A feasible solution to start from, or ``None``.
+        A feasible solution to start from, or ``None``. HiGHS also takes a partial one
+        (``nan`` where a value is not given: it completes the rest); other backends ignore
+        a partial start.
     verbose
         Show the solver's log.
     isolate

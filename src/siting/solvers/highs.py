@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -100,7 +101,11 @@ class HighsBackend:
         return True
 
     def solve(self, model: MilpModel, options: SolveOptions) -> SolveResult:
-        """Solve with HiGHS; see :class:`~siting.solvers.base.Backend`."""
+        """Solve with HiGHS; see :class:`~siting.solvers.base.Backend`.
+
+        A warm start may be partial: entries that are ``nan`` are left for HiGHS to complete
+        (it fixes the integer columns given and solves for the rest).
+        """
         import highspy
 
         t0 = time.perf_counter()
@@ -110,32 +115,9 @@ class HighsBackend:
         h.setOptionValue("mip_rel_gap", float(options.mip_gap))
         h.setOptionValue("threads", int(options.threads))
         h.setOptionValue("random_seed", int(options.seed))
-        lp = highspy.HighsLp()
-        lp.num_col_ = model.n_cols
-        lp.num_row_ = model.n_rows
-        lp.col_cost_ = np.asarray(model.objective, dtype=np.float64)
-        lp.col_lower_ = np.asarray(model.col_lower, dtype=np.float64)
-        lp.col_upper_ = np.asarray(model.col_upper, dtype=np.float64)
-        lp.row_lower_ = np.where(np.isfinite(model.row_lower), model.row_lower, -highspy.kHighsInf)
-        lp.row_upper_ = np.where(np.isfinite(model.row_upper), model.row_upper, highspy.kHighsInf)
-        csc = model.A.tocsc()
-        csc.sort_indices()
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
-        lp.a_matrix_.index_ = csc.indices.astype(np.int32)
-        lp.a_matrix_.value_ = csc.data.astype(np.float64)
-        lp.a_matrix_.num_col_ = model.n_cols
-        lp.a_matrix_.num_row_ = model.n_rows
-        lp.integrality_ = [highspy.HighsVarType.kInteger if b else highspy.HighsVarType.kContinuous
-                           for b in model.integer]
-        lp.sense_ = highspy.ObjSense.kMaximize if model.sense is Sense.MAXIMIZE else highspy.ObjSense.kMinimize
-        lp.offset_ = float(model.offset)
-        h.passModel(lp)
+        h.passModel(highs_lp(model))
         if options.warm_start is not None:
-            sol = highspy.HighsSolution()
-            sol.col_value = list(np.asarray(options.warm_start, dtype=float))
-            sol.value_valid = True
-            h.setSolution(sol)
+            set_start(h, options.warm_start)
         t1 = time.perf_counter()
         run_highs(h)
         t2 = time.perf_counter()
@@ -148,6 +130,7 @@ class HighsBackend:
         bound = float(info.mip_dual_bound) if model.integer.any() else objective
         timings = {"translate": t1 - t0, "solve": t2 - t1}
         MS = highspy.HighsModelStatus
+        message = h.modelStatusToString(ms)
         if ms == MS.kOptimal:
             status = Status.OPTIMAL
         elif ms == MS.kInfeasible:
@@ -155,14 +138,137 @@ class HighsBackend:
                                version, timings, "the model is infeasible")
         elif ms in (MS.kTimeLimit, MS.kInterrupt):
             status = Status.TIME_LIMIT
+            message = stopped_message(options.time_limit_s, has_sol)  # not HiGHS's "Interrupted by user"
         elif has_sol:
             status = Status.FEASIBLE
         else:
             return SolveResult(Status.ERROR, None, float("nan"), bound, float("inf"), version, timings,
-                               f"HiGHS ended with status {h.modelStatusToString(ms)}")
+                               f"HiGHS ended with status {message}")
         bound = clean_bound(model, objective, bound)
         gap = relative_gap(objective, bound) if has_sol else float("inf")
         if status is Status.OPTIMAL and gap > options.mip_gap * 1.0001 + 1e-9:
             status = Status.FEASIBLE
-        return SolveResult(status, solution, objective, bound, gap, version, timings,
-                           h.modelStatusToString(ms))
+        return SolveResult(status, solution, objective, bound, gap, version, timings, message)
+
+
+def stopped_message(time_limit_s: float, has_plan: bool) -> str:
+    """What a solve stopped at its time limit says, in the planner's words."""
+    if has_plan:
+        return f"stopped at the time limit ({time_limit_s:g} s) with the best plan found so far"
+    return f"stopped at the time limit ({time_limit_s:g} s) before any plan was found"
+
+
+def highs_lp(model: MilpModel) -> Any:
+    """The model as a ``highspy.HighsLp`` (column-wise matrix, arrays handed over as they are)."""
+    import highspy
+
+    lp = highspy.HighsLp()
+    lp.num_col_ = model.n_cols
+    lp.num_row_ = model.n_rows
+    lp.col_cost_ = np.asarray(model.objective, dtype=np.float64)
+    lp.col_lower_ = np.asarray(model.col_lower, dtype=np.float64)
+    lp.col_upper_ = np.asarray(model.col_upper, dtype=np.float64)
+    lp.row_lower_ = np.where(np.isfinite(model.row_lower), model.row_lower, -highspy.kHighsInf)
+    lp.row_upper_ = np.where(np.isfinite(model.row_upper), model.row_upper, highspy.kHighsInf)
+    csc = model.A.tocsc()
+    csc.sort_indices()
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = csc.indices.astype(np.int32)
+    lp.a_matrix_.value_ = csc.data.astype(np.float64)
+    lp.a_matrix_.num_col_ = model.n_cols
+    lp.a_matrix_.num_row_ = model.n_rows
+    if model.integer.any():
+        lp.integrality_ = [highspy.HighsVarType.kInteger if b else highspy.HighsVarType.kContinuous
+                           for b in model.integer]
+    lp.sense_ = highspy.ObjSense.kMaximize if model.sense is Sense.MAXIMIZE else highspy.ObjSense.kMinimize
+    lp.offset_ = float(model.offset)
+    return lp
+
+
+def set_start(h: Any, start: np.ndarray) -> None:
+    """Offer a start to HiGHS: the whole vector, or only its finite entries (HiGHS completes the rest)."""
+    import highspy
+
+    values = np.asarray(start, dtype=np.float64)
+    given = np.isfinite(values)
+    if given.all():
+        sol = highspy.HighsSolution()
+        sol.col_value = list(values)
+        sol.value_valid = True
+        h.setSolution(sol)
+        return
+    index = np.flatnonzero(given).astype(np.int32)
+    h.setSolution(int(index.size), index, values[index])
+
+
+@dataclass(frozen=True)
+class Relaxation:
+    """The LP relaxation of a model, as far as it got.
+
+    Attributes
+    ----------
+    status
+        ``optimal`` (solved), ``time_limit`` (stopped at the deadline: no bound) or ``error``.
+    objective
+        The LP optimum (a bound on the MILP optimum) when solved, else ``nan``.
+    solution
+        Column values of the LP optimum (``None`` unless solved).
+    reduced_costs
+        Reduced cost of every column at the LP optimum (``None`` unless solved).
+    seconds
+        Wall-clock time.
+    """
+
+    status: Status
+    objective: float
+    solution: np.ndarray | None
+    reduced_costs: np.ndarray | None
+    seconds: float
+
+
+def solve_relaxation(model: MilpModel, *, deadline: float, threads: int = 1, seed: int = 0,
+                     method: str = "choose", verbose: bool = False) -> Relaxation:
+    """Solve the LP relaxation of ``model``, interrupted at ``deadline`` (a ``time.perf_counter()`` value).
+
+    Parameters
+    ----------
+    model
+        The model; its integrality is dropped.
+    deadline
+        Wall-clock end.
+    threads, seed
+        HiGHS settings.
+    method
+        HiGHS's ``solver`` option: ``choose``, ``simplex`` or ``ipm``.
+    verbose
+        Show HiGHS's log.
+    """
+    import highspy
+
+    t0 = time.perf_counter()
+    left = deadline - t0
+    if left <= 0:
+        return Relaxation(Status.TIME_LIMIT, float("nan"), None, None, 0.0)
+    h = new_highs(verbose)
+    h.setOptionValue("time_limit", float(left))
+    h.setOptionValue("threads", int(threads))
+    h.setOptionValue("random_seed", int(seed))
+    h.setOptionValue("solver", method)
+    stop_at(h, deadline)
+    lp = highs_lp(model)
+    lp.integrality_ = []
+    h.passModel(lp)
+    run_highs(h)
+    seconds = time.perf_counter() - t0
+    ms = h.getModelStatus()
+    MS = highspy.HighsModelStatus
+    if ms == MS.kOptimal:
+        sol = h.getSolution()
+        return Relaxation(Status.OPTIMAL, float(h.getInfo().objective_function_value), np.array(sol.col_value),
+                          np.array(sol.col_dual), seconds)
+    if ms == MS.kInfeasible:
+        return Relaxation(Status.INFEASIBLE, float("nan"), None, None, seconds)
+    if ms in (MS.kTimeLimit, MS.kInterrupt):
+        return Relaxation(Status.TIME_LIMIT, float("nan"), None, None, seconds)
+    return Relaxation(Status.ERROR, float("nan"), None, None, seconds)

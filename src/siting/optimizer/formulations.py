@@ -1,0 +1,267 @@
+"""Objectives as formulations the shared search works on, and the one driver every objective uses.
+
+:class:`SitingFormulation` turns any model builder of :mod:`siting.model` (fairness, least
+cost, capacitated, a stage of the standards-first model, the p-median) into a
+:class:`~siting.optimizer.generic.Formulation`: the same builder over the candidate sites with
+fewer allowed pairs. :func:`plan_master` writes the plan rules of :mod:`siting.model.rules` over
+the master's ``x, y`` columns (for :mod:`siting.optimizer.cutting`); :func:`cover_groups` groups
+coverage rows by service and neighbourhood for the cuts. :func:`search_plan` is the driver:
+
+1. the objective's greedy plan (:mod:`siting.optimizer.greedy`) and any plan the caller starts
+   from, each evaluated exactly;
+2. small and medium models: branch and bound on the whole model, warm-started — a proof;
+3. large ones: the objective's bound (cutting planes, :mod:`siting.optimizer.cutting`) on a
+   share of the time, then kernel search from the bound's solution, then neighbourhood search
+   with the time left (:mod:`siting.optimizer.generic`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from siting.model.milp import Sense
+from siting.model.rules import (
+    PlanningRules,
+    RuleRows,
+    SiteData,
+    column_costs,
+    define_area,
+    define_budget,
+    define_link,
+    define_site_counts,
+    site_bounds,
+    usable_pairs,
+)
+from siting.model.structure import SiteColumns
+from siting.optimizer import generic
+from siting.optimizer.cutting import Master, chunk, neighbourhood_order
+from siting.optimizer.deadline import Deadline
+from siting.optimizer.generic import Built, PlanSearch, Progress
+from siting.solvers.base import SolveOptions
+
+#: Share of the usable time the bound may take before the search starts.
+BOUND_SHARE = 0.45
+#: Share of the usable time after the bound spent in the kernel search (the rest: neighbourhoods).
+KERNEL_SHARE = 0.35
+#: Coverage rows of one service are cut into at most this many neighbourhood groups for the cuts.
+GROUPS_PER_SERVICE = 48
+
+
+@dataclass
+class SitingFormulation:
+    """A model builder over the candidate sites, restricted by the pairs it may use.
+
+    Attributes
+    ----------
+    sites, rules
+        Candidate sites; budget and requirements.
+    builder
+        ``builder(sites)`` builds the objective's model over ``sites`` (whose ``allowed`` may be
+        narrowed); the result has ``milp`` and ``cols``.
+    budget
+        Whether the budget limits which pairs are usable (``False``: least cost).
+    """
+
+    sites: SiteData
+    rules: PlanningRules
+    builder: Callable[[SiteData], Any]
+    budget: bool = True
+
+    def __post_init__(self) -> None:
+        self._allowed = usable_pairs(self.sites, self.rules, budget=self.budget)
+
+    @property
+    def allowed(self) -> np.ndarray:
+        """Boolean (sites × services): every pair a plan may choose."""
+        return self._allowed
+
+    def build(self, allowed: np.ndarray, fixed: np.ndarray | None = None) -> Built:
+        """The model over the pairs ``allowed`` (``fixed`` ones stay columns, held by bounds)."""
+        out: Built = self.builder(replace(self.sites, allowed=self.sites.allowed & allowed))
+        return out
+
+    def exact_value(self, hosts: np.ndarray) -> float | None:
+        """``None``: a plan's value takes a solve (what its facilities serve within capacity...)."""
+        return None
+
+
+def plan_master(cols: SiteColumns, sites: SiteData, rules: PlanningRules, *, budget: bool = True
+                ) -> tuple[list[RuleRows], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The plan rules over the master's ``x, y`` columns: rows, and the ``y`` bounds (forced sites).
+
+    Returns
+    -------
+    rows, col_lower, col_upper
+        Row blocks (link, area, budget, counts) and the bounds of ``y``.
+    """
+    rows = [define_link(cols.x_site, cols.n_sites),
+            define_area(cols.x_site, rules.service_area[cols.x_service], sites.floor_area)]
+    if budget:
+        rows.append(define_budget(column_costs(cols.x_site, cols.x_service, sites, rules),
+                                  np.asarray(sites.retrofit_cost, dtype=float), rules.budget))
+    counts = define_site_counts(cols.x_service, rules.min_sites, rules.max_sites)
+    if counts.n_rows:
+        rows.append(counts)
+    lo, hi = site_bounds(rules)
+    return rows, {"y": lo}, {"y": hi}
+
+
+def row_service(R: sparse.csr_matrix, cols: SiteColumns) -> np.ndarray:
+    """Service of each coverage row (the service of the columns that cover it; -1 when none do)."""
+    Rc = sparse.csr_matrix(R)
+    first = np.where(np.diff(Rc.indptr) > 0, Rc.indices[np.minimum(Rc.indptr[:-1], max(Rc.nnz - 1, 0))], -1)
+    return np.where(first >= 0, cols.x_service[np.maximum(first, 0)], -1)
+
+
+def cover_groups(R: sparse.csr_matrix, cols: SiteColumns, weight: np.ndarray,
+                 per_service: int = GROUPS_PER_SERVICE) -> tuple[np.ndarray, int]:
+    """Group of every coverage row: by service, then by neighbourhood, groups of about equal weight."""
+    if R.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64), 0
+    pos = neighbourhood_order(R, cols.n_pairs, cols.x_site, cols.n_sites)
+    group = chunk(pos, np.maximum(weight, 1e-12), row_service(R, cols), per_service)
+    return group, int(group.max()) + 1 if group.size else 0
+
+
+def site_reach(R: sparse.csr_matrix, cols: SiteColumns) -> sparse.csr_matrix:
+    """(rows × sites): the sites whose columns reach each row (for neighbourhoods)."""
+    to_site = sparse.csr_matrix((np.ones(cols.n_pairs), (np.arange(cols.n_pairs), cols.x_site)),
+                                shape=(cols.n_pairs, cols.n_sites))
+    out: sparse.csr_matrix = (sparse.csr_matrix(R, dtype=np.float64) @ to_site).tocsr()
+    return out
+
+
+def scores_of(cols: SiteColumns, x: np.ndarray | None) -> np.ndarray | None:
+    """(sites × services) scores from the master's ``x`` values."""
+    if x is None:
+        return None
+    out = np.zeros((cols.n_sites, cols.n_services))
+    out[cols.x_site, cols.x_service] = x
+    return out
+
+
+def knapsack_bound(R: sparse.csr_matrix, weight: np.ndarray, cols: SiteColumns, sites: SiteData,
+                   rules: PlanningRules, *, capacity: np.ndarray | None = None,
+                   residents: np.ndarray | None = None) -> float:
+    """A bound in milliseconds on the weight of coverage rows a plan can serve (before any LP).
+
+    Each column is worth the weight of the rows it reaches — for a capacity-limited service at
+    most its places times the largest weight per resident among them —, each site the sum of its
+    columns (floor area ignored), and the budget buys sites by value per yuan, the last one in
+    part (the knapsack's LP bound); never more than the weight of every row. Every relaxation
+    here only loosens it, so it holds for every plan.
+    """
+    w = np.asarray(weight, dtype=float)
+    total = float(np.maximum(w, 0).sum())
+    if cols.n_pairs == 0:
+        return 0.0
+    Rf = sparse.csr_matrix(R, dtype=np.float64)
+    value = np.asarray(Rf.T @ np.maximum(w, 0)).ravel()
+    if capacity is not None and residents is not None:
+        per = np.where(residents > 0, w / np.maximum(residents, 1e-300), 0.0)
+        top = np.zeros(cols.n_pairs)
+        coo = Rf.tocoo()
+        np.maximum.at(top, coo.col, per[coo.row])
+        cap = np.asarray(capacity, dtype=float)[cols.x_service]
+        value = np.where(np.isfinite(cap), np.minimum(value, top * np.where(np.isfinite(cap), cap, 0.0)), value)
+    site_value = np.bincount(cols.x_site, weights=value, minlength=cols.n_sites)
+    cost = np.asarray(sites.retrofit_cost, dtype=float)  # fit-outs left out: only loosens
+    forced = np.asarray(rules.force_in, dtype=bool)
+    budget = float(rules.budget) - float(cost[forced].sum())
+    fixed = float(site_value[forced].sum())
+    v, c = site_value[~forced], cost[~forced]
+    free = float(v[c <= 0].sum())
+    v, c = v[c > 0], c[c > 0]
+    order = np.argsort(-v / c, kind="stable")
+    v, c = v[order], c[order]
+    cum = np.cumsum(c)
+    k = int(np.searchsorted(cum, budget, side="right"))
+    got = float(v[:k].sum())
+    if k < v.size:
+        got += float(v[k] * max(budget - (cum[k - 1] if k else 0.0), 0.0) / c[k])
+    return float(min(total, fixed + free + got)) if np.isfinite(rules.budget) else total
+
+
+BoundStep = Callable[[PlanSearch, float], np.ndarray | None]
+
+
+def search_plan(form: SitingFormulation, sense: Sense, deadline: Deadline, options: SolveOptions, *,
+                full: Built | None, starts: list[np.ndarray], reach: sparse.csr_matrix | None,
+                bound: BoundStep | None = None, say: Progress | None = None,
+                direct_max_nonzeros: int | None = None, quick_bound: float | None = None) -> PlanSearch:
+    """Search one objective's plan (module docstring) and return the search with its best plan and bound.
+
+    Parameters
+    ----------
+    form
+        The objective's formulation.
+    sense
+        Maximise or minimise.
+    deadline
+        The optimisation's deadline (it started when the objective's work did).
+    options
+        Gap, threads, seed.
+    full
+        The whole model when it was built (small and medium models), else ``None``.
+    starts
+        Plans to start from (the greedy's, the caller's), evaluated exactly.
+    reach
+        (rows × sites) for neighbourhoods, or ``None`` (no neighbourhood search).
+    bound
+        ``bound(search, seconds)`` tightens the search's bound and returns pair scores.
+    say
+        Progress lines.
+    direct_max_nonzeros
+        Largest whole model handed to branch and bound (default
+        :data:`siting.optimizer.generic.DIRECT_MAX_NONZEROS`).
+    quick_bound
+        A bound known before any solve (so that every answer has a finite gap).
+    """
+    say = say or (lambda _line: None)
+    search = PlanSearch(form, sense, deadline, options, say)
+    if quick_bound is not None:
+        search.tighten(quick_bound, "knapsack")
+    t = time.perf_counter()
+    for i, hosts in enumerate(starts):
+        value = search.evaluate(hosts, always=i == 0)
+        if value is not None:
+            search.offer(hosts, value)
+    say(f"start plan {search.value:,.6g} ({time.perf_counter() - t:.1f} s)")
+    limit = generic.DIRECT_MAX_NONZEROS if direct_max_nonzeros is None else direct_max_nonzeros
+    if full is not None and int(full.milp.A.nnz) <= limit:
+        search.direct(full)
+        return search
+    scores = bound(search, deadline.share(BOUND_SHARE)) if bound is not None else None
+    if search.infeasible:  # the bound's master has no solution: no plan meets the rules
+        return search
+    if not search.proven() and not deadline.expired():
+        search.kernel(scores if scores is not None else np.zeros_like(form.allowed, dtype=float),
+                      seconds=deadline.share(KERNEL_SHARE))
+        say(f"kernel search: {search.value:,.6g} after {search.report.kernel_rounds} rounds")
+    if not search.proven() and not deadline.expired() and reach is not None:
+        weights = None if scores is None else scores.sum(axis=1)
+        search.neighbourhoods(reach, seconds=deadline.usable(), weights=weights)
+        say(f"neighbourhood search: {search.value:,.6g} after {search.report.lns_rounds} subproblems")
+    search.stopped = search.stopped or not search.proven()
+    return search
+
+
+def master_for(cols: SiteColumns, sites: SiteData, rules: PlanningRules, sense: Sense, theta: int, *,
+               budget: bool = True, extra: dict[str, int] | None = None,
+               objective: dict[str, np.ndarray] | None = None, rows: list[RuleRows] | None = None,
+               offset: float = 0.0, evaluable: bool = True) -> Master:
+    """A master over ``x, y`` (the plan rules), ``theta`` groups, and the objective's own columns and rows."""
+    plan_rows, lo, hi = plan_master(cols, sites, rules, budget=budget)
+    sizes = {"x": cols.n_pairs, "y": cols.n_sites, "theta": int(theta), **(extra or {})}
+    return Master(sizes, plan_rows + (rows or []), objective or {"theta": np.ones(theta)}, sense, lo, hi,
+                  offset=offset, evaluable=evaluable)
+
+
+__all__ = ["BOUND_SHARE", "BoundStep", "SitingFormulation", "cover_groups", "master_for", "plan_master",
+           "row_service", "scores_of", "search_plan", "site_reach"]

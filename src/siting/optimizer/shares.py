@@ -1,0 +1,239 @@
+"""Objectives over covered shares through the shared optimizer: fairness (max-min), floors, least cost.
+
+Each is a covering model whose rows also count residents towards shares of groups
+(:func:`siting.model.structure.share_terms`): the smallest share to raise (``fairness``), floors
+to keep (``coverage`` with ``floors``), targets to reach at least cost (``least_cost``). The
+pieces of :mod:`siting.optimizer.formulations` apply with:
+
+- greedy oracles (:class:`~siting.optimizer.gains.ShareGains`): the smallest shares first, or the
+  targets and floors still short, then the weighted coverage;
+- a bound by cutting planes: one block of ``θ`` per share (residents of that share newly
+  covered, per neighbourhood group) and, where the objective is the weighted coverage, one for
+  it; the shares enter the master as the model writes them::
+
+      fairness     max t     T_g t − Σ_h θ_gh ≤ B_g          every group balanced
+      floors       max Σθ    Σ_h θ_fh ≥ φ_f T_f − B_f        every floor
+      least cost   min cost  Σ_h θ_th ≥ τ_t T_t − B_t        every target (no budget row)
+
+  ``θ`` over-estimates what a fractional plan covers, so each master is a relaxation and its LP
+  optimum a bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from siting.coverage import Coverage
+from siting.model.fairness import build_fairness_model
+from siting.model.least_cost import build_least_cost_model
+from siting.model.milp import Sense
+from siting.model.rules import PlanningRules, RuleRows, SiteData, column_costs, plan_violation
+from siting.model.structure import CoverRows, ShareTarget, SitingModel, share_terms, weighted_row_values
+from siting.optimizer.cutting import CoverCuts, CutOracle, CuttingPlanes, Master
+from siting.optimizer.deadline import Deadline
+from siting.optimizer.formulations import (
+    SitingFormulation,
+    cover_groups,
+    knapsack_bound,
+    plan_master,
+    scores_of,
+    search_plan,
+    site_reach,
+)
+from siting.optimizer.gains import RowGains, ShareGains, StackedGains
+from siting.optimizer.generic import PlanSearch, Progress
+from siting.optimizer.greedy import Gains, greedy_plan
+from siting.solvers.base import SolveOptions
+
+
+@dataclass(frozen=True)
+class ShareProblem:
+    """What a share objective asks.
+
+    Attributes
+    ----------
+    kind
+        ``fairness`` (maximise the smallest share of ``balance``), ``floors`` (maximise weighted
+        coverage keeping ``floors``) or ``least_cost`` (cheapest plan reaching ``targets``).
+    balance, floors, targets
+        The shares concerned.
+    """
+
+    kind: str
+    balance: tuple[ShareTarget, ...] = ()
+    floors: tuple[ShareTarget, ...] = ()
+    targets: tuple[ShareTarget, ...] = ()
+
+
+def _builder(coverage: Coverage, rules: PlanningRules, problem: ShareProblem) -> Callable[[SiteData], SitingModel]:
+    if problem.kind == "least_cost":
+        return lambda s: build_least_cost_model(coverage, s, rules, list(problem.targets))
+    if problem.kind == "fairness":
+        return lambda s: build_fairness_model(coverage, s, rules, mode="max_min", balance=list(problem.balance),
+                                              floors=list(problem.floors))
+    return lambda s: build_fairness_model(coverage, s, rules, mode="floors", floors=list(problem.floors))
+
+
+def _need(rows: CoverRows, shares: tuple[ShareTarget, ...]) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray,
+                                                                      np.ndarray]:
+    """Per share: residents per row (rows × shares), base, total, and the residents it must reach."""
+    coef, base, total = share_terms(rows, list(shares))
+    need = np.array([s.share for s in shares]) * total
+    return sparse.csr_matrix(coef.T), base, total, need
+
+
+def greedy_gains(coverage: Coverage, rules: PlanningRules, model: SitingModel, problem: ShareProblem) -> Gains:
+    """The greedy's oracle for the problem (module docstring)."""
+    rows = model.rows
+    parts: list[Gains] = []
+    if problem.floors and problem.kind != "least_cost":
+        P, base, total, need = _need(rows, problem.floors)
+        parts.append(ShareGains(rows.R, P, base, total, need=need))
+    if problem.kind == "least_cost":
+        P, base, total, need = _need(rows, problem.targets)
+        return ShareGains(rows.R, P, base, total, need=need)
+    weight = weighted_row_values(coverage, rules, rows)
+    if problem.kind == "fairness":
+        P, base, total, _ = _need(rows, problem.balance)
+        parts.append(ShareGains(rows.R, P, base, total, weight=weight))
+    else:
+        parts.append(RowGains(rows.R, weight[None, :], np.ones(rows.n_rows), np.full(model.cols.n_pairs, np.inf)))
+    return parts[0] if len(parts) == 1 else StackedGains(parts)
+
+
+def prune(hosts: np.ndarray, satisfied: Callable[[np.ndarray], bool], cost: np.ndarray) -> np.ndarray:
+    """Drop pairs, dearest first, while the plan still satisfies (a reverse-delete pass for least cost)."""
+    out = hosts.copy()
+    j, s = np.nonzero(out)
+    for k in np.argsort(-cost[j, s], kind="stable").tolist():
+        out[j[k], s[k]] = False
+        if not satisfied(out):
+            out[j[k], s[k]] = True
+    return out
+
+
+def share_bound(model: SitingModel, coverage: Coverage, sites: SiteData, rules: PlanningRules,
+                problem: ShareProblem) -> Callable[[PlanSearch, float], np.ndarray | None]:
+    """The cutting-plane bound of the problem (module docstring), as a bound step for the search."""
+    rows, cols = model.rows, model.cols
+    weight = weighted_row_values(coverage, rules, rows)
+    group, H = cover_groups(rows.R, cols, np.maximum(weight, np.asarray(rows.residents.sum(axis=1)).ravel()))
+    oracles: list[tuple[CutOracle, int]] = []
+    rows_extra: list[RuleRows] = []
+    n_theta = 0
+
+    def block(w: np.ndarray) -> int:
+        nonlocal n_theta
+        first = n_theta
+        oracles.append((CoverCuts(rows.R, w, group, H), first))
+        n_theta += H
+        return first
+
+    def share_rows(shares: tuple[ShareTarget, ...]) -> list[tuple[int, ShareTarget, float, float]]:
+        P, base, total, _n = _need(rows, shares)
+        return [(block(np.asarray(P[:, i].toarray()).ravel()), f, float(base[i]), float(total[i]))
+                for i, f in enumerate(shares)]
+
+    main = block(weight) if problem.kind == "floors" else -1
+    floor_blocks = share_rows(problem.targets if problem.kind == "least_cost" else problem.floors)
+    balance_blocks = share_rows(problem.balance) if problem.kind == "fairness" else []
+
+    def pick(first: int, sign: float) -> sparse.csr_matrix:
+        return sparse.csr_matrix((np.full(H, sign), (np.zeros(H, dtype=np.int64), first + np.arange(H))),
+                                 shape=(1, n_theta))
+
+    for first, f, base, total in floor_blocks:  # Σ_h θ_fh ≥ share × total − base
+        rows_extra.append(RuleRows("share", {"theta": pick(first, 1.0)},
+                                   np.array([f.share * total - base - 1e-6 * max(total, 1.0)]), np.array([np.inf])))
+    extra: dict[str, int] = {}
+    if balance_blocks:
+        extra["t"] = 1
+        for first, _f, base, total in balance_blocks:  # T t − Σ_h θ_gh ≤ B
+            rows_extra.append(RuleRows("fair", {"theta": pick(first, -1.0), "t": sparse.csr_matrix([[total]])},
+                                       np.array([-np.inf]), np.array([base])))
+    budget = problem.kind != "least_cost"
+    plan_rows, lo, hi = plan_master(cols, sites, rules, budget=budget)
+    sense = Sense.MINIMIZE if problem.kind == "least_cost" else Sense.MAXIMIZE
+    if problem.kind == "least_cost":
+        objective = {"x": column_costs(cols.x_site, cols.x_service, sites, rules),
+                     "y": np.asarray(sites.retrofit_cost, dtype=float)}
+    elif problem.kind == "fairness":
+        objective = {"t": np.ones(1)}
+    else:
+        c = np.zeros(n_theta)
+        c[main:main + H] = 1.0
+        objective = {"theta": c}
+    master = Master({"x": cols.n_pairs, "y": cols.n_sites, "theta": n_theta, **extra}, plan_rows + rows_extra,
+                    objective, sense, lo, {**hi, **({"t": np.ones(1)} if extra else {})}, evaluable=False)
+
+    def step(search: PlanSearch, seconds: float) -> np.ndarray | None:
+        start = None if search.best is None else search.best[cols.x_site, cols.x_service].astype(float)
+        planes = CuttingPlanes(master, oracles, threads=search.options.threads, seed=search.options.seed)
+        report = planes.lp(start=start, deadline=search.deadline.until(seconds),
+                           tolerance=min(1e-4, search.options.mip_gap / 4))
+        if report.converged or report.iterations:
+            search.tighten(report.bound, "cutting planes")
+        search.infeasible = search.infeasible or (report.infeasible and search.best is None)
+        if report.log:
+            search.say(report.log[-1])
+        return scores_of(cols, report.x)
+
+    return step
+
+
+def optimize_shares(coverage: Coverage, sites: SiteData, rules: PlanningRules, problem: ShareProblem,
+                    options: SolveOptions, *, deadline: Deadline | None = None, start: np.ndarray | None = None,
+                    say: Progress | None = None) -> PlanSearch:
+    """The plan of a share objective through the shared optimizer (module docstring); HiGHS only.
+
+    Returns
+    -------
+    PlanSearch
+        Its best plan (``best``), value and bound; ``infeasible`` when the model has no plan.
+    """
+    deadline = deadline or Deadline(options.time_limit_s)
+    budget = problem.kind != "least_cost"
+    form = SitingFormulation(sites, rules, _builder(coverage, rules, problem), budget=budget)
+    full: SitingModel = form.build(form.allowed)  # type: ignore[assignment]
+    gains = greedy_gains(coverage, rules, full, problem)
+    hosts = greedy_plan(full.cols, sites, rules, gains, budget=budget,
+                        time_limit_s=deadline.share(0.1 if budget else 0.3))
+    starts = [h for h in (hosts, start) if h is not None]
+    if problem.kind == "least_cost" and hosts is not None:
+        tot = coverage.total_population()
+        need = [(np.asarray(t.pairs), t.share * tot[list(t.pairs)].sum()) for t in problem.targets]
+
+        def reaches(h: np.ndarray) -> bool:
+            got = coverage.covered_population(h)
+            return all(got[p].sum() >= n - 1e-6 * max(n, 1.0) for p, n in need)
+
+        cost = rules.service_fitout[None, :] + sites.area_cost[:, None] * rules.service_area[None, :] \
+            + np.asarray(sites.retrofit_cost, dtype=float)[:, None]
+        if reaches(hosts) and not plan_violation(hosts, sites, rules, budget=False):
+            starts.insert(0, prune(hosts, reaches, cost))
+    bound = share_bound(full, coverage, sites, rules, problem)
+    sense = Sense.MINIMIZE if problem.kind == "least_cost" else Sense.MAXIMIZE
+    return search_plan(form, sense, deadline, options, full=full, starts=starts,
+                       reach=site_reach(full.rows.R, full.cols), bound=bound, say=say,
+                       quick_bound=quick_bound(coverage, sites, rules, full, problem))
+
+
+def quick_bound(coverage: Coverage, sites: SiteData, rules: PlanningRules, model: SitingModel,
+                problem: ShareProblem) -> float:
+    """A bound before any LP: no cost below zero (least cost); the shares with every allowed pair
+    open (fairness); the knapsack bound of the weighted coverage (floors)."""
+    if problem.kind == "least_cost":
+        return 0.0
+    rows = model.rows
+    if problem.kind == "fairness":
+        P, base, total, _ = _need(rows, problem.balance)
+        reach_all = base + np.asarray(P.sum(axis=0)).ravel()
+        return float(np.min(reach_all / np.maximum(total, 1e-300), initial=1.0))
+    return knapsack_bound(rows.R, weighted_row_values(coverage, rules, rows), model.cols, sites, rules)
+
+
+__all__ = ["ShareProblem", "greedy_gains", "optimize_shares", "prune", "quick_bound", "share_bound"]

@@ -1,0 +1,245 @@
+"""One stage of the standards-first objective (:mod:`siting.optimizer.standards`) through the shared optimizer.
+
+A stage is the standards model (:mod:`siting.model.standards`) with that stage's objective and a
+``keep`` row per earlier stage (:func:`siting.model.standards.with_stage`); like every objective
+it can be built over fewer pairs, so :func:`solve_stage` hands it to
+:func:`siting.optimizer.formulations.search_plan` with:
+
+- a start: the previous stage's plan (it keeps every earlier value), or for the first stage the
+  greedy plan by gaps closed, then basic, then quality residents served per yuan
+  (:class:`~siting.optimizer.gains.GapGains`, :class:`~siting.optimizer.gains.RowGains`);
+- a bound by cutting planes (:func:`stage_bound`): a block of ``θ`` per stage objective involved —
+  the gaps as coverage rows (a gap is closed when a column reaching it is open, a service the
+  district lacks when one of its gaps is), the basic and quality residents served as coverage
+  rows with the places of capacity-limited services written over the master's columns
+  (:func:`siting.optimizer.capacitated.capacity_rows`) — maximising this stage's block with
+  ``Σ θ ≥ kept value`` for every earlier one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+from scipy import sparse
+
+from siting.coverage import Coverage
+from siting.model.milp import Sense
+from siting.model.rules import PlanningRules, RuleRows, SiteData
+from siting.model.standards import StandardsModel, with_stage
+from siting.model.structure import SitingModel
+from siting.optimizer.capacitated import capacity_rows, row_residents
+from siting.optimizer.cutting import CoverCuts, CutOracle, CuttingPlanes, Master
+from siting.optimizer.deadline import Deadline
+from siting.optimizer.formulations import (
+    SitingFormulation,
+    cover_groups,
+    knapsack_bound,
+    plan_master,
+    scores_of,
+    search_plan,
+    site_reach,
+)
+from siting.optimizer.gains import GapGains, RowGains, StackedGains
+from siting.optimizer.generic import PlanSearch, Progress, plan_start, with_fixed
+from siting.optimizer.greedy import Gains, greedy_plan
+from siting.solvers import SolveOptions, SolveResult, solve
+
+
+@dataclass(frozen=True)
+class StageOutcome:
+    """A stage's plan (``None`` without one), its value and the solver's account."""
+
+    hosts: np.ndarray | None
+    value: float
+    result: SolveResult
+
+
+def stage_of(built: StandardsModel, name: str, keeps: list[tuple[str, float]]) -> SitingModel:
+    """The model of one stage: its objective, every earlier stage's value kept."""
+    milp = built.model.milp
+    zero = np.zeros(milp.n_cols)
+    stage = with_stage(milp, built.objectives.get(name, zero), [(built.objectives.get(n, zero), v) for n, v in keeps],
+                       f"standards first: {name}")
+    return SitingModel(stage, built.model.cols, built.model.rows, "standards", built.model.stats)
+
+
+def _gap_rows(built: StandardsModel) -> tuple[sparse.csr_matrix, sparse.csr_matrix] | None:
+    """The gaps as coverage rows over ``x`` (gaps × columns) and the gaps of each lacking service."""
+    milp = built.model.milp
+    if "presence" not in milp.row_blocks:
+        return None
+    xs = milp.col_blocks["x"]
+    reach = -milp.A[milp.row_blocks["presence"]][:, xs]
+    reach = sparse.csr_matrix(reach > 0.5, dtype=np.float64)
+    if "district" in milp.row_blocks:
+        link = sparse.csr_matrix(-milp.A[milp.row_blocks["district"]][:, milp.col_blocks["g"]] > 0.5, dtype=np.float64)
+    else:
+        link = sparse.csr_matrix((0, reach.shape[0]))
+    return reach, link
+
+
+def stage_gains(built: StandardsModel, capacity: np.ndarray) -> Gains:
+    """The first stage's greedy: gaps closed, then basic, then quality residents served."""
+    model = built.model
+    z = model.milp.col_blocks["z"]
+    zero = np.zeros(model.milp.n_cols)
+    levels = np.vstack([built.objectives.get(n, zero)[z] for n in ("basic", "quality")])
+    rows: list[Gains] = [RowGains(model.rows.R, levels, row_residents(model.rows),
+                                  np.asarray(capacity, dtype=float)[model.cols.x_service])]
+    gaps = _gap_rows(built)
+    if gaps is not None:
+        rows.insert(0, GapGains(*gaps))
+    return StackedGains(rows)
+
+
+def _embed(block: RuleRows, widths: dict[str, int], offsets: dict[str, int]) -> RuleRows:
+    """A row block written over local ``theta`` / ``share`` columns, moved to the master's full blocks."""
+    parts = {}
+    for name, m in block.parts.items():
+        if name in offsets:
+            coo = sparse.coo_matrix(m)
+            parts[name] = sparse.csr_matrix((coo.data, (coo.row, coo.col + offsets[name])),
+                                            shape=(m.shape[0], widths[name]))
+        else:
+            parts[name] = sparse.csr_matrix(m)
+    return replace(block, parts=parts)
+
+
+def stage_bound(built: StandardsModel, name: str, keeps: list[tuple[str, float]], sites: SiteData,
+                rules: PlanningRules, capacity: np.ndarray) -> Callable[[PlanSearch, float], np.ndarray | None]:
+    """The stage's cutting-plane bound (module docstring), as a bound step for the search."""
+    model = built.model
+    rows, cols = model.rows, model.cols
+    z = model.milp.col_blocks["z"]
+    zero = np.zeros(model.milp.n_cols)
+    residents = row_residents(rows)
+    group, H = cover_groups(rows.R, cols, np.maximum(residents, 1e-12))
+    oracles: list[tuple[CutOracle, int]] = []
+    local: list[tuple[RuleRows, int, int]] = []  # a row block with its θ and share offsets
+    first_of: dict[str, tuple[int, int]] = {}
+    n_theta, n_share = 0, 0
+    for stage in [*[n for n, _v in keeps], name]:
+        first = n_theta
+        if stage == "gaps":
+            gaps = _gap_rows(built)
+            if gaps is None:
+                continue
+            reach, link = gaps
+            R = sparse.vstack([reach, (link @ reach) > 0.5], format="csr", dtype=np.float64)
+            w = np.r_[np.ones(reach.shape[0]), np.full(link.shape[0], float(reach.shape[0] + 1))]
+            oracles.append((CoverCuts(R, w, np.arange(R.shape[0]), R.shape[0]), first))
+            n_theta += R.shape[0]
+        else:
+            w = built.objectives.get(stage, zero)[z]
+            oracles.append((CoverCuts(rows.R, w, group, H), first))
+            n_theta += H
+            k, blocks = capacity_rows(rows.R, cols, w, residents, group, H, capacity)
+            local += [(b, first, n_share) for b in blocks]
+            n_share += k
+        first_of[stage] = (first, n_theta)
+    widths = {"theta": n_theta, "share": n_share}
+    extra = [_embed(b, widths, {"theta": t0, "share": s0}) for b, t0, s0 in local]
+    for stage, value in keeps:  # Σ θ of an earlier stage ≥ its kept value
+        if stage not in first_of:
+            continue
+        a, b = first_of[stage]
+        pick = sparse.csr_matrix((np.ones(b - a), (np.zeros(b - a, dtype=np.int64), np.arange(a, b))),
+                                 shape=(1, n_theta))
+        extra.append(RuleRows("keep", {"theta": pick}, np.array([value - 1e-9 * max(abs(value), 1.0)]),
+                              np.array([np.inf])))
+    plan_rows, lo, hi = plan_master(cols, sites, rules)
+    c = np.zeros(n_theta)
+    a, b = first_of.get(name, (0, 0))
+    c[a:b] = 1.0
+    sizes = {"x": cols.n_pairs, "y": cols.n_sites, "theta": n_theta, **({"share": n_share} if n_share else {})}
+    master = Master(sizes, plan_rows + extra, {"theta": c}, Sense.MAXIMIZE, lo, hi,
+                    evaluable=not keeps and not n_share)
+
+    def step(search: PlanSearch, seconds: float) -> np.ndarray | None:
+        start = None if search.best is None else search.best[cols.x_site, cols.x_service].astype(float)
+        planes = CuttingPlanes(master, oracles, threads=search.options.threads, seed=search.options.seed)
+        report = planes.lp(start=start, deadline=search.deadline.until(seconds),
+                           tolerance=min(1e-4, search.options.mip_gap / 4))
+        if report.iterations:
+            search.tighten(report.bound, "cutting planes")
+        search.infeasible = search.infeasible or (report.infeasible and search.best is None)
+        if report.log:
+            search.say(report.log[-1])
+        return scores_of(cols, report.x)
+
+    return step
+
+
+def stage_quick_bound(built: StandardsModel, name: str, sites: SiteData, rules: PlanningRules,
+                      capacity: np.ndarray) -> float:
+    """A bound before any LP: every gap closed; the knapsack bound of the residents served."""
+    model = built.model
+    if name == "gaps":
+        return float(np.maximum(built.objectives[name], 0).sum())
+    w = built.objectives.get(name, np.zeros(model.milp.n_cols))[model.milp.col_blocks["z"]]
+    return knapsack_bound(model.rows.R, w, model.cols, sites, rules, capacity=capacity,
+                          residents=row_residents(model.rows))
+
+
+def solve_stage(built: StandardsModel, build: Callable[[SiteData], StandardsModel], name: str,
+                keeps: list[tuple[str, float]], sites: SiteData, rules: PlanningRules, capacity: np.ndarray,
+                options: SolveOptions, deadline: Deadline, *, start: np.ndarray | None,
+                say: Progress | None = None) -> StageOutcome:
+    """One stage through the shared search (module docstring)."""
+    form = SitingFormulation(sites, rules, lambda s: stage_of(build(s), name, keeps))
+    full = stage_of(built, name, keeps)
+    starts: list[np.ndarray] = []
+    if start is not None:
+        starts.append(start)
+    else:
+        hosts = greedy_plan(full.cols, sites, rules, stage_gains(built, capacity), time_limit_s=deadline.share(0.1))
+        if hosts is not None:
+            starts.append(hosts)
+    search = search_plan(form, Sense.MAXIMIZE, deadline, options, full=full, starts=starts,
+                         reach=site_reach(full.rows.R, full.cols),
+                         bound=stage_bound(built, name, keeps, sites, rules, capacity), say=say,
+                         quick_bound=stage_quick_bound(built, name, sites, rules, capacity))
+    result = search.result(f"standards first, {name} stage: greedy, bound, kernel and neighbourhood search")
+    if search.best is None:
+        return StageOutcome(None, float("nan"), result)
+    return StageOutcome(search.best, float(search.value), replace(result, solution=search.best.ravel().astype(float)))
+
+
+def _whole_stage(built: StandardsModel, name: str, keeps: list[tuple[str, float]], start: np.ndarray | None,
+                 backend: str, options: SolveOptions) -> StageOutcome:
+    """One stage's whole model handed to a backend (backends other than HiGHS), warm-started from ``start``."""
+    stage = stage_of(built, name, keeps)
+    warm = plan_start(stage, start) if start is not None else None
+    r = solve(stage.milp, backend, replace(options, warm_start=warm))
+    if r.solution is None:
+        return StageOutcome(None, float("nan"), r)
+    return StageOutcome(stage.hosts(r.solution), float(stage.milp.objective @ r.solution), r)
+
+
+def served_by(build: Callable[[SiteData], StandardsModel], hosts: np.ndarray, keeps: list[tuple[str, float]],
+              sites: SiteData, coverage: Coverage, capacity: np.ndarray, options: SolveOptions) -> np.ndarray:
+    """Residents newly served per coverage pair under the plan.
+
+    Capacity-limited services: the allocation of the last stage's model over the plan's own pairs
+    (a small LP); the others: every resident the plan newly brings within reach.
+    """
+    within = coverage.covered_population(hosts) - coverage.baseline_population()
+    limited = np.array([np.isfinite(capacity[s]) for s, _g in coverage.pairs], dtype=bool)
+    if not limited.any():
+        return np.asarray(within)
+    name = keeps[-1][0]
+    model = stage_of(build(replace(sites, allowed=sites.allowed & hosts)), name, keeps[:-1])
+    r = solve(with_fixed(model, hosts), "highs", replace(options, time_limit_s=max(options.time_limit_s, 5.0),
+                                                          mip_gap=1e-9, warm_start=plan_start(model, hosts),
+                                                          isolate=False))
+    if r.solution is None:
+        return np.asarray(within)
+    z = np.clip(r.solution[model.milp.col_blocks["z"]], 0.0, 1.0)
+    from_model = np.asarray(model.rows.residents.T @ z).ravel()
+    out: np.ndarray = np.where(limited, np.minimum(from_model, within), within)
+    return out
+
+
+__all__ = ["StageOutcome", "served_by", "solve_stage", "stage_bound", "stage_gains", "stage_of"]
