@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from siting.data.scenario import DEFAULT_SCENARIO, load_scenario, scenario_json_schema
+from siting.data.scenario import DEFAULT_SCENARIO, Scenario, load_scenario, scenario_json_schema
 from siting.errors import SitingError
 
 if TYPE_CHECKING:
@@ -56,6 +56,9 @@ def run(
     target = out.resolve() if out is not None else output_folder(Path("out"), sc.name)
     check_replaceable(target)  # before solving, not after
     get_backend(solver or sc.solver.backend)  # a missing solver is named before the data is read
+    if sc.phases:
+        _run_phased(sc, target, solver)
+        return
     with console.status(f"Solving {escape(sc.name)}...") as status:
         result = run_scenario(sc, backend=solver,
                               progress=lambda line: status.update(f"Solving {escape(sc.name)}: {escape(line)}"))
@@ -111,6 +114,42 @@ def run(
     if cjk_font() is None:
         console.print("[yellow]note:[/yellow] no font with Chinese characters found: map.png labels are in English "
                       "(install one, e.g. Debian's fonts-noto-cjk)")
+    console.print(f"Report: {folder / 'report.html'}")
+
+
+def _run_phased(sc: Scenario, target: Path, solver: str | None) -> None:
+    """``siting run`` of a scenario with ``phases:``: the joint and the myopic plan, schedule.csv and the report."""
+    from siting.report import write_run_outputs
+    from siting.studies.analysis import RunAnalysis, street_segments
+    from siting.studies.phases import phase_gains, run_phased
+
+    with console.status(f"Planning {escape(sc.name)} in phases...") as status:
+        run = run_phased(sc, backend=solver,
+                         progress=lambda line: status.update(f"{escape(sc.name)}: {escape(line)}"))
+    with console.status("Writing the report..."):
+        folder = write_run_outputs(run.run_result(), target, RunAnalysis(streets=street_segments(run.prepared)),
+                                   phased=run)
+    j = run.joint
+    gap = "n/a" if j.gap == float("inf") else f"{100 * j.gap:.4f} %"
+    console.print(f"[bold]{escape(sc.name)}[/bold]: {j.phases.n_phases} phases, status [bold]{j.status.value}[/bold], "
+                  f"gap {gap}; {len(j.final.assignments)} services at {j.final.sites_used} sites, cost "
+                  f"{float(j.spend.sum()):,.0f} yuan")
+    table = Table("phase", "money (yuan)", "spent", "opened", "residents × services within reach",
+                  title="Phases (schedule.csv)")
+    for t, name in enumerate(j.phases.names):
+        cov = j.plans[t].coverage
+        table.add_row(escape(name), f"{j.money[t]:,.0f}", f"{j.spend[t]:,.0f}", str(int(j.schedule.opened(t).sum())),
+                      f"{cov['covered_after'].sum() / max(cov['population'].sum(), 1):.1%}")
+    console.print(table)
+    console.print("stages over time: " + "; ".join(f"{s.name} {s.status.value} ({s.objective:.4g}, gap {s.gap:.2%})"
+                                                   for s in j.stages))
+    gain = phase_gains(j, run.myopic)
+    if gain:
+        years = gain["coverage_years"]
+        console.print("against the myopic plan (each phase on its own): " + "; ".join(
+            f"{s['stage']} {s['gain']:+.4g}" for s in gain["stages"]) + f"; coverage-years {years['gain']:+,.0f}")
+    for note in (*run.prepared.walking.notes, *j.notes, *run.notes):
+        _print_note(note)
     console.print(f"Report: {folder / 'report.html'}")
 
 

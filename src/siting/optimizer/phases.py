@@ -107,6 +107,8 @@ class PhasedSolution:
         Seconds per step.
     notes
         What a planner should know (a stage skipped, the myopic plan kept...).
+    model
+        The phased model the solution belongs to.
     """
 
     schedule: Schedule
@@ -116,6 +118,7 @@ class PhasedSolution:
     values: dict[str, np.ndarray] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    model: PhasedModel | None = None
 
     @property
     def has_plan(self) -> bool:
@@ -211,9 +214,9 @@ def solve_stages(milp: MilpModel, objectives: dict[str, np.ndarray], main: str, 
 def _solution(model: PhasedModel, solution: np.ndarray | None, result: SolveResult,
               stages: tuple[StageFigures, ...], timings: dict[str, float], notes: list[str]) -> PhasedSolution:
     if solution is None:
-        return PhasedSolution(_empty_schedule(model), None, result, (), {}, timings, tuple(notes))
+        return PhasedSolution(_empty_schedule(model), None, result, (), {}, timings, tuple(notes), model)
     values = {name: model.stage_values(name, solution) for name in model.per_phase}
-    return PhasedSolution(model.schedule(solution), solution, result, stages, values, timings, tuple(notes))
+    return PhasedSolution(model.schedule(solution), solution, result, stages, values, timings, tuple(notes), model)
 
 
 def lexicographic_less(a: PhasedSolution, b: PhasedSolution, names: list[str]) -> bool:
@@ -267,7 +270,7 @@ def optimize_joint(problem: PhasedProblem, phases: PhaseRules, *, backend: str =
                            max(bound, head.objective), relative_gap(head.objective, max(bound, head.objective)),
                            result.solver, result.timings, f"{result.message}; {note}")
         return PhasedSolution(myopic.schedule, myopic.solution, kept, myopic.stages, myopic.values, timings,
-                              (*joint.notes, note))
+                              (*joint.notes, note), model)
     return joint
 
 
@@ -323,13 +326,13 @@ def optimize_myopic(problem: PhasedProblem, phases: PhaseRules, *, backend: str 
     return _solution(model, done, result, stages, {"total": time.perf_counter() - t0}, notes)
 
 
-def served_by_phase(problem: PhasedProblem, model: PhasedModel, solution: np.ndarray, coverage: Coverage,
-                    schedule: Schedule) -> list[np.ndarray] | None:
+def served_by_phase(problem: PhasedProblem, plan: PhasedSolution, coverage: Coverage) -> list[np.ndarray] | None:
     """Residents newly served per coverage pair in each phase, within capacity (standards models only).
 
-    ``None`` for models that do not count places (the covering model).
+    ``None`` for models that do not count places (the covering model), or without a plan.
     """
-    if problem.residents is None or problem.capacity_limited is None:
+    model, solution, schedule = plan.model, plan.solution, plan.schedule
+    if problem.residents is None or problem.capacity_limited is None or model is None or solution is None:
         return None
     base_within = coverage.baseline_population()
     out = []

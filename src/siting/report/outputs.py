@@ -31,6 +31,7 @@ from siting.report.maps import draw_plan_map
 
 if TYPE_CHECKING:
     from siting.studies.analysis import RunAnalysis
+    from siting.studies.phases import PhasedRun
 
 
 def json_number(x: float) -> float | None:
@@ -129,11 +130,15 @@ def summary_dict(run: RunResult) -> dict[str, Any]:
     }
 
 
-def write_run_outputs(run: RunResult, out: Path, analysis: RunAnalysis | None = None) -> Path:
+def write_run_outputs(run: RunResult, out: Path, analysis: RunAnalysis | None = None, *,
+                      phased: PhasedRun | None = None) -> Path:
     """Write summary.json, plan.csv, plan.gpkg, coverage.csv, compliance.csv, map.png and report.html.
 
     With an ``analysis``, also ranking.csv and alternatives.csv (ranked retrofit options),
     frontier.csv and frontier.png (coverage against budget), and their sections in the report.
+    With ``phased`` (a plan in phases; ``run`` is then its final plan), also schedule.csv and the
+    tables per phase (:mod:`siting.report.schedule`), the summary's ``phases`` section and the
+    report's phase section.
 
     Returns
     -------
@@ -149,13 +154,25 @@ def write_run_outputs(run: RunResult, out: Path, analysis: RunAnalysis | None = 
         _write_plan_gpkg(run, tmp / "plan.gpkg")
         draw_plan_map(run, tmp / "map.png")
         summary = summary_dict(run)
+        phase_section = None
+        if phased is not None:
+            from siting.report.schedule import map_plans, phased_context, write_phase_files
+
+            section, tables = write_phase_files(phased, tmp)
+            summary["phases"] = section
+            phase_section = (phased_context(section, tables["schedule"], tables["phase_coverage"],
+                                            tables.get("phase_coverage_myopic"), run.prepared.catalogue),
+                             map_plans(phased))
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
                                           encoding="utf-8")
         if analysis is not None:
             from siting.report.analysis_outputs import write_analysis_files
 
             write_analysis_files(run, analysis, tmp)
-        (tmp / "report.html").write_text(render_report(run, summary, tmp / "map.png", analysis), encoding="utf-8")
+        (tmp / "report.html").write_text(
+            render_report(run, summary, tmp / "map.png", analysis,
+                          phased=phase_section[0] if phase_section else None,
+                          map_plans=phase_section[1] if phase_section else None), encoding="utf-8")
     return out.resolve()
 
 
