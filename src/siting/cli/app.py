@@ -22,6 +22,8 @@ from siting.data.scenario import DEFAULT_SCENARIO, Scenario, load_scenario, scen
 from siting.errors import SitingError
 
 if TYPE_CHECKING:
+    from siting.city.files import City
+    from siting.execution import Executor
     from siting.studies.resolve import SolveOutcome, SolveTask
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -270,6 +272,9 @@ def batch(
     c = load_city(city)
     executor = Executor(scheduler)
     err_console.print(f"{c.scenario.name}: solving on {executor.describe()}")
+    if c.phased:
+        _batch_phased(c, executor, out, solver)
+        return
     with executor as ex, task_progress(err_console) as progress:
         result = run_batch(c, executor=ex, backend=solver, progress=progress)
     folder = write_batch_outputs(result, out or Path("out") / c.scenario.name)
@@ -284,6 +289,31 @@ def batch(
         p = plans.get(info.circle)
         table.add_row(info.circle, f"{info.population:,.0f}", str(info.n_sites),
                       f"{p.objective:,.0f}" if p else "0", f"{p.cost:,.0f}" if p else "0")
+    console.print(table)
+    for note in result.notes:
+        console.print(f"[yellow]note:[/yellow] {escape(note)}")
+    console.print(f"Report: {folder / 'report.html'}")
+
+
+def _batch_phased(c: City, executor: Executor, out: Path | None, solver: str | None) -> None:
+    """``siting batch`` of a "1+6+N" city in phases: every circle with its own money, schedule.csv, the report."""
+    from siting.city.phased import run_phased_city
+    from siting.cli.progress import task_progress
+    from siting.report.city_phased import write_phased_city_outputs
+
+    with executor as ex, task_progress(err_console) as progress:
+        result = run_phased_city(c, executor=ex, backend=solver, progress=progress)
+    folder = write_phased_city_outputs(result, out or Path("out") / c.scenario.name)
+    gap = "n/a" if result.gap == float("inf") else f"{100 * result.gap:.4f} %"
+    console.print(f"[bold]{escape(result.name)}[/bold]: {len(result.plans)} life circles in "
+                  f"{len(result.phase_names)} phases, status [bold]{result.status.value}[/bold], gap {gap}")
+    table = Table("circle", "theme", "from", *(f"spent {n}" for n in result.phase_names), "status",
+                  title="Life circles (schedule.csv)")
+    for p in result.plans:
+        s = p.setup
+        table.add_row(escape(p.circle), escape(s.theme_label.split(" ")[0] or "—") + (" · pilot" if s.pilot else ""),
+                      escape(result.phase_names[s.first_phase]), *(f"{v:,.0f}" for v in p.joint.spend),
+                      p.joint.status.value)
     console.print(table)
     for note in result.notes:
         console.print(f"[yellow]note:[/yellow] {escape(note)}")

@@ -274,6 +274,69 @@ def optimize_joint(problem: PhasedProblem, phases: PhaseRules, *, backend: str =
     return joint
 
 
+def myopic_step(problem: PhasedProblem, phases: PhaseRules, t: int, done: np.ndarray | None, *,
+                backend: str = "highs", options: SolveOptions | None = None,
+                time_limit_s: float | None = None) -> tuple[np.ndarray | None, SolveResult, list[str]]:
+    """Phase ``t`` of the myopic plan, the phases before fixed to ``done`` (see :func:`optimize_myopic`).
+
+    Parameters
+    ----------
+    problem, phases
+        The single-moment model and the phases.
+    t
+        The phase to plan (0-based).
+    done
+        The solution of phase ``t - 1``'s step (the columns of phases ``0..t-1``), ``None`` for ``t = 0``.
+    backend, options
+        Solver and its options.
+    time_limit_s
+        Seconds for this phase (default: the options' time limit).
+
+    Returns
+    -------
+    solution, result, notes
+        The columns of phases ``0..t`` (``None`` without a plan), the solve's figures and notes.
+    """
+    opts = options or SolveOptions()
+    T = phases.n_phases
+    step = problem.model(phases.first(t + 1), ends_plan=t == T - 1)
+    milp = step.milp
+    if done is not None:
+        milp = fix_columns(milp, done, slice(0, t * step.n_base))
+    own = {name: np.concatenate([np.zeros(t * step.n_base), c]) for name, c in step.per_phase.items()}
+    start = np.concatenate([done, done[(t - 1) * step.n_base:]]) if done is not None else None
+    limit = float(time_limit_s if time_limit_s is not None else opts.time_limit_s)
+    sol, r, _stages, notes = solve_stages(milp, own, problem.main, backend=backend, options=opts, start=start,
+                                          deadline=time.perf_counter() + max(limit, 0.1))
+    return sol, r, notes
+
+
+def myopic_solution(problem: PhasedProblem, phases: PhaseRules, steps: list[tuple[np.ndarray | None, SolveResult,
+                                                                                   list[str]]],
+                    seconds: float = float("nan")) -> PhasedSolution:
+    """The myopic plan from its phases' steps (:func:`myopic_step`, in order; the last may have failed)."""
+    model = problem.model(phases)
+    status, notes, messages = Status.OPTIMAL, [], []
+    for t, (sol, r, step_notes) in enumerate(steps):
+        messages.append(f"phase {phases.names[t]}: {r.status.value}")
+        notes += [f"phase {phases.names[t]}: {n}" for n in step_notes]
+        if sol is None:
+            why = "its requirements cannot hold" if r.status is Status.INFEASIBLE else r.status.value
+            notes.append(f"the myopic plan stops in phase {phases.names[t]} ({why})")
+            fail = SolveResult(r.status, None, float("nan"), float("nan"), float("inf"), r.solver,
+                               message="; ".join(messages + notes))
+            return _solution(model, None, fail, (), {"total": seconds}, notes)
+        status = worse(status, r.status)
+    done = steps[-1][0]
+    assert done is not None and len(steps) == phases.n_phases
+    stages = tuple(StageFigures(name, status, float(c @ done), float("nan"), float("nan"))
+                   for name, c in model.objectives.items())
+    head = next((s for s in stages if s.name == problem.main), stages[0])
+    result = SolveResult(status, done, head.objective, float("nan"), float("nan"), steps[-1][1].solver,
+                         message="; ".join(messages + notes))
+    return _solution(model, done, result, stages, {"total": seconds}, notes)
+
+
 def optimize_myopic(problem: PhasedProblem, phases: PhaseRules, *, backend: str = "highs",
                     options: SolveOptions | None = None) -> PhasedSolution:
     """The short-sighted plan: each phase optimised on its own, in order, given what is done before.
@@ -283,47 +346,22 @@ def optimize_myopic(problem: PhasedProblem, phases: PhaseRules, *, backend: str 
     requirements that hold by the end (sites per service, floors, forced sites) bind the last
     phase. Its figures over time (``stages``) are the joint objectives evaluated on its plan;
     their bounds are ``nan`` (a myopic plan proves nothing about the joint optimum), and its
-    status the worst of its phases' solves.
+    status the worst of its phases' solves. The phases share the options' time limit.
     """
     opts = options or SolveOptions()
     t0 = time.perf_counter()
     deadline = t0 + float(opts.time_limit_s)
     T = phases.n_phases
+    steps: list[tuple[np.ndarray | None, SolveResult, list[str]]] = []
     done: np.ndarray | None = None
-    status = Status.OPTIMAL
-    notes: list[str] = []
-    messages: list[str] = []
-    model = problem.model(phases)
-    last: SolveResult | None = None
     for t in range(T):  # phases, not data
-        step = problem.model(phases.first(t + 1), ends_plan=t == T - 1)
-        milp = step.milp
-        if done is not None:
-            milp = fix_columns(milp, done, slice(0, t * step.n_base))
-        own = {name: np.concatenate([np.zeros(t * step.n_base), c]) for name, c in step.per_phase.items()}
-        start = np.concatenate([done, done[(t - 1) * step.n_base:]]) if done is not None else None
         left = deadline - time.perf_counter()
-        sol, r, _st, step_notes = solve_stages(
-            milp, own, problem.main, backend=backend, options=opts, start=start,
-            deadline=time.perf_counter() + max(left / (T - t), 0.1))
-        last = r
-        messages.append(f"phase {phases.names[t]}: {r.status.value}")
-        notes += [f"phase {phases.names[t]}: {n}" for n in step_notes]
-        if sol is None:
-            why = "its requirements cannot hold" if r.status is Status.INFEASIBLE else r.status.value
-            notes.append(f"the myopic plan stops in phase {phases.names[t]} ({why})")
-            fail = SolveResult(r.status, None, float("nan"), float("nan"), float("inf"), r.solver,
-                               message="; ".join(messages + notes))
-            return _solution(model, None, fail, (), {"total": time.perf_counter() - t0}, notes)
-        status = worse(status, r.status)
-        done = sol
-    assert done is not None and last is not None
-    stages = tuple(StageFigures(name, status, float(c @ done), float("nan"), float("nan"))
-                   for name, c in model.objectives.items())
-    head = next((s for s in stages if s.name == problem.main), stages[0])
-    result = SolveResult(status, done, head.objective, float("nan"), float("nan"), last.solver,
-                         message="; ".join(messages + notes))
-    return _solution(model, done, result, stages, {"total": time.perf_counter() - t0}, notes)
+        steps.append(myopic_step(problem, phases, t, done, backend=backend, options=opts,
+                                 time_limit_s=max(left / (T - t), 0.1)))
+        done = steps[-1][0]
+        if done is None:
+            break
+    return myopic_solution(problem, phases, steps, time.perf_counter() - t0)
 
 
 def served_by_phase(problem: PhasedProblem, plan: PhasedSolution, coverage: Coverage) -> list[np.ndarray] | None:
@@ -344,5 +382,5 @@ def served_by_phase(problem: PhasedProblem, plan: PhasedSolution, coverage: Cove
     return out
 
 
-__all__ = ["PhasedSolution", "coverage_problem", "lexicographic_less", "optimize_joint", "optimize_myopic",
-           "served_by_phase", "solve_stages", "standards_problem", "worse"]
+__all__ = ["PhasedSolution", "coverage_problem", "lexicographic_less", "myopic_solution", "myopic_step",
+           "optimize_joint", "optimize_myopic", "served_by_phase", "solve_stages", "standards_problem", "worse"]

@@ -204,16 +204,28 @@ def solve_phased(prepared: Prepared, *, backend: str | None = None, myopic: bool
         When the solver fails or finds no plan in time.
     """
     scenario = prepared.scenario
-    origin = str(scenario.source or scenario.name)
     name = backend or scenario.solver.backend
     get_backend(name)
     phases = prepared.phases or PhaseRules.single(scenario.budget, len(prepared.district.sites))
     t0 = time.perf_counter()
     problem = phased_problem(prepared, phases)
     built = time.perf_counter() - t0
-    options = solver_options(scenario)
-    short = optimize_myopic(problem, phases, backend=name, options=options) if myopic else None
-    joint = optimize_joint(problem, phases, backend=name, options=options, myopic=short)
+    short = optimize_myopic(problem, phases, backend=name, options=solver_options(scenario)) if myopic else None
+    return conclude_phased(prepared, phases, problem, short, backend=name, model_s=built)
+
+
+def conclude_phased(prepared: Prepared, phases: PhaseRules, problem: PhasedProblem, short: PhasedSolution | None,
+                    *, backend: str, model_s: float = 0.0) -> PhasedOutcome:
+    """The joint plan, warm-started with the myopic plan ``short`` (when given), and both read as plans.
+
+    Raises
+    ------
+    InfeasibleError, SolverError, SitingError
+        As :func:`solve_phased`.
+    """
+    scenario = prepared.scenario
+    origin = str(scenario.source or scenario.name)
+    joint = optimize_joint(problem, phases, backend=backend, options=solver_options(scenario), myopic=short)
     if not joint.has_plan:
         r = joint.result
         if r.status is Status.INFEASIBLE:
@@ -225,7 +237,7 @@ def solve_phased(prepared: Prepared, *, backend: str | None = None, myopic: bool
                               f"(installed: {available_solvers()})")
         raise SitingError(f"{origin}: no plan in phases was found within solver.time_limit_s; raise the time limit "
                           f"or plan fewer phases")
-    joint = dataclasses.replace(joint, timings={**joint.timings, "model": built})
+    joint = dataclasses.replace(joint, timings={**joint.timings, "model": model_s})
     notes: list[str] = []
     if short is not None and not short.has_plan:
         notes.append("the myopic planner, phase by phase, finds no plan that meets every requirement by the last "
@@ -234,4 +246,5 @@ def solve_phased(prepared: Prepared, *, backend: str | None = None, myopic: bool
     return PhasedOutcome(read_phased(prepared, phases, problem, joint, "joint"), mine, tuple(notes))
 
 
-__all__ = ["PhasedOutcome", "PhasedPlan", "money_per_phase", "phased_problem", "read_phased", "solve_phased"]
+__all__ = ["PhasedOutcome", "PhasedPlan", "conclude_phased", "money_per_phase", "phased_problem", "read_phased",
+           "solve_phased"]

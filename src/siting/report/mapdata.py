@@ -36,6 +36,16 @@ def _latlon(tx: Transformer, xy: np.ndarray, digits: int = 6) -> list[list[float
     return out
 
 
+def lonlat_transformer(crs: str) -> Transformer:
+    """A transformer from the district's CRS to WGS84 longitude / latitude."""
+    return _lonlat(crs)
+
+
+def latlon(tx: Transformer, xy: np.ndarray, digits: int = 6) -> list[list[float]]:
+    """Points in the district's metres as ``[lat, lon]`` pairs, rounded (Leaflet's order)."""
+    return _latlon(tx, xy, digits)
+
+
 def coverage_shares(coverage: Coverage, hosts: np.ndarray | None) -> dict[str, np.ndarray]:
     """Per demand point, the share of services it reaches, per age group and for all ages.
 
@@ -180,4 +190,4 @@ def map_json(data: dict[str, Any]) -> str:
     return text
 
 
-__all__ = ["coverage_shares", "map_data", "map_json", "plan_layer"]
+__all__ = ["coverage_shares", "latlon", "lonlat_transformer", "map_data", "map_json", "plan_layer"]

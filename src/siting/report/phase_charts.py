@@ -79,7 +79,7 @@ def timeline_svg(schedule: pd.DataFrame, phases: Sequence[str], categories: Mapp
         colour = CLASS_COLOURS.get(categories.get(service, ""), "#5c5f66")
         title = f'{label}: {what}, from {phases[t0]}, {float(r["cost"]):,.0f} 元'
         if service:
-            out.append(f'<g class="bar" data-site="{escape(str(r["site_id"]))}" data-service="{escape(service)}" '
+            out.append(f'<g class="tl-bar" data-site="{escape(str(r["site_id"]))}" data-service="{escape(service)}" '
                        f'data-phase="{t0 + 1}"><rect x="{x0:.1f}" y="{y + 3}" width="{ml + pw - x0 - 4:.1f}" '
                        f'height="{row_h - 6}" rx="3" fill="{colour}" opacity="0.85"/>'
                        f'<title>{escape(title)}</title></g>')
