@@ -225,13 +225,8 @@ def test_joint_plan_is_never_below_the_myopic_one() -> None:
     assert sum(g > 1e-6 for g in gains) >= 3  # the comparison is not idle: foresight pays on some
 
 
-def test_myopic_plan_optimises_each_phase_given_the_one_before() -> None:
-    """Checked by brute force, phase by phase: each phase's new coverage is the best its money buys then."""
-    t = random_instance(5, m=3)
-    ph = dataclasses.replace(random_phases(5, 3), pilot=np.zeros(3, dtype=bool),
-                             first_phase=np.zeros(3, dtype=np.int64), min_conversions=np.zeros(3, dtype=np.int64),
-                             max_conversions=np.full(3, -1, dtype=np.int64))
-    myopic = optimize_myopic(coverage_problem(t.coverage, t.sites, t.rules, ph), ph, options=EXACT)
+def check_myopic(t: Tiny, ph: PhaseRules, schedule: Schedule) -> None:
+    """By brute force, phase by phase: each phase's new coverage is the best its money buys, given the one before."""
     m, S = t.sites.allowed.shape
     per_site = [site_options(t, j, ph.n_phases) for j in range(m)]
     done = Schedule(np.full(m, -1), np.full((m, S), -1))
@@ -251,9 +246,55 @@ def test_myopic_plan_optimises_each_phase_given_the_one_before() -> None:
                 continue
             if feasible(t, ph, site_phase, pair_phase):
                 best = max(best, new_coverage(t, pair_phase >= 0))
-        assert new_coverage(t, myopic.schedule.hosts(p)) == pytest.approx(best, abs=1e-6)
-        done = Schedule(np.where(myopic.schedule.site_phase <= p, myopic.schedule.site_phase, -1),
-                        np.where(myopic.schedule.pair_phase <= p, myopic.schedule.pair_phase, -1))
+        assert new_coverage(t, schedule.hosts(p)) == pytest.approx(best, abs=1e-6)
+        done = Schedule(np.where(schedule.site_phase <= p, schedule.site_phase, -1),
+                        np.where(schedule.pair_phase <= p, schedule.pair_phase, -1))
+
+
+def plain_phases(seed: int) -> PhaseRules:
+    """Random phases without pilots, first phases or conversions per phase (what every myopic planner takes)."""
+    return dataclasses.replace(random_phases(seed, 3), pilot=np.zeros(3, dtype=bool),
+                               first_phase=np.zeros(3, dtype=np.int64), min_conversions=np.zeros(3, dtype=np.int64),
+                               max_conversions=np.full(3, -1, dtype=np.int64))
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_myopic_plan_optimises_each_phase_given_the_one_before(seed: int) -> None:
+    t, ph = random_instance(seed, m=3), plain_phases(seed)
+    myopic = optimize_myopic(coverage_problem(t.coverage, t.sites, t.rules, ph), ph, options=EXACT)
+    check_myopic(t, ph, myopic.schedule)
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_myopic_plan_at_scale_over_what_is_left(seed: int) -> None:
+    """The same planner as a plan of one moment over what is left (residents reached, sites converted)."""
+    from siting.optimizer.phases_large import optimize_myopic_large
+
+    t, ph = random_instance(seed, m=3), plain_phases(seed)
+    myopic = optimize_myopic_large(t.coverage, t.sites, t.rules, ph, options=EXACT)
+    assert feasible(t, ph, myopic.schedule.site_phase, myopic.schedule.pair_phase)
+    check_myopic(t, ph, myopic.schedule)
+    assert myopic.result.objective == pytest.approx(schedule_value(t, ph, myopic.schedule.pair_phase), abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_relaxation_and_kernel_bracket_the_brute_force_optimum(seed: int) -> None:
+    """The method for large districts: its bound is never below the optimum, its plan a feasible schedule below it."""
+    from siting.optimizer.phases_large import optimize_joint_large
+
+    t = random_instance(seed)
+    ph = dataclasses.replace(random_phases(seed, 3), min_conversions=np.zeros(3, dtype=np.int64))
+    truth = brute_force(t, ph)
+    large = optimize_joint_large(t.coverage, t.sites, t.rules, ph, options=EXACT)
+    if not np.isfinite(truth):
+        assert not large.has_plan
+        return
+    assert large.has_plan
+    assert feasible(t, ph, large.schedule.site_phase, large.schedule.pair_phase)
+    value = schedule_value(t, ph, large.schedule.pair_phase)
+    assert large.result.objective == pytest.approx(value, abs=1e-6)
+    assert value <= truth + 1e-6 <= large.result.bound + 2e-6
+    assert large.result.gap == pytest.approx((large.result.bound - value) / value if value else large.result.gap)
 
 
 def test_standards_first_over_time_against_brute_force() -> None:

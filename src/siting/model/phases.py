@@ -140,6 +140,8 @@ class PhasedModel:
         phase's coverage-years, summed.
     per_phase
         Stage name → objective of one phase's columns (unweighted), to read each phase's value.
+    base
+        The single-moment model it expands.
     """
 
     milp: MilpModel
@@ -152,6 +154,7 @@ class PhasedModel:
     n_services: int
     objectives: dict[str, np.ndarray] = field(default_factory=dict)
     per_phase: dict[str, np.ndarray] = field(default_factory=dict)
+    base: MilpModel | None = None
 
     @property
     def n_phases(self) -> int:
@@ -177,6 +180,28 @@ class PhasedModel:
             pair[self.x_site[on], self.x_service[on]] = t
             site[solution[self.block("y", t)] > 0.5] = t
         return Schedule(site, pair)
+
+    def solution_of(self, schedule: Schedule) -> np.ndarray:
+        """The column values of a schedule, for a covering model (columns ``x``, ``y`` and rows ``z ≤ Σ x``).
+
+        Raises
+        ------
+        ValueError
+            For a model with other columns (allocations, presence), whose values a schedule does
+            not fix.
+        """
+        base = self.base
+        if base is None or set(self.base_blocks) != {"x", "y", "z"} or "cover" not in base.row_blocks:
+            raise ValueError("solution_of reads covering models only (columns x, y, z)")
+        cover = -base.A[base.row_blocks["cover"]][:, self.base_blocks["x"]]
+        out = np.zeros(self.milp.n_cols)
+        pair = schedule.pair_phase[self.x_site, self.x_service]
+        for t in range(self.n_phases):  # phases, not data
+            x = ((pair >= 0) & (pair <= t)).astype(float)
+            out[self.block("x", t)] = x
+            out[self.block("y", t)] = ((schedule.site_phase >= 0) & (schedule.site_phase <= t)).astype(float)
+            out[self.block("z", t)] = np.minimum(np.asarray(cover @ x).ravel(), 1.0)
+        return out
 
     def stage_values(self, name: str, solution: np.ndarray) -> np.ndarray:
         """The value of stage ``name`` in each phase (unweighted)."""
@@ -297,7 +322,7 @@ def expand_over_phases(base: MilpModel, phases: PhaseRules, *, x_site: np.ndarra
     weighted = {name: np.concatenate([w * np.asarray(c, dtype=float) for w in phases.weight])
                 for name, c in objectives.items()}
     return PhasedModel(milp, dict(blocks), n, phases, np.asarray(x_site), np.asarray(x_service), n_sites, n_services,
-                       weighted, {k: np.asarray(v, dtype=float) for k, v in objectives.items()})
+                       weighted, {k: np.asarray(v, dtype=float) for k, v in objectives.items()}, base)
 
 
 @dataclass(frozen=True)

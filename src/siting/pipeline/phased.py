@@ -30,11 +30,15 @@ from siting.optimizer.phases import (
     served_by_phase,
     standards_problem,
 )
+from siting.optimizer.phases_large import optimize_joint_large, optimize_myopic_large
 from siting.pipeline.plan import Plan, make_plan
 from siting.pipeline.prepare import Prepared
 from siting.pipeline.solve import solver_options
 from siting.solvers import SolveResult, Status, available_solvers, get_backend
 from siting.solvers.base import StageFigures
+
+#: A covering model over the phases larger than this many nonzeros is solved by relaxation and kernel.
+LARGE_NONZEROS = 600_000
 
 
 @dataclass(frozen=True)
@@ -210,13 +214,34 @@ def solve_phased(prepared: Prepared, *, backend: str | None = None, myopic: bool
     t0 = time.perf_counter()
     problem = phased_problem(prepared, phases)
     built = time.perf_counter() - t0
-    short = optimize_myopic(problem, phases, backend=name, options=solver_options(scenario)) if myopic else None
+    options = solver_options(scenario)
+    if is_large(problem, phases, name):  # coverage over time by relaxation and kernel
+        sites = SiteData.of(prepared.district.sites)
+        limited = bool(phases.min_conversions.any() or (phases.max_conversions >= 0).any())
+        short = None
+        if myopic:
+            short = optimize_myopic(problem, phases, backend=name, options=options) if limited else \
+                optimize_myopic_large(prepared.coverage, sites, prepared.rules, phases, backend=name, options=options)
+        joint = optimize_joint_large(prepared.coverage, sites, prepared.rules, phases, backend=name, options=options,
+                                     myopic=short)
+        return conclude_phased(prepared, phases, problem, short, backend=name, model_s=built, joint=joint)
+    short = optimize_myopic(problem, phases, backend=name, options=options) if myopic else None
     return conclude_phased(prepared, phases, problem, short, backend=name, model_s=built)
 
 
+def is_large(problem: PhasedProblem, phases: PhaseRules, backend: str) -> bool:
+    """Whether the coverage objective over these phases goes by relaxation and kernel
+    (:mod:`siting.optimizer.phases_large`): a covering model of more than :data:`LARGE_NONZEROS` over the phases,
+    on HiGHS."""
+    return (problem.residents is None and backend == "highs"
+            and int(problem.base.A.nnz) * phases.n_phases > LARGE_NONZEROS)
+
+
 def conclude_phased(prepared: Prepared, phases: PhaseRules, problem: PhasedProblem, short: PhasedSolution | None,
-                    *, backend: str, model_s: float = 0.0) -> PhasedOutcome:
+                    *, backend: str, model_s: float = 0.0, joint: PhasedSolution | None = None) -> PhasedOutcome:
     """The joint plan, warm-started with the myopic plan ``short`` (when given), and both read as plans.
+
+    ``joint``, when given, is the joint plan already solved (by relaxation and kernel).
 
     Raises
     ------
@@ -225,7 +250,8 @@ def conclude_phased(prepared: Prepared, phases: PhaseRules, problem: PhasedProbl
     """
     scenario = prepared.scenario
     origin = str(scenario.source or scenario.name)
-    joint = optimize_joint(problem, phases, backend=backend, options=solver_options(scenario), myopic=short)
+    if joint is None:
+        joint = optimize_joint(problem, phases, backend=backend, options=solver_options(scenario), myopic=short)
     if not joint.has_plan:
         r = joint.result
         if r.status is Status.INFEASIBLE:
@@ -246,5 +272,5 @@ def conclude_phased(prepared: Prepared, phases: PhaseRules, problem: PhasedProbl
     return PhasedOutcome(read_phased(prepared, phases, problem, joint, "joint"), mine, tuple(notes))
 
 
-__all__ = ["PhasedOutcome", "PhasedPlan", "conclude_phased", "money_per_phase", "phased_problem", "read_phased",
-           "solve_phased"]
+__all__ = ["LARGE_NONZEROS", "PhasedOutcome", "PhasedPlan", "conclude_phased", "is_large", "money_per_phase",
+           "phased_problem", "read_phased", "solve_phased"]
