@@ -198,3 +198,17 @@ def test_a_city_of_its_own_themes(tmp_path: Path) -> None:
         if p.circle in ("C1", "C3"):
             assert p.setup.theme_label == "智慧 smart"
             assert "health_station" in set(p.joint.final.assignments["service"])
+
+
+def test_the_pricing_batch_report_has_the_interactive_map_with_its_circles(tmp_path: Path) -> None:
+    path = write_city(tmp_path / "city")
+    out = tmp_path / "out"
+    proc = siting("batch", str(path), "--out", str(out), "--scheduler", "sync")
+    assert proc.returncode == 0, proc.stderr
+    html = (out / "report.html").read_text(encoding="utf-8")
+    data = json.loads(html.split('id="siting-map-data">', 1)[1].split("</script>", 1)[0])
+    assert [c["name"] for c in data["circles"]] == ["C1", "C2", "C3"]
+    plan = pd.read_csv(out / "plan.csv")
+    assert {s["id"] for s in data["plans"][0]["sites"]} == set(plan["site_id"])
+    assert len(data["demand"]["before"]) == len(data["demand"]["id"]) == len(pd.read_csv(path.parent / "demand.csv"))
+    assert "leaflet" in html.lower() and 'id="map"' in html

@@ -14,22 +14,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from siting.data.scenario import DEFAULT_SCENARIO, Scenario, load_scenario, scenario_json_schema
+from siting.cli.console import console, err_console, print_note
+from siting.data.scenario import DEFAULT_SCENARIO, load_scenario, scenario_json_schema
 from siting.errors import SitingError
 
 if TYPE_CHECKING:
-    from siting.city.files import City
-    from siting.execution import Executor
     from siting.studies.resolve import SolveOutcome, SolveTask
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Plan 15-minute community life circles: which idle building becomes which service.")
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)
 
 ScenarioArg = Annotated[Path | None, typer.Argument(help="Scenario YAML (default: the Jiangbei demo)")]
 SchedulerOpt = Annotated[str | None, typer.Option(
@@ -59,7 +55,9 @@ def run(
     check_replaceable(target)  # before solving, not after
     get_backend(solver or sc.solver.backend)  # a missing solver is named before the data is read
     if sc.phases:
-        _run_phased(sc, target, solver)
+        from siting.cli.phased import run_phased_command
+
+        run_phased_command(sc, target, solver)
         return
     with console.status(f"Solving {escape(sc.name)}...") as status:
         result = run_scenario(sc, backend=solver,
@@ -110,58 +108,13 @@ def run(
                         f"{r.cost:,.0f}", f"{r.marginal_value:,.4g}", "–" if robust != robust else f"{robust:.0%}")
         console.print(top)
     for note in result.prepared.walking.notes:
-        _print_note(note)
+        print_note(note)
     from siting.report.maps import cjk_font
 
     if cjk_font() is None:
         console.print("[yellow]note:[/yellow] no font with Chinese characters found: map.png labels are in English "
                       "(install one, e.g. Debian's fonts-noto-cjk)")
     console.print(f"Report: {folder / 'report.html'}")
-
-
-def _run_phased(sc: Scenario, target: Path, solver: str | None) -> None:
-    """``siting run`` of a scenario with ``phases:``: the joint and the myopic plan, schedule.csv and the report."""
-    from siting.report import write_run_outputs
-    from siting.studies.analysis import RunAnalysis, street_segments
-    from siting.studies.phases import phase_gains, run_phased
-
-    with console.status(f"Planning {escape(sc.name)} in phases...") as status:
-        run = run_phased(sc, backend=solver,
-                         progress=lambda line: status.update(f"{escape(sc.name)}: {escape(line)}"))
-    with console.status("Writing the report..."):
-        folder = write_run_outputs(run.run_result(), target, RunAnalysis(streets=street_segments(run.prepared)),
-                                   phased=run)
-    j = run.joint
-    gap = "n/a" if j.gap == float("inf") else f"{100 * j.gap:.4f} %"
-    console.print(f"[bold]{escape(sc.name)}[/bold]: {j.phases.n_phases} phases, status [bold]{j.status.value}[/bold], "
-                  f"gap {gap}; {len(j.final.assignments)} services at {j.final.sites_used} sites, cost "
-                  f"{float(j.spend.sum()):,.0f} yuan")
-    table = Table("phase", "money (yuan)", "spent", "opened", "residents × services within reach",
-                  title="Phases (schedule.csv)")
-    for t, name in enumerate(j.phases.names):
-        cov = j.plans[t].coverage
-        table.add_row(escape(name), f"{j.money[t]:,.0f}", f"{j.spend[t]:,.0f}", str(int(j.schedule.opened(t).sum())),
-                      f"{cov['covered_after'].sum() / max(cov['population'].sum(), 1):.1%}")
-    console.print(table)
-    console.print("stages over time: " + "; ".join(f"{s.name} {s.status.value} ({s.objective:.4g}, gap {s.gap:.2%})"
-                                                   for s in j.stages))
-    gain = phase_gains(j, run.myopic)
-    if gain:
-        years = gain["coverage_years"]
-        console.print("against the myopic plan (each phase on its own): " + "; ".join(
-            f"{s['stage']} {s['gain']:+.4g}" for s in gain["stages"]) + f"; coverage-years {years['gain']:+,.0f}")
-    for note in (*run.prepared.walking.notes, *j.notes, *run.notes):
-        _print_note(note)
-    console.print(f"Report: {folder / 'report.html'}")
-
-
-def _print_note(note: str, indent: str = "") -> None:
-    """A note of the data or the walking stage; a warning (the budget converts nothing) stands out."""
-    if note.startswith("warning: "):
-        console.print(f"{indent}[bold yellow]warning:[/bold yellow] {escape(note[len('warning: '):])}",
-                      highlight=False)
-    else:
-        console.print(f"{indent}[yellow]note:[/yellow] {escape(note)}", highlight=False)
 
 
 def _solve_with_progress(tasks: Sequence[SolveTask], what: str,
@@ -229,7 +182,7 @@ def validate(scenarios: Annotated[list[Path], typer.Argument(help="Scenario YAML
         console.print(f"[green]✓[/green] {escape(str(path))}: {len(d.demand)} demand points, {len(d.sites)} sites, "
                       f"{len(d.existing)} existing facilities, {len(d.service_keys)} services", highlight=False)
         for note in prepared.walking.notes:
-            _print_note(note, "  ")
+            print_note(note, "  ")
     if failed:
         raise typer.Exit(2)
 
@@ -273,7 +226,9 @@ def batch(
     executor = Executor(scheduler)
     err_console.print(f"{c.scenario.name}: solving on {executor.describe()}")
     if c.phased:
-        _batch_phased(c, executor, out, solver)
+        from siting.cli.phased import batch_phased_command
+
+        batch_phased_command(c, executor, out, solver)
         return
     with executor as ex, task_progress(err_console) as progress:
         result = run_batch(c, executor=ex, backend=solver, progress=progress)
@@ -289,31 +244,6 @@ def batch(
         p = plans.get(info.circle)
         table.add_row(info.circle, f"{info.population:,.0f}", str(info.n_sites),
                       f"{p.objective:,.0f}" if p else "0", f"{p.cost:,.0f}" if p else "0")
-    console.print(table)
-    for note in result.notes:
-        console.print(f"[yellow]note:[/yellow] {escape(note)}")
-    console.print(f"Report: {folder / 'report.html'}")
-
-
-def _batch_phased(c: City, executor: Executor, out: Path | None, solver: str | None) -> None:
-    """``siting batch`` of a "1+6+N" city in phases: every circle with its own money, schedule.csv, the report."""
-    from siting.city.phased import run_phased_city
-    from siting.cli.progress import task_progress
-    from siting.report.city_phased import write_phased_city_outputs
-
-    with executor as ex, task_progress(err_console) as progress:
-        result = run_phased_city(c, executor=ex, backend=solver, progress=progress)
-    folder = write_phased_city_outputs(result, out or Path("out") / c.scenario.name)
-    gap = "n/a" if result.gap == float("inf") else f"{100 * result.gap:.4f} %"
-    console.print(f"[bold]{escape(result.name)}[/bold]: {len(result.plans)} life circles in "
-                  f"{len(result.phase_names)} phases, status [bold]{result.status.value}[/bold], gap {gap}")
-    table = Table("circle", "theme", "from", *(f"spent {n}" for n in result.phase_names), "status",
-                  title="Life circles (schedule.csv)")
-    for p in result.plans:
-        s = p.setup
-        table.add_row(escape(p.circle), escape(s.theme_label.split(" ")[0] or "—") + (" · pilot" if s.pilot else ""),
-                      escape(result.phase_names[s.first_phase]), *(f"{v:,.0f}" for v in p.joint.spend),
-                      p.joint.status.value)
     console.print(table)
     for note in result.notes:
         console.print(f"[yellow]note:[/yellow] {escape(note)}")
@@ -430,7 +360,7 @@ def compare(
     for p in prepared:
         for note in p.walking.notes:
             if note.startswith("warning: "):
-                _print_note(note)
+                print_note(note)
     for d in comparison.differences.to_dict(orient="records"):
         a, b = escape(str(d["scenario_a"])), escape(str(d["scenario_b"]))
         console.print(f"{a} vs {b}: Jaccard (sites) {float(d['jaccard_sites']):.2f}; "
@@ -512,7 +442,7 @@ def sweep(
     origin = str(sc.source or sc.name)
     for text in dict.fromkeys(w for t in tasks if (w := budget_warning(origin, t.prepared.catalogue,
                                                                         t.prepared.district, t.prepared.rules))):
-        _print_note(text)
+        print_note(text)
     console.print(f"Solved {len(todo)} of {len(tasks)} variants"
                   + (f" ({len(start.done)} taken from the interrupted sweep)" if start.done else ""))
     console.print(f"Report: {folder / 'report.html'}")
