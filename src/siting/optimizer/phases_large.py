@@ -13,7 +13,9 @@ bounds the best plan in phases from above. :func:`optimize_joint_large`:
    (the compact instance, its reductions, the heuristics, the Benders LP bound and the kernel
    search of the single-moment optimizer), money ``C_t``, sites not yet allowed left out,
    pilots converted, the requirements that hold by the end on the last phase only; each
-   warm-started with the plan of the phase before;
+   warm-started with the plan of the phase before, each aiming at a quarter of the gap target,
+   the time (:data:`RELAXATION_SHARE` of the limit) shared in proportion to ``C_t`` (more money,
+   more sites in play), what a phase leaves unused going to the next;
 2. solves the phased model exactly (:func:`siting.optimizer.phases.optimize_joint`) over the
    *kernel*: the (site, service) pairs any of those plans uses, a small model;
 3. reports the kernel's plan against the bound of step 1.
@@ -85,9 +87,12 @@ def optimize_joint_large(coverage: Coverage, sites: SiteData, rules: PlanningRul
     bounds = np.zeros(T)
     start: np.ndarray | None = None
     timings: dict[str, float] = {}
+    money = np.cumsum(phases.budget)
+    shares = money / money.sum() if money.sum() > 0 else np.full(T, 1.0 / T)  # more money, a larger model
+    relax_end = deadline - (1 - RELAXATION_SHARE) * (deadline - t0)
     for t in range(T):  # phases, not data
-        share = RELAXATION_SHARE * (deadline - t0) / T
-        budget_s = min(share, _left(deadline - (1 - RELAXATION_SHARE) * (deadline - t0)))
+        left_share = shares[t] / shares[t:].sum()  # what earlier phases left unused goes to later ones
+        budget_s = left_share * _left(relax_end)
         ts = time.perf_counter()
         sol = optimize_covering(coverage, sites, relaxed_rules(rules, phases, t), backend=backend,
                                 options=dataclasses.replace(opts, time_limit_s=max(budget_s, 0.5),
