@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from siting.city.batch import raise_failures
 from siting.city.circle import circle_task
 from siting.city.files import Circles, City, split_city
 from siting.city.phased_circle import (
@@ -36,7 +36,7 @@ from siting.data.district import District, load_district
 from siting.data.overrides import apply_overrides
 from siting.data.phases import Phase, phase_budgets, phase_weights
 from siting.errors import ScenarioError, SitingError, ValidationErrors
-from siting.execution import Executor, ProgressCallback, Shared, Task, TaskResult, executor_for
+from siting.execution import Executor, ProgressCallback, Shared, Task, executor_for
 from siting.model.rules import PlanningRules, SiteData, pair_costs
 from siting.optimizer.phases import worse
 from siting.pipeline import catalogue_for, planning_rules
@@ -85,18 +85,6 @@ class PhasedCityResult:
     def name(self) -> str:
         """The city's name."""
         return self.city.scenario.name
-
-
-def _raise_failures(results: Sequence[TaskResult], what: str) -> None:
-    failed = [r for r in results if not r.ok]
-    if not failed:
-        return
-    problems = [str(r.error) if str(r.error).startswith("life circle") else f"life circle {r.key}: {r.error}"
-                for r in failed]
-    if all(r.user_error for r in failed):
-        raise ValidationErrors(problems) if len(problems) > 1 else SitingError(f"{what}: {problems[0]}")
-    detail = "\n".join(f"{p}\n{r.traceback}" for p, r in zip(problems, failed, strict=True))
-    raise RuntimeError(f"{what} failed for {len(failed)} circle(s):\n{detail}")
 
 
 def city_phases(city: City) -> list[Phase]:
@@ -285,7 +273,7 @@ def run_phased_city(city: City, *, scheduler: str | None = None, executor: Execu
         prepared = ex.run([Task(k, prepare_phased_circle, (task, setup, backend))
                            for k, (task, setup) in zip(keys, tasks, strict=True)], keep=True,
                           label="preparing the life circles", progress=progress)
-        _raise_failures(prepared, "preparing the life circles")
+        raise_failures(prepared, "preparing the life circles")
         handles: list[Shared] = [r.value for r in prepared]
         timings["prepare"] = time.perf_counter() - t
         t = time.perf_counter()
@@ -295,7 +283,7 @@ def run_phased_city(city: City, *, scheduler: str | None = None, executor: Execu
             results = ex.run([Task(keys[i], myopic_circle_phase, (handles[i], p,
                                                                   steps[i][-1].solution if p else None))
                               for i in todo], label=f"myopic plan, phase {phase.name}", progress=progress)
-            _raise_failures(results, f"the myopic plan's phase {phase.name}")
+            raise_failures(results, f"the myopic plan's phase {phase.name}")
             for i, r in zip(todo, results, strict=True):
                 steps[i].append(r.value)
         timings["myopic"] = time.perf_counter() - t
@@ -303,7 +291,7 @@ def run_phased_city(city: City, *, scheduler: str | None = None, executor: Execu
         finished = ex.run([Task(k, finish_phased_circle, (h, s)) for k, h, s in zip(keys, handles, steps,
                                                                                      strict=True)],
                           label="joint plans of the life circles", progress=progress)
-        _raise_failures(finished, "the joint plans of the life circles")
+        raise_failures(finished, "the joint plans of the life circles")
         plans: tuple[CirclePhased, ...] = tuple(r.value for r in finished)
         timings["joint"] = time.perf_counter() - t
     finally:

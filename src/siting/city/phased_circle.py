@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 
 from siting.city.circle import CircleTask, _network, needs_covered
-from siting.errors import SitingError
 from siting.model.phases import PhasedProblem, PhaseRules
 from siting.optimizer.phases import myopic_solution, myopic_step
 from siting.pipeline import Prepared, prepare_district, solver_options
@@ -156,15 +155,12 @@ def finish_phased_circle(circle: PhasedCircle, steps: list[MyopicStep]) -> Circl
     Raises
     ------
     SitingError
-        When the circle's requirements cannot hold in its phases (naming the circle).
+        When the circle's requirements cannot hold in its phases (the batch names the circle).
     """
     p, phases = circle.prepared, circle.phases
     short = myopic_solution(circle.problem, phases, [(s.solution, s.result, s.notes) for s in steps],
                             sum(s.seconds for s in steps))
-    try:
-        outcome = conclude_phased(p, phases, circle.problem, short, backend=circle.backend)
-    except SitingError as e:
-        raise type(e)(f"life circle {circle.setup.circle}: {e}") from None
+    outcome = conclude_phased(p, phases, circle.problem, short, backend=circle.backend)
     name = circle.setup.circle
     joint, myopic = outcome.joint, outcome.myopic
     d, cov, cat, rules = p.district, p.coverage, p.catalogue, p.rules

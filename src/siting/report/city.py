@@ -23,7 +23,7 @@ from siting.report.city_map import city_map_payload, site_layer
 from siting.report.csv_out import write_csv
 from siting.report.html import assets
 from siting.report.mapdata import map_json
-from siting.report.outputs import json_number
+from siting.report.numbers import json_number
 
 
 def _env() -> Environment:

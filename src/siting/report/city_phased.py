@@ -40,7 +40,8 @@ from siting.report.city_map import city_map_payload, site_layer
 from siting.report.csv_out import write_csv
 from siting.report.html import assets
 from siting.report.mapdata import map_json
-from siting.report.schedule import json_number, phase_table, phased_context, stage_rows
+from siting.report.numbers import json_number
+from siting.report.schedule import phase_table, phased_context, stage_rows
 from siting.solvers import Status
 from siting.solvers.base import StageFigures, relative_gap
 from siting.studies.phases import phase_gains

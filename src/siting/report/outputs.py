@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from siting.files import sha256_file
@@ -28,15 +27,11 @@ from siting.report.atomic import atomic_output_dir
 from siting.report.csv_out import write_csv
 from siting.report.html import render_report
 from siting.report.maps import draw_plan_map
+from siting.report.numbers import json_number
 
 if TYPE_CHECKING:
     from siting.studies.analysis import RunAnalysis
     from siting.studies.phases import PhasedRun
-
-
-def json_number(x: float) -> float | None:
-    """A float for JSON: rounded to 6 decimals, ``None`` where not finite."""
-    return None if not np.isfinite(x) else round(float(x), 6)
 
 
 def walking_time_summary(plan: Plan) -> dict[str, Any] | None:

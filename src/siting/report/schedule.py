@@ -35,15 +35,10 @@ from siting.pipeline.schedule import (
     schedule_table,
 )
 from siting.report.csv_out import write_csv
+from siting.report.numbers import json_number
 from siting.report.phase_charts import coverage_by_phase_svg, shares_by_phase, timeline_svg
 from siting.solvers.base import StageFigures
 from siting.studies.phases import PhasedRun, phase_gains
-
-
-def json_number(x: float) -> float | None:
-    """A float for JSON: rounded to 6 decimals, ``None`` where not finite."""
-    return None if not np.isfinite(x) else round(float(x), 6)
-
 
 MEANING = ("a plan in phases: each phase has its money (its budget and, where carry_over holds, what the phase "
            "before left unspent); a conversion, once done, stays and serves from its phase on. The joint plan "
@@ -174,5 +169,5 @@ def map_plans(run: PhasedRun) -> list[tuple[str, Any]]:
     return layers
 
 
-__all__ = ["json_number", "map_plans", "phase_table", "phased_context", "phased_tables", "phases_summary",
+__all__ = ["map_plans", "phase_table", "phased_context", "phased_tables", "phases_summary",
            "write_phase_files"]
