@@ -147,7 +147,8 @@ class BatchResult:
         return self.city.scenario.name
 
 
-def _raise_failures(results: Sequence[TaskResult], what: str) -> None:
+def raise_failures(results: Sequence[TaskResult], what: str) -> None:
+    """Raise for the circles whose tasks failed: their user mistakes listed, or a bug with its tracebacks."""
     failed = [r for r in results if not r.ok]
     if not failed:
         return
@@ -247,7 +248,7 @@ class _Search:
 
     def _run(self, tasks: list[Task], label: str) -> list[PricedSolve]:
         results = self.executor.run(tasks, label=label, progress=self.progress)
-        _raise_failures(results, label)
+        raise_failures(results, label)
         return [r.value for r in results]
 
     def solve(self, price: float) -> PriceRound:
@@ -367,11 +368,11 @@ def run_batch(city: City, *, scheduler: str | None = None, executor: Executor | 
         t = time.perf_counter()
         prepared = ex.run([Task(k.circle, prepare_circle, (k, backend)) for k in tasks], keep=True,
                           label="preparing life circles", progress=progress)
-        _raise_failures(prepared, "preparing the life circles")
+        raise_failures(prepared, "preparing the life circles")
         handles: list[Shared] = [r.value for r in prepared]
         infos_res = ex.run([Task(k.circle, circle_info, (h,)) for k, h in zip(tasks, handles, strict=True)],
                            label="summarising life circles", progress=progress)
-        _raise_failures(infos_res, "summarising the life circles")
+        raise_failures(infos_res, "summarising the life circles")
         infos: tuple[CircleInfo, ...] = tuple(r.value for r in infos_res)
         timings["prepare"] = time.perf_counter() - t
         t = time.perf_counter()
@@ -394,7 +395,7 @@ def run_batch(city: City, *, scheduler: str | None = None, executor: Executor | 
                                  else (h, np.zeros((infos[i].n_sites, n_services), dtype=bool), float("nan")))
                             for i, (k, h) in enumerate(zip(tasks, handles, strict=True))],
                            label="writing up the circles' plans", progress=progress)
-        _raise_failures(described, "describing the circles' plans")
+        raise_failures(described, "describing the circles' plans")
         plans: tuple[CirclePlan, ...] = tuple(r.value for r in described)
         timings["describe"] = time.perf_counter() - t
     finally:
@@ -410,5 +411,5 @@ def run_batch(city: City, *, scheduler: str | None = None, executor: Executor | 
                        status, budget, cost, ex.describe(), timings, tuple(notes))
 
 
-__all__ = ["BatchResult", "PriceRound", "best_combination", "run_batch", "search_price"]
+__all__ = ["BatchResult", "PriceRound", "best_combination", "raise_failures", "run_batch", "search_price"]
 

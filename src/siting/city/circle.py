@@ -141,6 +141,8 @@ class CirclePlan:
     demand_share
         Per residential building of the circle, the share of its service needs covered after
         the plan (population weighted), for maps.
+    demand_share_before
+        The same before the plan (existing facilities only).
     """
 
     circle: str
@@ -151,6 +153,7 @@ class CirclePlan:
     assignments: pd.DataFrame
     coverage: pd.DataFrame
     demand_share: np.ndarray
+    demand_share_before: np.ndarray | None = None
 
 
 def _take_sites(sites: Sites, rows: np.ndarray) -> Sites:
@@ -259,15 +262,23 @@ def describe_circle(model: CircleModel, hosts: np.ndarray, price: float) -> Circ
     assignments.insert(0, "circle", model.circle)
     table = coverage_table(hosts, coverage, catalogue)
     table.insert(0, "circle", model.circle)
+    return CirclePlan(model.circle, price, hosts, plan_cost(hosts, SiteData.of(sites), rules),
+                      weighted_new_coverage(hosts, coverage, rules), assignments, table, needs_covered(coverage, hosts),
+                      needs_covered(coverage, None))
+
+
+def needs_covered(coverage: Coverage, hosts: np.ndarray | None) -> np.ndarray:
+    """Per residential building, the share of its residents' service needs within reach (population weighted);
+    ``hosts=None``: before any plan."""
     num = np.zeros(coverage.n_demand)
     den = np.zeros(coverage.n_demand)
-    for (_s, g), cov in zip(coverage.pairs, coverage.covered(hosts), strict=True):
+    covered = list(coverage.baseline) if hosts is None else coverage.covered(hosts)
+    for (_s, g), cov in zip(coverage.pairs, covered, strict=True):
         num += coverage.population[:, g] * cov
         den += coverage.population[:, g]
-    share = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
-    return CirclePlan(model.circle, price, hosts, plan_cost(hosts, SiteData.of(sites), rules),
-                      weighted_new_coverage(hosts, coverage, rules), assignments, table, share)
+    out: np.ndarray = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+    return out
 
 
 __all__ = ["CircleInfo", "CircleModel", "CirclePlan", "CircleTask", "PricedSolve", "circle_info", "circle_task",
-           "describe_circle", "prepare_circle", "solve_circle", "top_up_circle"]
+           "describe_circle", "needs_covered", "prepare_circle", "solve_circle", "top_up_circle"]

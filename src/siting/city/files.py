@@ -16,6 +16,10 @@ A city file is a scenario file (same fields, ``extends:`` works) with two more s
       gap: 0.005                      # stop the price search at this relative gap
       max_rounds: 25                  # at most this many rounds of circle solves
 
+A city file with ``phases:``, ``circles.settings`` (a theme, money and phase per circle) or
+``themes:`` is a "1+6+N" city planned in phases (:mod:`siting.city.themes`,
+:mod:`siting.city.phased`): each circle plans with its own money, and ``pricing`` is not used.
+
 Paths under ``circles`` are relative to the city file. Without ``boundaries``, residential
 buildings are grouped by a population-weighted k-means of their coordinates (k-means++
 start drawn with ``seed``; the same file always gives the same circles); circles are
@@ -27,7 +31,7 @@ a circle's edge still covers the residents it reaches.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +39,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from scipy.spatial import cKDTree
 
+from siting.city.themes import CircleSettings, Theme, theme_presets
 from siting.data.district import District
 from siting.data.scenario import Scenario, load_raw
 from siting.errors import DataError, ScenarioError, where
@@ -53,6 +58,8 @@ class CircleOptions(_Strict):
     count: int | None = Field(default=None, ge=1, le=10_000, description="Number of circles (no boundaries)")
     population_per_circle: float = Field(default=50_000.0, gt=0, description="Residents per circle (no count)")
     seed: int = Field(default=0, ge=0, description="Seed of the k-means clustering")
+    settings: dict[str, CircleSettings] = Field(
+        default_factory=dict, description="Circle name -> its theme, money and phase (siting.city.themes)")
 
 
 class PricingOptions(_Strict):
@@ -64,12 +71,23 @@ class PricingOptions(_Strict):
 
 @dataclass(frozen=True)
 class City:
-    """A city file: the scenario for the whole city, how to split it, how to share the budget."""
+    """A city file: the scenario for the whole city, how to split it, how to share the budget.
+
+    ``themes`` holds every theme preset the file may name (built in and its own), by key and
+    Chinese name.
+    """
 
     scenario: Scenario
     circles: CircleOptions
     pricing: PricingOptions
     source: Path
+    themes: dict[str, Theme] = field(default_factory=dict)
+    own_themes: tuple[str, ...] = ()
+
+    @property
+    def phased(self) -> bool:
+        """A "1+6+N" city in phases (phases, circle settings or own themes): :mod:`siting.city.phased`."""
+        return bool(self.scenario.phases or self.circles.settings or self.own_themes)
 
 
 def _validate(model: type[BaseModel], raw: Any, path: Path, prefix: str = "") -> Any:
@@ -100,7 +118,8 @@ def load_city(path: Path | str) -> City:
     raw = load_raw(path)
     circles_raw = raw.pop("circles", None) or {}
     pricing_raw = raw.pop("pricing", None) or {}
-    for name, value in (("circles", circles_raw), ("pricing", pricing_raw)):
+    themes_raw = raw.pop("themes", None) or {}
+    for name, value in (("circles", circles_raw), ("pricing", pricing_raw), ("themes", themes_raw)):
         if not isinstance(value, dict):
             raise ScenarioError(f"{path}, field '{name}': give a mapping of options (see siting.city.files)")
     if isinstance(circles_raw.get("boundaries"), str):
@@ -110,10 +129,13 @@ def load_city(path: Path | str) -> City:
     pricing = _validate(PricingOptions, pricing_raw, path, "pricing")
     if circles.boundaries is not None and circles.count is not None:
         raise ScenarioError(f"{path}, field 'circles': give either 'boundaries' or 'count', not both")
-    if scenario.objective.kind != "coverage":
+    city = City(scenario, circles, pricing, path, theme_presets(themes_raw, str(path)),
+                tuple(str(k) for k in themes_raw))
+    if not city.phased and scenario.objective.kind != "coverage":
         raise ScenarioError(f"{path}, field 'objective.kind': a city batch shares its budget by pricing coverage; "
-                            f"'{scenario.objective.kind}' is not supported there; use kind 'coverage'")
-    return City(scenario, circles, pricing, path)
+                            f"'{scenario.objective.kind}' is not supported there; use kind 'coverage', or give "
+                            f"the circles their own money (phases:, circles.settings: see docs/city.md)")
+    return city
 
 
 @dataclass(frozen=True)
@@ -132,6 +154,10 @@ class Circles:
         How the circles were made, in words.
     notes
         What a planner should know (points outside every boundary, empty circles...).
+    outlines
+        Per circle, its outline in the district's metres (a closed ring, shape (k, 2)): the
+        boundary polygon (the largest part of a multipolygon), or the hull of its buildings
+        and sites; for maps.
     """
 
     ids: tuple[str, ...]
@@ -140,6 +166,7 @@ class Circles:
     centres: np.ndarray
     method: str
     notes: tuple[str, ...] = ()
+    outlines: tuple[np.ndarray, ...] = ()
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -225,7 +252,17 @@ def split_by_clusters(district: District, options: CircleOptions) -> Circles:
     how = "count" if options.count else f"one per {options.population_per_circle:,.0f} residents"
     method = (f"{k} clusters of residential buildings ({how}): population-weighted k-means, seed {options.seed}; "
               f"sites join the circle with the nearest centre")
-    return Circles(ids, rank[labels], np.asarray(sites, dtype=np.int64), centres, method, tuple(notes))
+    site_of = np.asarray(sites, dtype=np.int64)
+    outlines = tuple(_hull(np.vstack([xy[rank[labels] == c], district.sites.xy[site_of == c]])) for c in range(k))
+    return Circles(ids, rank[labels], site_of, centres, method, tuple(notes), outlines)
+
+
+def _hull(points: np.ndarray) -> np.ndarray:
+    """The convex hull of points, 60 m wider, as a closed ring."""
+    import shapely
+
+    shape = shapely.convex_hull(shapely.multipoints(points)).buffer(60.0, quad_segs=4)
+    return np.asarray(shape.exterior.coords)
 
 
 def split_by_boundaries(district: District, options: CircleOptions, origin: Path) -> Circles:
@@ -284,7 +321,9 @@ def split_by_boundaries(district: District, options: CircleOptions, origin: Path
     rep = polys.geometry.representative_point()
     centres = np.column_stack([rep.x.to_numpy(), rep.y.to_numpy()])
     method = f"{len(ids)} life circles from the polygons of {path.name}; buildings and sites by location"
-    return Circles(ids, demand, sites, centres, method, tuple(notes))
+    outlines = tuple(np.asarray((max(g.geoms, key=lambda part: part.area) if g.geom_type == "MultiPolygon"
+                                 else g).exterior.coords)[:, :2] for g in polys.geometry)
+    return Circles(ids, demand, sites, centres, method, tuple(notes), outlines)
 
 
 def split_city(district: District, options: CircleOptions, origin: Path) -> Circles:

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from siting.cli.console import console, err_console, print_note
 from siting.data.scenario import DEFAULT_SCENARIO, load_scenario, scenario_json_schema
 from siting.errors import SitingError
 
@@ -26,8 +26,6 @@ if TYPE_CHECKING:
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Plan 15-minute community life circles: which idle building becomes which service.")
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)
 
 ScenarioArg = Annotated[Path | None, typer.Argument(help="Scenario YAML (default: the Jiangbei demo)")]
 SchedulerOpt = Annotated[str | None, typer.Option(
@@ -56,6 +54,11 @@ def run(
     target = out.resolve() if out is not None else output_folder(Path("out"), sc.name)
     check_replaceable(target)  # before solving, not after
     get_backend(solver or sc.solver.backend)  # a missing solver is named before the data is read
+    if sc.phases:
+        from siting.cli.phased import run_phased_command
+
+        run_phased_command(sc, target, solver)
+        return
     with console.status(f"Solving {escape(sc.name)}...") as status:
         result = run_scenario(sc, backend=solver,
                               progress=lambda line: status.update(f"Solving {escape(sc.name)}: {escape(line)}"))
@@ -105,22 +108,13 @@ def run(
                         f"{r.cost:,.0f}", f"{r.marginal_value:,.4g}", "–" if robust != robust else f"{robust:.0%}")
         console.print(top)
     for note in result.prepared.walking.notes:
-        _print_note(note)
+        print_note(note)
     from siting.report.maps import cjk_font
 
     if cjk_font() is None:
         console.print("[yellow]note:[/yellow] no font with Chinese characters found: map.png labels are in English "
                       "(install one, e.g. Debian's fonts-noto-cjk)")
     console.print(f"Report: {folder / 'report.html'}")
-
-
-def _print_note(note: str, indent: str = "") -> None:
-    """A note of the data or the walking stage; a warning (the budget converts nothing) stands out."""
-    if note.startswith("warning: "):
-        console.print(f"{indent}[bold yellow]warning:[/bold yellow] {escape(note[len('warning: '):])}",
-                      highlight=False)
-    else:
-        console.print(f"{indent}[yellow]note:[/yellow] {escape(note)}", highlight=False)
 
 
 def _solve_with_progress(tasks: Sequence[SolveTask], what: str,
@@ -188,7 +182,7 @@ def validate(scenarios: Annotated[list[Path], typer.Argument(help="Scenario YAML
         console.print(f"[green]✓[/green] {escape(str(path))}: {len(d.demand)} demand points, {len(d.sites)} sites, "
                       f"{len(d.existing)} existing facilities, {len(d.service_keys)} services", highlight=False)
         for note in prepared.walking.notes:
-            _print_note(note, "  ")
+            print_note(note, "  ")
     if failed:
         raise typer.Exit(2)
 
@@ -231,6 +225,11 @@ def batch(
     c = load_city(city)
     executor = Executor(scheduler)
     err_console.print(f"{c.scenario.name}: solving on {executor.describe()}")
+    if c.phased:
+        from siting.cli.phased import batch_phased_command
+
+        batch_phased_command(c, executor, out, solver)
+        return
     with executor as ex, task_progress(err_console) as progress:
         result = run_batch(c, executor=ex, backend=solver, progress=progress)
     folder = write_batch_outputs(result, out or Path("out") / c.scenario.name)
@@ -361,7 +360,7 @@ def compare(
     for p in prepared:
         for note in p.walking.notes:
             if note.startswith("warning: "):
-                _print_note(note)
+                print_note(note)
     for d in comparison.differences.to_dict(orient="records"):
         a, b = escape(str(d["scenario_a"])), escape(str(d["scenario_b"]))
         console.print(f"{a} vs {b}: Jaccard (sites) {float(d['jaccard_sites']):.2f}; "
@@ -443,7 +442,7 @@ def sweep(
     origin = str(sc.source or sc.name)
     for text in dict.fromkeys(w for t in tasks if (w := budget_warning(origin, t.prepared.catalogue,
                                                                         t.prepared.district, t.prepared.rules))):
-        _print_note(text)
+        print_note(text)
     console.print(f"Solved {len(todo)} of {len(tasks)} variants"
                   + (f" ({len(start.done)} taken from the interrupted sweep)" if start.done else ""))
     console.print(f"Report: {folder / 'report.html'}")

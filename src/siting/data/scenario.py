@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from siting.data.overrides import deep_merge, field_errors
+from siting.data.phases import Phase, check_phase_fields
 from siting.data.service_fields import service_keys_in_fields
 from siting.errors import ScenarioError
 
@@ -247,6 +248,13 @@ class Requirements(_Strict):
     site_services: dict[str, list[str]] = Field(
         default_factory=dict, description="Site id -> the only services it may host (within what the ledger's "
                                           "'allowed' column permits; services not in play are ignored)")
+    not_before: dict[str, str] = Field(
+        default_factory=dict, description="Site id -> the first phase (its name) in which it may be converted")
+
+    @field_validator("not_before", mode="before")
+    @classmethod
+    def _phase_names(cls, v: Any) -> Any:
+        return {k: str(p) for k, p in v.items()} if isinstance(v, dict) else v
 
     @field_validator("min_sites", "max_sites")
     @classmethod
@@ -298,6 +306,8 @@ class Objective(_Strict):
         description="median: exact number of new sites per service, {service: 3} (default: requirements)")
     tie_break: Literal["walking_time"] | None = Field(
         default=None, description="coverage: among plans of the best coverage, the least total walking time")
+    discount_rate: float = Field(default=0.0, ge=0, le=1, description=(
+        "phases: coverage of later years discounted by (1 + rate) per year (0: every year counts alike)"))
 
     @field_validator("floors")
     @classmethod
@@ -384,6 +394,10 @@ class Scenario(_Strict):
     objective: Objective = Field(default_factory=Objective)
     solver: SolverOptions = Field(default_factory=SolverOptions)
     analysis: Analysis = Field(default_factory=Analysis, description="Ranked options, robustness and frontier")
+    phases: list[Phase] | None = Field(default=None, min_length=1, description=(
+        "Stages or years in order, each with its money ('budget' in yuan or 'share' of the budget), 'years', "
+        "'carry_over' of unspent money, 'min_conversions' / 'max_conversions'; conversions serve from their phase on"))
+    pilots: list[str] = Field(default_factory=list, description="Site ids converted in the first phase (with phases)")
     source: Path | None = Field(default=None, exclude=True)
     sources: tuple[Path, ...] = Field(default=(), exclude=True,
                                       description="Every file read: the scenario and those it extends")
@@ -409,6 +423,12 @@ class Scenario(_Strict):
             raise ValueError(f"{v!r} cannot name an output folder; use letters, digits, '_', '-' and '.', "
                              f"starting with a letter or digit")
         return v
+
+    @model_validator(mode="after")
+    def _phase_fields(self) -> Scenario:
+        check_phase_fields(self.phases, self.budget, pilots=self.pilots, not_before=self.requirements.not_before,
+                           objective=self.objective.kind, discount_rate=self.objective.discount_rate)
+        return self
 
     @model_validator(mode="after")
     def _network_for_network_walking(self) -> Scenario:

@@ -13,6 +13,19 @@ assembles its rows from them; the heuristics check their plans with :func:`plan_
     min_s ≤ Σ_{k of s} x_k ≤ max_s         sites per service                       define_site_counts
     y_j = 1 (forced in), y_j = 0 (forced out)                                      site_bounds
 
+A plan in phases (:mod:`siting.model.phases`) has one copy of ``x`` and ``y`` per phase ``t``,
+cumulative (``x_{k,t} = 1``: done by the end of phase ``t``), and one budget row per phase in
+place of the single one::
+
+    Σ_j c_j (y_{j,t} - y_{j,s-1}) + Σ_k f_k (x_{k,t} - x_{k,s-1}) ≤ Σ_{τ=s..t} B_τ     define_phased_budget
+
+where ``s = s(t)`` is the first phase whose money can still be spent in ``t`` (unspent money
+carries over from phase to phase until a phase that does not carry it; ``y_{j,-1} = 0``):
+what phases ``s..t`` spend together stays within their budgets together. Without carry-over
+``s(t) = t`` and each phase spends within its own budget; with carry-over throughout, the
+spending up to ``t`` stays within the money given up to ``t``. :func:`phased_violation` checks
+a schedule against the same rows.
+
 ``c_j`` is what converting site ``j`` costs once (its whole retrofit, or the fixed part of it)
 and ``f_k`` what column ``k`` adds (:func:`column_costs`): the service's fit-out plus, where the
 ledger prices the conversion per m², the floor area the service takes at that price — so a
@@ -248,6 +261,120 @@ def stack_rows(blocks: list[RuleRows], col_sizes: dict[str, int]) -> tuple[spars
     return (A, np.concatenate(lo) if lo else np.zeros(0), np.concatenate(hi) if hi else np.zeros(0), row_blocks)
 
 
+def carry_starts(carry: np.ndarray) -> np.ndarray:
+    """For each phase ``t``, the first phase ``s(t)`` whose unspent money can still be spent in ``t``.
+
+    ``carry[t]``: phase ``t`` moves what it leaves unspent to phase ``t + 1``.
+    """
+    carry = np.asarray(carry, dtype=bool)
+    start = np.zeros(carry.size, dtype=np.int64)
+    for t in range(1, carry.size):  # phases, not data: a handful
+        start[t] = start[t - 1] if carry[t - 1] else t
+    return start
+
+
+def define_phased_budget(x_cost: np.ndarray, y_cost: np.ndarray, budgets: np.ndarray, carry: np.ndarray) -> RuleRows:
+    """One budget row per phase over cumulative ``x`` and ``y`` (module docstring).
+
+    Parameters
+    ----------
+    x_cost, y_cost
+        Cost of each ``x`` column on top of its site's conversion, and of each ``y`` column
+        (:func:`define_budget`), for one phase.
+    budgets
+        Money of each phase, yuan.
+    carry
+        Per phase: its unspent money moves to the next phase.
+
+    Returns
+    -------
+    RuleRows
+        Rows ``budget`` over the blocks ``x`` (``T × K`` columns, phase-major: column
+        ``t·K + k`` is ``x_{k,t}``) and ``y`` (``T × m``, likewise).
+    """
+    budgets = np.asarray(budgets, dtype=float)
+    T = budgets.size
+    start = carry_starts(carry)
+    limit = np.array([budgets[start[t]:t + 1].sum() for t in range(T)])
+    parts: dict[str, sparse.csr_matrix] = {}
+    for block, cost in (("x", np.asarray(x_cost, dtype=float)), ("y", np.asarray(y_cost, dtype=float))):
+        n = cost.size
+        rows, cols, vals = [np.repeat(np.arange(T), n)], [(np.arange(T)[:, None] * n + np.arange(n)).ravel()], \
+            [np.tile(cost, T)]
+        before = np.flatnonzero(start > 0)  # minus what was spent before the carry chain began
+        rows.append(np.repeat(before, n))
+        cols.append(((start[before] - 1)[:, None] * n + np.arange(n)).ravel())
+        vals.append(np.tile(-cost, before.size))
+        parts[block] = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                                         shape=(T, T * n))
+    return RuleRows("budget", parts, np.full(T, -np.inf), limit)
+
+
+def phase_spending(site_phase: np.ndarray, pair_phase: np.ndarray, site_cost: np.ndarray, pair_cost: np.ndarray,
+                   n_phases: int) -> np.ndarray:
+    """What each phase spends: the conversions of the sites first converted in it, the services opened in it.
+
+    Parameters
+    ----------
+    site_phase
+        Per site, the phase it is converted in (``-1``: never).
+    pair_phase
+        (sites × services): the phase each service opens at each site (``-1``: never).
+    site_cost, pair_cost
+        As in :func:`assignment_cost`.
+    n_phases
+        Number of phases.
+    """
+    pair_phase = np.asarray(pair_phase)
+    add = np.broadcast_to(np.asarray(pair_cost, dtype=float), pair_phase.shape)
+    on = pair_phase >= 0
+    spend = np.bincount(pair_phase[on], weights=add[on], minlength=n_phases)
+    used = np.asarray(site_phase) >= 0
+    spend += np.bincount(np.asarray(site_phase)[used], weights=np.asarray(site_cost, dtype=float)[used],
+                         minlength=n_phases)
+    return np.asarray(spend[:n_phases], dtype=float)
+
+
+def phased_budget_violation(spend: np.ndarray, budgets: np.ndarray, carry: np.ndarray,
+                            names: tuple[str, ...] | None = None) -> str:
+    """Why the spending per phase breaks the rows of :func:`define_phased_budget` ('' when it keeps them)."""
+    budgets = np.asarray(budgets, dtype=float)
+    start = carry_starts(carry)
+    for t in range(budgets.size):
+        spent, money = float(spend[start[t]:t + 1].sum()), float(budgets[start[t]:t + 1].sum())
+        if spent > money * (1 + REL_TOL) + ABS_TOL:
+            name = names[t] if names is not None else str(t)
+            what = f"phase {name}" if start[t] == t else \
+                f"phases {names[start[t]] if names is not None else start[t]}..{name} (money carried over)"
+            return f"{what} spend {spent:,.0f}, more than their budget {money:,.0f}"
+    return ""
+
+
+def phased_violation(site_phase: np.ndarray, pair_phase: np.ndarray, sites: SiteData, rules: PlanningRules,
+                     budgets: np.ndarray, carry: np.ndarray) -> str:
+    """Why a schedule breaks the plan rules ('' when it keeps them all).
+
+    The final plan keeps the rules of :func:`plan_violation` (the budget aside), every service
+    opens no earlier than its site is converted, a forced site is converted, and the spending
+    of every phase keeps the rows of :func:`define_phased_budget`.
+    """
+    site_phase, pair_phase = np.asarray(site_phase), np.asarray(pair_phase)
+    final = pair_phase >= 0
+    why = plan_violation(final, sites, rules, budget=False)
+    if why:
+        return why
+    early = np.argwhere(final & (pair_phase < np.where(site_phase < 0, np.iinfo(np.int64).max, site_phase)[:, None]))
+    if early.size:
+        j, s = (int(v) for v in early[0])
+        return f"service {s} opens at site {j} in phase {pair_phase[j, s]}, before the site is converted"
+    missing = np.flatnonzero(rules.force_in & (site_phase < 0))
+    if missing.size:
+        return f"site {int(missing[0])} is forced in but never converted"
+    spend = phase_spending(site_phase, pair_phase, sites.retrofit_cost, pair_costs(sites, rules),
+                           np.asarray(budgets).size)
+    return phased_budget_violation(spend, budgets, carry)
+
+
 def plan_cost(hosts: np.ndarray, sites: SiteData, rules: PlanningRules) -> float:
     """Cost of an assignment (sites × services): conversion of every used or forced site + what each service adds."""
     return assignment_cost(hosts, sites.retrofit_cost, pair_costs(sites, rules), rules.force_in)
@@ -324,12 +451,17 @@ __all__ = [
     "RuleRows",
     "SiteData",
     "assignment_cost",
+    "carry_starts",
     "count_limited",
     "define_area",
     "define_budget",
     "define_link",
+    "define_phased_budget",
     "define_site_counts",
     "pair_columns",
+    "phase_spending",
+    "phased_budget_violation",
+    "phased_violation",
     "plan_cost",
     "plan_violation",
     "rule_violation",

@@ -29,6 +29,12 @@ OBJECTIVE_MEANING = {
     "capacitated": "weighted residents served within each facility's capacity",
     "median": "total weighted walking minutes of every age group to its nearest open facility of each service "
               "(walks beyond the cutoff counted as the cutoff; see walking_time)",
+    "standards_phased": "standards first over the phases: the basic stage's value (the sum over the basic services "
+                        "of the share of each one's own target population newly served) in each phase, times the "
+                        "phase's years (discounted), summed; gaps before it and quality after it likewise (see stages "
+                        "and phases)",
+    "coverage_phased": "coverage-years: weighted residents newly covered in each phase, times the phase's years "
+                       "(discounted), summed over the phases (see phases)",
 }
 
 #: A short name of a plan's objective value, per objective kind (table rows).
@@ -36,11 +42,14 @@ OBJECTIVE_LABEL = {"standards": "basic services: shares of their target populati
                    "coverage": "weighted residents newly covered", "fairness": "smallest covered share",
                    "least_cost": "cost of reaching the targets",
                    "capacitated": "weighted residents served within capacity",
-                   "median": "weighted walking minutes"}
+                   "median": "weighted walking minutes",
+                   "standards_phased": "basic services: share-years of their target populations newly served",
+                   "coverage_phased": "weighted coverage-years"}
 
 #: The unit of a plan's objective value, per objective kind.
 OBJECTIVE_UNIT = {"standards": "sum of shares", "coverage": "residents", "fairness": "share", "least_cost": "yuan",
-                  "capacitated": "residents", "median": "person-minutes"}
+                  "capacitated": "residents", "median": "person-minutes", "standards_phased": "sum of share-years",
+                  "coverage_phased": "resident-years"}
 
 
 @dataclass(frozen=True)

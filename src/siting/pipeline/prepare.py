@@ -22,9 +22,11 @@ from siting.errors import (
     SitingError,
     raise_problems,
 )
+from siting.model.phases import PhaseRules
 from siting.model.rules import PlanningRules
 from siting.pipeline.checks import budget_warning, key_problems, requirement_problems, snapping_problems
 from siting.pipeline.compliance import service_warnings
+from siting.pipeline.phasing import phase_problems
 from siting.walking.distances import WalkDistances
 from siting.walking.network import WalkingNetwork
 from siting.walking.stage import district_reach, read_scenario_network
@@ -48,7 +50,8 @@ class WalkingSummary:
 class Prepared:
     """Everything up to the model: what a solve needs, computed once (``network``: the walking
     network in the district's CRS, in network mode, for maps; ``distances``: the walking metres
-    below the cutoff, for the walking-time objectives)."""
+    below the cutoff, for the walking-time objectives; ``phases``: the scenario's phases as
+    arrays, ``None`` without ``phases:``)."""
 
     scenario: Scenario
     catalogue: Catalogue
@@ -59,6 +62,7 @@ class Prepared:
     timings: dict[str, float] = field(default_factory=dict)
     network: WalkingNetwork | None = None
     distances: WalkDistances | None = None
+    phases: PhaseRules | None = None
 
 
 def catalogue_for(scenario: Scenario) -> Catalogue:
@@ -239,6 +243,8 @@ def prepare_district(scenario: Scenario, catalogue: Catalogue, district: Distric
     if rules is not None:
         checked = rules if budget_checked else dataclasses.replace(rules, budget=np.inf)
         problems += requirement_problems(str(scenario.source or scenario.name), catalogue, district, checked)
+    phases, phase_mistakes = phase_problems(scenario, district, rules)
+    problems += phase_mistakes
     raise_problems(problems)
     assert rules is not None
     warning = budget_warning(str(scenario.source or scenario.name), catalogue, district, rules) \
@@ -247,7 +253,7 @@ def prepare_district(scenario: Scenario, catalogue: Catalogue, district: Distric
              *service_warnings(district, coverage, catalogue))
     summary = WalkingSummary(scenario.walking_mode, cutoff, site_reach.nnz, notes, comparison, walked.counts)
     distances = WalkDistances(site_reach, exist_reach, district.existing.service)
-    return Prepared(scenario, catalogue, district, coverage, rules, summary, timings, network, distances)
+    return Prepared(scenario, catalogue, district, coverage, rules, summary, timings, network, distances, phases)
 
 
 def _collect(problems: list[SitingError], step: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:

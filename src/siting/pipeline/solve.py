@@ -12,6 +12,7 @@ import numpy as np
 from siting.data.scenario import Scenario
 from siting.errors import (
     InfeasibleError,
+    ScenarioError,
     SitingError,
     SolverError,
 )
@@ -54,6 +55,10 @@ def solve_prepared(prepared: Prepared, *, rules: PlanningRules | None = None,
     :func:`siting.optimizer.covering.optimize_covering`); the other objectives ignore it.
     """
     scenario = prepared.scenario
+    if scenario.phases:
+        raise ScenarioError(f"{scenario.source or scenario.name}, field 'phases': a plan in phases is made by "
+                            f"'siting run' (siting.studies.phases.run_phased); this command plans one budget at one "
+                            f"moment: remove 'phases:' (and 'pilots:') to use it")
     rules = rules or prepared.rules
     opts = scenario.solver
     get_backend(backend or opts.backend)  # fail early with the alternatives named

@@ -19,8 +19,11 @@ from siting._version import __version__
 from siting.city.batch import BatchResult
 from siting.files import sha256_file
 from siting.report.atomic import atomic_output_dir
+from siting.report.city_map import city_map_payload, site_layer
 from siting.report.csv_out import write_csv
-from siting.report.outputs import json_number
+from siting.report.html import assets
+from siting.report.mapdata import map_json
+from siting.report.numbers import json_number
 
 
 def _env() -> Environment:
@@ -168,6 +171,27 @@ def draw_city_map(result: BatchResult, path: Path) -> None:
     plt.close(fig)
 
 
+def demand_share_before(result: BatchResult) -> np.ndarray:
+    """Per residential building, the share of its service needs within reach of existing facilities."""
+    share = np.full(len(result.district.demand), np.nan)
+    rows = result.circles.members("demand")
+    index = {cid: c for c, cid in enumerate(result.circles.ids)}
+    for p in result.plans:
+        if p.demand_share_before is not None:
+            share[rows[index[p.circle]]] = p.demand_share_before
+    return share
+
+
+def batch_map(result: BatchResult) -> dict[str, Any]:
+    """The report's interactive map: circles, the plan's sites, buildings by the share of needs within reach."""
+    info: list[dict[str, Any]] = [{} for _ in result.circles.ids]
+    return city_map_payload(result.district, result.catalogue, result.circles,
+                            shares={"所有年龄 All ages": demand_share(result)}, before=demand_share_before(result),
+                            layers=[site_layer("plan", combined_assignments(result), result.district,
+                                               result.catalogue)],
+                            info=info, synthetic=result.city.scenario.data.synthetic)
+
+
 def render_city_report(result: BatchResult, summary: dict[str, Any], map_png: Path | None) -> str:
     """Render ``report.html`` of a batch."""
     catalogue = result.catalogue
@@ -184,7 +208,8 @@ def render_city_report(result: BatchResult, summary: dict[str, Any], map_png: Pa
     return _env().get_template("city.html.j2").render(
         scenario=result.city.scenario, summary=summary, circles=circle_table(result).to_dict(orient="records"),
         rounds=pricing_table(result).to_dict(orient="records"), groups=groups,
-        assignments=combined_assignments(result).to_dict(orient="records"), map_png=map_data)
+        assignments=combined_assignments(result).to_dict(orient="records"), map_png=map_data,
+        assets=assets(), version=__version__, map_json=map_json(batch_map(result)))
 
 
 def write_batch_outputs(result: BatchResult, out: Path) -> Path:

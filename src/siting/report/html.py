@@ -99,8 +99,13 @@ def _base_context(map_payload: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def render_report(run: RunResult, summary: dict[str, Any], map_png: Path | None,
-                  analysis: RunAnalysis | None = None) -> str:
-    """Render ``report.html`` for a finished run (with its ranking and frontier when given)."""
+                  analysis: RunAnalysis | None = None, *, phased: dict[str, Any] | None = None,
+                  map_plans: Sequence[tuple[str, Any]] | None = None) -> str:
+    """Render ``report.html`` for a finished run (with its ranking and frontier when given).
+
+    ``phased`` is the context of a plan in phases (:func:`siting.report.schedule.phased_context`);
+    ``map_plans`` the plans the map shows as layers (default: the run's plan).
+    """
     catalogue = run.prepared.catalogue
     map_b64 = base64.b64encode(map_png.read_bytes()).decode("ascii") if map_png and map_png.exists() else None
     coverage = run.plan.coverage.copy()
@@ -117,7 +122,8 @@ def render_report(run: RunResult, summary: dict[str, Any], map_png: Path | None,
                       if ranking is not None else [])
     fctx = (frontier_context(frontier, catalogue, axis_columns=[], x_column="budget", x_label="budget (yuan)",
                              highlight=run.plan.budget) if frontier is not None else None)
-    payload = (map_data(run.prepared.district, run.prepared.coverage, catalogue, [(run.scenario.name, run.plan)],
+    payload = (map_data(run.prepared.district, run.prepared.coverage, catalogue,
+                        list(map_plans) if map_plans else [(run.scenario.name, run.plan)],
                         streets=analysis.streets if analysis is not None else None,
                         synthetic=run.scenario.data.synthetic)
                if run.prepared.district.located else None)
@@ -142,6 +148,7 @@ def render_report(run: RunResult, summary: dict[str, Any], map_png: Path | None,
         notes=list(analysis.notes) if analysis is not None else [],
         compliance=_compliance_context(run, summary),
         map_note=NO_MAP_NOTE,
+        phased=phased,
     )
 
 

@@ -36,6 +36,16 @@ def _latlon(tx: Transformer, xy: np.ndarray, digits: int = 6) -> list[list[float
     return out
 
 
+def lonlat_transformer(crs: str) -> Transformer:
+    """A transformer from the district's CRS to WGS84 longitude / latitude."""
+    return _lonlat(crs)
+
+
+def latlon(tx: Transformer, xy: np.ndarray, digits: int = 6) -> list[list[float]]:
+    """Points in the district's metres as ``[lat, lon]`` pairs, rounded (Leaflet's order)."""
+    return _latlon(tx, xy, digits)
+
+
 def coverage_shares(coverage: Coverage, hosts: np.ndarray | None) -> dict[str, np.ndarray]:
     """Per demand point, the share of services it reaches, per age group and for all ages.
 
@@ -192,4 +202,4 @@ NO_MAP_NOTE = ("No map: the tables have no coordinates (the walking costs come f
                "demand, sites and existing facilities lon/lat or x/y columns to draw one.")
 
 
-__all__ = ["NO_MAP_NOTE", "coverage_shares", "map_data", "map_json", "plan_layer"]
+__all__ = ["NO_MAP_NOTE", "coverage_shares", "latlon", "lonlat_transformer", "map_data", "map_json", "plan_layer"]

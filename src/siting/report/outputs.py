@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from siting.files import sha256_file
@@ -28,14 +27,11 @@ from siting.report.atomic import atomic_output_dir
 from siting.report.csv_out import write_csv
 from siting.report.html import render_report
 from siting.report.maps import draw_plan_map
+from siting.report.numbers import json_number
 
 if TYPE_CHECKING:
     from siting.studies.analysis import RunAnalysis
-
-
-def json_number(x: float) -> float | None:
-    """A float for JSON: rounded to 6 decimals, ``None`` where not finite."""
-    return None if not np.isfinite(x) else round(float(x), 6)
+    from siting.studies.phases import PhasedRun
 
 
 def walking_time_summary(plan: Plan) -> dict[str, Any] | None:
@@ -129,7 +125,8 @@ def summary_dict(run: RunResult) -> dict[str, Any]:
     }
 
 
-def write_run_outputs(run: RunResult, out: Path, analysis: RunAnalysis | None = None) -> Path:
+def write_run_outputs(run: RunResult, out: Path, analysis: RunAnalysis | None = None, *,
+                      phased: PhasedRun | None = None) -> Path:
     """Write summary.json, plan.csv, plan.gpkg, coverage.csv, compliance.csv, map.png and report.html.
 
     A district without coordinates (a scenario with a cost matrix and no lon/lat or x/y) gets no
@@ -137,6 +134,9 @@ def write_run_outputs(run: RunResult, out: Path, analysis: RunAnalysis | None = 
 
     With an ``analysis``, also ranking.csv and alternatives.csv (ranked retrofit options),
     frontier.csv and frontier.png (coverage against budget), and their sections in the report.
+    With ``phased`` (a plan in phases; ``run`` is then its final plan), also schedule.csv and the
+    tables per phase (:mod:`siting.report.schedule`), the summary's ``phases`` section and the
+    report's phase section.
 
     Returns
     -------
@@ -153,13 +153,25 @@ def write_run_outputs(run: RunResult, out: Path, analysis: RunAnalysis | None = 
         if run.prepared.district.located:  # a district given only a cost matrix has no map
             draw_plan_map(run, tmp / "map.png")
         summary = summary_dict(run)
+        phase_section = None
+        if phased is not None:
+            from siting.report.schedule import map_plans, phased_context, write_phase_files
+
+            section, tables = write_phase_files(phased, tmp)
+            summary["phases"] = section
+            phase_section = (phased_context(section, tables["schedule"], tables["phase_coverage"],
+                                            tables.get("phase_coverage_myopic"), run.prepared.catalogue),
+                             map_plans(phased))
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
                                           encoding="utf-8")
         if analysis is not None:
             from siting.report.analysis_outputs import write_analysis_files
 
             write_analysis_files(run, analysis, tmp)
-        (tmp / "report.html").write_text(render_report(run, summary, tmp / "map.png", analysis), encoding="utf-8")
+        (tmp / "report.html").write_text(
+            render_report(run, summary, tmp / "map.png", analysis,
+                          phased=phase_section[0] if phase_section else None,
+                          map_plans=phase_section[1] if phase_section else None), encoding="utf-8")
     return out.resolve()
 
 

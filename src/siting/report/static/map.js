@@ -47,15 +47,37 @@
   var maxResidents = Math.max.apply(null, data.demand.residents.concat([1]));
   var baseLayers = {};
   var first = null;
+  var afterLabel = data.base_label || "after the plan: ";
   data.groups.forEach(function (g) {
-    var layer = demandLayer(data.demand.after[g.key], "services reached after the plan");
-    baseLayers["after the plan: " + g.label] = layer;
+    var layer = demandLayer(data.demand.after[g.key], "services reached " + afterLabel.replace(/: $/, ""));
+    baseLayers[afterLabel + g.label] = layer;
     if (!first) { first = layer; }
   });
-  baseLayers["before the plan: 所有年龄 All ages"] = demandLayer(data.demand.before, "services reached before the plan");
+  baseLayers[data.before_label || "before the plan: 所有年龄 All ages"] =
+    demandLayer(data.demand.before, "services reached before the plan");
   if (first) { first.addTo(map); }
 
   var overlays = {};
+  if (data.circles && data.circles.length) {  // a city: its life circles, and one layer per theme
+    var outlines = L.layerGroup();
+    var themes = {};
+    data.circles.forEach(function (c) {
+      var text = c.name + (c.theme ? " · " + c.theme : "") + (c.phase ? " · from " + c.phase : "") +
+        (c.pilot ? " · pilot 试点" : "");
+      L.polygon(c.polygon, { color: "#3d4451", weight: 2, fill: false, interactive: false }).addTo(outlines);
+      L.marker(c.label_at, { icon: L.divIcon({ className: "circle-label", html: "", iconSize: [0, 0] }),
+                             keyboard: false, interactive: false })
+        .bindTooltip(el("span", null, text), { permanent: true, direction: "center", className: "circle-name" })
+        .addTo(outlines);
+      if (c.theme) {
+        if (!themes[c.theme]) { themes[c.theme] = L.layerGroup(); }
+        L.polygon(c.polygon, { color: c.colour, weight: 1, fillColor: c.colour, fillOpacity: 0.18 })
+          .bindTooltip(el("span", null, text)).addTo(themes[c.theme]);
+      }
+    });
+    overlays["Life circles 生活圈"] = outlines.addTo(map);
+    Object.keys(themes).forEach(function (t) { overlays["Theme 主题: " + t] = themes[t].addTo(map); });
+  }
   var candidates = L.layerGroup();
   data.candidates.forEach(function (c) {
     L.circleMarker([c.lat, c.lon], { radius: 4, color: "#6c757d", weight: 1, fill: false })
@@ -96,9 +118,9 @@
       sites.addLayer(m);
     });
     var label = data.plans.length > 1 ? " — " + plan.name : "";
-    overlays["Reach areas 步行可达范围" + label] = reach;
+    if (plan.reach.length) { overlays["Reach areas 步行可达范围" + label] = reach; }
     overlays["Converted sites 改造场所" + label] = sites;
-    if (k === 0) { reach.addTo(map); sites.addTo(map); }
+    if (k === 0 || plan.show) { if (plan.reach.length) { reach.addTo(map); } sites.addTo(map); }
   });
   L.control.layers(baseLayers, overlays, { collapsed: false, position: "topright" }).addTo(map);
   L.control.scale({ imperial: false }).addTo(map);
