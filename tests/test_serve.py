@@ -449,6 +449,20 @@ def _serve_process(tmp_path: Path, *args: str) -> tuple[Any, list[str]]:
     raise AssertionError("siting serve did not start:\n" + "\n".join(lines))
 
 
+def _get_when_listening(url: str, wait_s: float = 60.0) -> Any:
+    """GET ``url``, retrying while the server is still binding its socket (it prints its address just before)."""
+    import httpx
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return httpx.get(url, timeout=30)
+        except httpx.ConnectError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def _free_port() -> int:
     import socket
 
@@ -468,7 +482,7 @@ def test_siting_serve_prints_its_address_and_warns_off_loopback(tmp_path: Path, 
         assert "status optimal" in text
         assert f"http://{'localhost' if host == '127.0.0.1' else host}:{port}/" in text
         assert ("warning" in text) == (host != "127.0.0.1")
-        ok = httpx.get(f"http://127.0.0.1:{port}/api/status", timeout=30)
+        ok = _get_when_listening(f"http://127.0.0.1:{port}/api/status")
         assert ok.status_code == 200 and ok.json()["state"] in ("idle", "frontier")
         rebound = httpx.get(f"http://127.0.0.1:{port}/api/status", headers={"host": f"attacker.example:{port}"},
                             timeout=30)
