@@ -76,3 +76,45 @@ def sjc_quick(ctx: Context) -> list[Row]:
 def sjc_full(ctx: Context) -> list[Row]:
     """Every capacitated SJC instance."""
     return _sjc(ctx, tuple(SJC_CPMP_OPTIMA), 600.0)
+
+
+RADIUS_COLUMNS = ("instance", "n", "p", "published", "radius", "radius_status", "radius_gap", "radius_s",
+                  "radius_agrees", "assignment", "assignment_status", "assignment_gap", "assignment_s")
+
+
+def _radius_rows(ctx: Context, numbers: tuple[int, ...], time_limit: float) -> list[Row]:
+    """Each pmed by :func:`siting.locate.p_median` (radius formulation through the shared optimizer) beside
+    the assignment formulation on HiGHS, same limit, one thread, in one run; a last row sums the times."""
+    from siting.locate import p_median
+
+    folder = ctx.require_shared("orlib-pmed")
+    optima = read_pmedopt(folder / "pmedopt.txt")
+    rows: list[Row] = []
+    for k in numbers:
+        name = f"pmed{k}"
+        inst = read_orlib_pmed(folder / f"{name}.txt")
+        t0 = time.perf_counter()
+        res = p_median(inst.cost, p=inst.p, time_limit_s=time_limit, mip_gap=1e-7)
+        t_radius = time.perf_counter() - t0
+        plain = _row(inst, optima[name], time_limit)
+        rows.append({"instance": name, "n": inst.n, "p": inst.p, "published": optima[name],
+                     "radius": round(res.objective, 2), "radius_status": res.status.value, "radius_gap": res.gap,
+                     "radius_s": round(t_radius, 2),
+                     "radius_agrees": bool(abs(res.objective - optima[name]) < 0.5 and res.status.value == "optimal"),
+                     "assignment": plain["ours"], "assignment_status": plain["status"],
+                     "assignment_gap": plain["gap"], "assignment_s": plain["total_s"]})
+        print(f"  {rows[-1]}", flush=True)
+    radius_s = [float(r["radius_s"]) for r in rows]
+    assignment_s = [float(r["assignment_s"]) for r in rows]
+    rows.append({"instance": "sum (slowest)", "radius_s": f"{sum(radius_s):.1f} ({max(radius_s):.1f})",
+                 "radius_agrees": f"{sum(bool(r['radius_agrees']) for r in rows)} of {len(radius_s)} proven equal",
+                 "assignment_s": f"{sum(assignment_s):.1f} ({max(assignment_s):.1f})",
+                 "assignment_status": f"{sum(r['assignment_status'] == 'optimal' for r in rows)} optimal"})
+    return rows
+
+
+@case("published-pmed-radius", suites=("full",), columns=RADIUS_COLUMNS,
+      title="OR-Library p-median pmed1–40: radius formulation (siting.locate.p_median) vs assignment, 60 s each")
+def pmed_radius(ctx: Context) -> list[Row]:
+    """Every OR-Library p-median instance, both formulations side by side (goal: all proven within 60 s)."""
+    return _radius_rows(ctx, tuple(range(1, 41)), 60.0)
