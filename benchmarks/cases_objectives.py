@@ -35,9 +35,9 @@ from typing import Any
 
 import yaml
 
+from benchmarks.cases_standards import with_catalogue_classes
 from benchmarks.district import district_scenario
 from benchmarks.registry import Context, Row, case
-from siting.data.catalogue import default_catalogue
 from siting.data.scenario import load_scenario
 from siting.pipeline import prepare, solve_prepared
 from siting.pipeline.prepare import Prepared
@@ -79,14 +79,7 @@ def objective_scenario(ctx: Context, demand: int, sites: int, kind: str, time_li
     """The district scenario with the objective ``kind``, siting's classes and capacity norms."""
     path = district_scenario(ctx.shared, demand, sites)
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    defaults = default_catalogue()
-    known = set(defaults.service_keys)
-    for entry in raw["catalogue"]["services"]:
-        if entry["key"] in known:
-            own = defaults.service(entry["key"])
-            entry["category"] = own.category
-            if own.m2_per_1000_target is not None:
-                entry["m2_per_1000_target"] = own.m2_per_1000_target
+    with_catalogue_classes(raw)
     raw["objective"] = objective_of(kind, raw, reachable or {})
     if kind == "least_cost":  # the cheapest plan reaching the targets: the budget must not make them clash
         raw["budget"] = float(raw["budget"]) * 1000

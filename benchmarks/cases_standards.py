@@ -35,10 +35,8 @@ from siting.pipeline import prepare, solve_prepared, solver_options
 COLUMNS = ("instance", "method", "status", "objective", "bound", "gap", "seconds", "time_limit_s", "stages")
 
 
-def standards_scenario(ctx: Context, demand: int, sites: int, time_limit_s: float, gap: float) -> Any:
-    """The district scenario with the default objective, the catalogue's classes and capacity norms."""
-    path = district_scenario(ctx.shared, demand, sites)
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+def with_catalogue_classes(raw: dict[str, Any]) -> None:
+    """Give the district scenario's services siting's basic / quality class and capacity norm, where it knows them."""
     defaults = default_catalogue()
     known = set(defaults.service_keys)
     for entry in raw["catalogue"]["services"]:
@@ -47,6 +45,13 @@ def standards_scenario(ctx: Context, demand: int, sites: int, time_limit_s: floa
             entry["category"] = own.category
             if own.m2_per_1000_target is not None:
                 entry["m2_per_1000_target"] = own.m2_per_1000_target
+
+
+def standards_scenario(ctx: Context, demand: int, sites: int, time_limit_s: float, gap: float) -> Any:
+    """The district scenario with the default objective, the catalogue's classes and capacity norms."""
+    path = district_scenario(ctx.shared, demand, sites)
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    with_catalogue_classes(raw)
     raw["objective"] = {"kind": "standards"}
     raw["name"] = f"{raw['name']}-standards"
     raw["solver"] = {**raw.get("solver", {}), "time_limit_s": time_limit_s, "mip_gap": gap, "threads": 1}
