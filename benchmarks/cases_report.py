@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from benchmarks.registry import ROOT, Context, Row, case
 from siting.data.scenario import load_scenario
@@ -55,3 +56,60 @@ def ranking_cost(ctx: Context) -> list[Row]:
             {"what": "ranking: options removed + 8 perturbed samples", "solves": len(tasks),
              "seconds": round(t_rank, 2), "seconds_per_solve": round(t_rank / len(tasks), 2),
              "ratio_to_plan_solve": round(t_rank / t_plan, 2)}]
+
+
+#: The scenario of ``make demo``.
+DEMO = ROOT / "scenarios" / "jiangbei-yubei.yaml"
+#: Another source tree to measure beside this one (a worktree of the previous commit), or unset.
+BEFORE_ENV = "SITING_BENCH_BEFORE"
+
+
+def _timed_run(src: Path, out: Path, *extra: str) -> tuple[float, dict[str, float]]:
+    """Wall seconds of ``siting run DEMO`` with the package of ``src`` (a ``src`` folder), and its timings."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.rmtree(out, ignore_errors=True)
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "siting.cli", "run", str(DEMO), "--out", str(out), *extra], env=env,
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - t0
+    timings = json.loads((out / "summary.json").read_text(encoding="utf-8")).get("timings_s", {})
+    return wall, {k: float(v) for k, v in timings.items()}
+
+
+@case("overhead-run", title="siting run on the default scenario, end to end (a new process each time; best and "
+      "median of 3, alternating with the previous source tree when SITING_BENCH_BEFORE names one)",
+      columns=("code", "mode", "best_s", "median_s", "runs_s", "solve_s", "ratio_best_to_before"))
+def overhead_run(ctx: Context) -> list[Row]:
+    import os
+    import statistics
+
+    trees = {"this checkout": ROOT / "src"}
+    before = os.environ.get(BEFORE_ENV)
+    if before:
+        trees["before (" + Path(before).name + ")"] = Path(before) / "src"
+    modes = {"--no-analysis": ("--no-analysis",), "with the analysis, sync": ("--scheduler", "sync"),
+             "with the analysis, processes (2 cores)": ("--scheduler", "processes")}
+    runs: dict[tuple[str, str], list[float]] = {}
+    solve: dict[tuple[str, str], list[float]] = {}
+    for _rep in range(3):
+        for mode, extra in modes.items():
+            for code, src in trees.items():
+                wall, timings = _timed_run(src, ctx.scratch / "overhead", *extra)
+                runs.setdefault((code, mode), []).append(wall)
+                solve.setdefault((code, mode), []).append(timings.get("solver_total", float("nan")))
+    rows: list[Row] = []
+    for mode in modes:
+        ref = min(runs[(list(trees)[-1], mode)])
+        for code in trees:
+            r = runs[(code, mode)]
+            rows.append({"code": code, "mode": mode, "best_s": round(min(r), 2),
+                         "median_s": round(statistics.median(r), 2), "runs_s": [round(x, 2) for x in r],
+                         "solve_s": round(min(solve[(code, mode)]), 2),
+                         "ratio_best_to_before": round(min(r) / ref, 3) if len(trees) > 1 else None})
+    return rows

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -103,15 +103,34 @@ def test_ranking_and_frontier_files(tiny_report: Path) -> None:
 
 
 def test_png_map_renders_chinese(tiny_report: Path, tmp_path: Path) -> None:
+    from PIL import Image, ImageFont
+
     from siting.data.scenario import load_scenario
     from siting.pipeline import run_scenario
-    from siting.report.maps import cjk_font, draw_plan_map
+    from siting.report.maps import draw_plan_map
+    from siting.report.raster import cjk_font_file, latin_font_file
 
-    if cjk_font() is None:
+    path = cjk_font_file()
+    if path is None:
         pytest.skip("no CJK font installed (Debian: apt-get install fonts-noto-cjk); map labels fall back to English")
     run = run_scenario(load_scenario(tiny_report.parent / "scenario.yaml"))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        draw_plan_map(run, tmp_path / "map.png")
-    missing = [str(w.message) for w in caught if "missing from" in str(w.message)]
-    assert not missing, missing
+    draw_plan_map(run, tmp_path / "map.png")
+    with Image.open(tmp_path / "map.png") as image:
+        assert image.format == "PNG" and image.size == (900, 880)
+        colours = np.unique(np.asarray(image.convert("RGB")).reshape(-1, 3), axis=0)
+        assert len(colours) > 50  # marks and colours, not a blank page
+    # every character of the plan's Chinese labels has a glyph in the font the map uses: a missing
+    # glyph is drawn as the font's empty box, the same as for a character no font has
+    names = "".join(run.prepared.catalogue.service(k).name_zh for k in run.plan.assignments["service"])
+    chinese = {c for c in names if ord(c) > 0x2E80}
+    assert chinese
+
+    def missing(font_file: str) -> set[str]:
+        font = ImageFont.truetype(font_file, 24)
+        box = bytes(font.getmask("\U000FFFFD"))
+        return {c for c in chinese if bytes(font.getmask(c)) == box}
+
+    assert not missing(path)
+    latin = latin_font_file()
+    if latin is not None:  # the check itself: a font without Chinese fails it
+        assert missing(latin) == chinese

@@ -227,16 +227,15 @@ def search_plan(form: SitingFormulation, sense: Sense, deadline: Deadline, optio
     search = PlanSearch(form, sense, deadline, options, say)
     if quick_bound is not None:
         search.tighten(quick_bound, "knapsack")
-    t = time.perf_counter()
-    for i, hosts in enumerate(starts):
-        value = search.evaluate(hosts, always=i == 0)
-        if value is not None:
-            search.offer(hosts, value)
-    say(f"start plan {search.value:,.6g} ({time.perf_counter() - t:.1f} s)")
     limit = generic.DIRECT_MAX_NONZEROS if direct_max_nonzeros is None else direct_max_nonzeros
     if full is not None and int(full.milp.A.nnz) <= limit:
-        search.direct(full)
+        # branch and bound on the whole model, warm-started with the first start as it is (HiGHS
+        # completes and checks it); the starts are evaluated one by one only when it finds no plan
+        search.direct(full, start=starts[0] if starts else None)
+        if search.best is None and not search.infeasible and not search.error:
+            _evaluate_starts(search, starts, say)
         return search
+    _evaluate_starts(search, starts, say)
     scores = bound(search, deadline.share(BOUND_SHARE)) if bound is not None else None
     if search.infeasible:  # the bound's master has no solution: no plan meets the rules
         return search
@@ -250,6 +249,16 @@ def search_plan(form: SitingFormulation, sense: Sense, deadline: Deadline, optio
         say(f"neighbourhood search: {search.value:,.6g} after {search.report.lns_rounds} subproblems")
     search.stopped = search.stopped or not search.proven()
     return search
+
+
+def _evaluate_starts(search: PlanSearch, starts: list[np.ndarray], say: Progress) -> None:
+    """Each start plan's exact value; the best is kept (the first is evaluated even past the deadline)."""
+    t = time.perf_counter()
+    for i, hosts in enumerate(starts):
+        value = search.evaluate(hosts, always=i == 0)
+        if value is not None:
+            search.offer(hosts, value)
+    say(f"start plan {search.value:,.6g} ({time.perf_counter() - t:.1f} s)")
 
 
 def master_for(cols: SiteColumns, sites: SiteData, rules: PlanningRules, sense: Sense, theta: int, *,

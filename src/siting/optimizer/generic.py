@@ -114,6 +114,23 @@ def with_fixed(built: Built, hosts: np.ndarray) -> MilpModel:
     return replace(milp, col_lower=lower)
 
 
+def with_plan(built: Built, hosts: np.ndarray) -> MilpModel:
+    """The model with every ``x`` and ``y`` column held at the plan's value (only its other columns free).
+
+    The same problem as the model built over the plan's pairs alone with all of them fixed,
+    without building it again: the solver's presolve removes the columns held at zero.
+    """
+    milp, cols = built.milp, built.cols
+    x = hosts[cols.x_site, cols.x_service].astype(float)
+    y = np.zeros(cols.n_sites)
+    np.maximum.at(y, cols.x_site, x)
+    lower, upper = milp.col_lower.copy(), milp.col_upper.copy()
+    xs, ys = milp.col_blocks["x"], milp.col_blocks["y"]
+    lower[xs] = upper[xs] = x
+    lower[ys] = upper[ys] = y
+    return replace(milp, col_lower=lower, col_upper=upper)
+
+
 def hosts_of(built: Built, solution: np.ndarray) -> np.ndarray:
     """Boolean (sites × services) plan of a solution vector."""
     return built.cols.hosts(solution[built.milp.col_blocks["x"]])
@@ -271,11 +288,16 @@ class PlanSearch:
             self.tighten(float(r.bound), "branch and bound")  # the whole model: its bound is a proof
         return r
 
-    def direct(self, built: Built | None = None) -> None:
-        """Branch and bound on the whole model with the time left, warm-started; its bound is a proof."""
+    def direct(self, built: Built | None = None, *, start: np.ndarray | None = None) -> None:
+        """Branch and bound on the whole model with the time left, warm-started; its bound is a proof.
+
+        ``start``: a (sites × services) plan to warm-start from instead of the best plan (HiGHS
+        completes it, or drops it when it breaks a rule).
+        """
         t = time.perf_counter()
         built = built or self.form.build(self.form.allowed)
-        start = plan_start(built, self.best) if self.best is not None else None
+        plan = self.best if start is None else np.asarray(start, dtype=bool) & self.form.allowed
+        start = plan_start(built, plan) if plan is not None else None
         r = self._solve(built.milp, self.deadline.usable(), start, self.options.mip_gap)
         self.solver = r.solver
         if r.status is Status.INFEASIBLE:

@@ -42,9 +42,10 @@ from siting.optimizer.formulations import (
     site_reach,
 )
 from siting.optimizer.gains import GapGains, RowGains, StackedGains
-from siting.optimizer.generic import PlanSearch, Progress, plan_start, with_fixed
+from siting.optimizer.generic import PlanSearch, Progress, plan_start, with_fixed, with_plan
 from siting.optimizer.greedy import Gains, greedy_plan
 from siting.solvers import SolveOptions, SolveResult, solve
+from siting.solvers.highs import SMALL_MODEL_NONZEROS
 
 
 @dataclass(frozen=True)
@@ -199,7 +200,8 @@ def solve_stage(built: StandardsModel, build: Callable[[SiteData], StandardsMode
             starts.append(hosts)
     search = search_plan(form, Sense.MAXIMIZE, deadline, options, full=full, starts=starts,
                          reach=site_reach(full.rows.R, full.cols),
-                         bound=stage_bound(built, name, keeps, sites, rules, capacity), say=say,
+                         bound=lambda search, seconds: stage_bound(built, name, keeps, sites, rules, capacity)(
+                             search, seconds), say=say,  # built only when the model is not solved whole
                          quick_bound=stage_quick_bound(built, name, sites, rules, capacity))
     result = search.result(f"standards first, {name} stage: greedy, bound, kernel and neighbourhood search")
     if search.best is None:
@@ -218,22 +220,28 @@ def _whole_stage(built: StandardsModel, name: str, keeps: list[tuple[str, float]
     return StageOutcome(stage.hosts(r.solution), float(stage.milp.objective @ r.solution), r)
 
 
-def served_by(build: Callable[[SiteData], StandardsModel], hosts: np.ndarray, keeps: list[tuple[str, float]],
-              sites: SiteData, coverage: Coverage, capacity: np.ndarray, options: SolveOptions) -> np.ndarray:
+def served_by(built: StandardsModel, build: Callable[[SiteData], StandardsModel], hosts: np.ndarray,
+              keeps: list[tuple[str, float]], sites: SiteData, coverage: Coverage, capacity: np.ndarray,
+              options: SolveOptions) -> np.ndarray:
     """Residents newly served per coverage pair under the plan.
 
     Capacity-limited services: the allocation of the last stage's model over the plan's own pairs
-    (a small LP); the others: every resident the plan newly brings within reach.
+    (a small LP: a small model with its columns held at the plan, a larger one built again over
+    the plan's pairs); the others: every resident the plan newly brings within reach.
     """
     within = coverage.covered_population(hosts) - coverage.baseline_population()
     limited = np.array([np.isfinite(capacity[s]) for s, _g in coverage.pairs], dtype=bool)
     if not limited.any():
         return np.asarray(within)
     name = keeps[-1][0]
-    model = stage_of(build(replace(sites, allowed=sites.allowed & hosts)), name, keeps[:-1])
-    r = solve(with_fixed(model, hosts), "highs", replace(options, time_limit_s=max(options.time_limit_s, 5.0),
-                                                          mip_gap=1e-9, warm_start=plan_start(model, hosts),
-                                                          isolate=False))
+    if built.model.milp.A.nnz <= SMALL_MODEL_NONZEROS:
+        model = stage_of(built, name, keeps[:-1])
+        fixed = with_plan(model, hosts)
+    else:
+        model = stage_of(build(replace(sites, allowed=sites.allowed & hosts)), name, keeps[:-1])
+        fixed = with_fixed(model, hosts)
+    r = solve(fixed, "highs", replace(options, time_limit_s=max(options.time_limit_s, 5.0), mip_gap=1e-9,
+                                      warm_start=plan_start(model, hosts), isolate=False))
     if r.solution is None:
         return np.asarray(within)
     z = np.clip(r.solution[model.milp.col_blocks["z"]], 0.0, 1.0)

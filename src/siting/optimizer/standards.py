@@ -114,7 +114,8 @@ def _worse(a: Status, b: Status) -> Status:
 def optimize_standards(coverage: Coverage, catalogue: Catalogue, sites: SiteData, rules: PlanningRules, *,
                        capacity: bool = True, floors: tuple[ShareTarget, ...] = (),
                        communities: np.ndarray | None = None, backend: str = "highs",
-                       options: SolveOptions | None = None, say: Progress | None = None) -> StandardsSolution:
+                       options: SolveOptions | None = None, say: Progress | None = None,
+                       start: np.ndarray | None = None) -> StandardsSolution:
     """The standards-first plan: gaps, then basic services, then quality services (module docstring).
 
     Parameters
@@ -135,6 +136,10 @@ def optimize_standards(coverage: Coverage, catalogue: Catalogue, sites: SiteData
         get each stage's whole model.
     say
         Progress lines.
+    start
+        A boolean (sites × services) plan to start the first stage from instead of the greedy
+        plan (a re-solve close to a known plan: the plan without one option, the plan under
+        slightly different demand). It need not keep the rules; one that does not is dropped.
 
     Returns
     -------
@@ -171,10 +176,11 @@ def optimize_standards(coverage: Coverage, catalogue: Catalogue, sites: SiteData
         t_stage = time.perf_counter()
         seconds = deadline.usable() * STAGE_SHARE[name] / sum(STAGE_SHARE[n] for n in names[i:])
         if shared:
-            got = solve_stage(built, build, name, keeps, sites, rules, cap, opts, Deadline(seconds), start=hosts,
-                              say=say)
+            got = solve_stage(built, build, name, keeps, sites, rules, cap, opts, Deadline(seconds),
+                              start=start if hosts is None else hosts, say=say)
         else:
-            got = _whole_stage(built, name, keeps, hosts, backend, replace(opts, time_limit_s=max(seconds, 0.1)))
+            got = _whole_stage(built, name, keeps, start if hosts is None else hosts, backend,
+                               replace(opts, time_limit_s=max(seconds, 0.1)))
         timings[name] = time.perf_counter() - t_stage
         if got.hosts is None:
             if hosts is None:  # the first stage found nothing: no plan at all
@@ -193,7 +199,7 @@ def optimize_standards(coverage: Coverage, catalogue: Catalogue, sites: SiteData
         if name == "basic" or reported is None:
             reported = r
     assert hosts is not None and reported is not None
-    served = served_by(build, hosts, keeps, sites, coverage, cap, opts)
+    served = served_by(built, build, hosts, keeps, sites, coverage, cap, opts)
     main = next((s for s in stages if s.name == "basic"), stages[0])
     message = "; ".join([f"{s.name} stage: {s.status.value}, objective {s.objective:.6g}, bound {s.bound:.6g}, "
                          f"gap {s.gap:.3%}" for s in stages] + notes)

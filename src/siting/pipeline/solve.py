@@ -52,7 +52,8 @@ def solve_prepared(prepared: Prepared, *, rules: PlanningRules | None = None,
     ``progress``, when given, is called with a short line after each step of the coverage
     optimizer (model size, heuristic plan, bound, result) — for a status line on long solves.
     ``start``, a boolean (sites × services) plan, warm-starts the coverage optimizer (see
-    :func:`siting.optimizer.covering.optimize_covering`); the other objectives ignore it.
+    :func:`siting.optimizer.covering.optimize_covering`) and the standards-first default's first
+    stage (:func:`siting.optimizer.standards.optimize_standards`); the other objectives ignore it.
     """
     scenario = prepared.scenario
     if scenario.phases:
@@ -68,7 +69,7 @@ def solve_prepared(prepared: Prepared, *, rules: PlanningRules | None = None,
     if objective.kind == "median":
         return _solve_median(prepared, rules, backend or opts.backend)
     if objective.kind == "standards":
-        return _solve_standards(prepared, rules, backend or opts.backend)
+        return _solve_standards(prepared, rules, backend or opts.backend, start=start)
     if objective.kind != "coverage" or objective.floors or objective.targets:
         return _solve_objective(prepared, rules, backend or opts.backend)
     solution = optimize_covering(
@@ -123,7 +124,8 @@ def _no_plan(origin: str, result: SolveResult, time_limit_s: float) -> SitingErr
                                                        requirements="budget, min_sites, force_in, floors"))
 
 
-def _solve_standards(prepared: Prepared, rules: PlanningRules, backend: str) -> Plan:
+def _solve_standards(prepared: Prepared, rules: PlanningRules, backend: str, *,
+                     start: np.ndarray | None = None) -> Plan:
     """Basic services first, then quality ones: see :mod:`siting.optimizer.standards`."""
     scenario = prepared.scenario
     origin = str(scenario.source or scenario.name)
@@ -135,7 +137,7 @@ def _solve_standards(prepared: Prepared, rules: PlanningRules, backend: str) -> 
     solution = optimize_standards(prepared.coverage, prepared.catalogue, SiteData.of(sites), rules,
                                   capacity=scenario.objective.capacity, floors=spec.floors,
                                   communities=communities.ravel().astype(np.int64), backend=backend,
-                                  options=solver_options(scenario))
+                                  options=solver_options(scenario), start=start)
     if solution.result.solution is None:
         raise _no_plan(origin, solution.result, scenario.solver.time_limit_s)
     timings = {**prepared.timings, "model": solution.timings.get("build", 0.0)}

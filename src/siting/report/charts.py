@@ -108,31 +108,33 @@ def frontier_series(frontier: pd.DataFrame, group_labels: Mapping[str, str]) -> 
 
 def frontier_png(x: Sequence[float], series: Mapping[str, Sequence[float]], path: Path, *, x_label: str,
                  title: str, highlight: float | None = None) -> None:
-    """The same chart as a PNG for printed documents."""
-    import matplotlib
+    """The same chart as a PNG for printed documents (drawn with Pillow: :mod:`siting.report.raster`)."""
+    from siting.report.raster import Canvas, cjk_font_file
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from siting.report.maps import cjk_font
-
-    font = cjk_font()
-    if font:
-        plt.rcParams["font.sans-serif"] = [font, "DejaVu Sans"]
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
-    for i, (label, vals) in enumerate(series.items()):
-        shown = label if font else label.split(" ", 1)[-1]
-        ax.plot(x, 100 * np.asarray(vals, dtype=float), marker="o", color=PALETTE[i % len(PALETTE)], label=shown)
+    cjk = cjk_font_file() is not None
+    xs = np.asarray(x, dtype=float)
+    ys = {label: 100 * np.asarray(vals, dtype=float) for label, vals in series.items()}
+    finite = np.concatenate([v[np.isfinite(v)] for v in ys.values()] + [np.zeros(0)])
+    y_lo, y_hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 100.0)
+    pad_y = 0.06 * max(y_hi - y_lo, 1.0)
+    pad_x = 0.04 * max(float(xs.max() - xs.min()) if xs.size else 1.0, 1.0)
+    canvas = Canvas(880, 495, (80, 40, 24, 52), cjk=cjk)
+    canvas.limits((float(xs.min()) - pad_x, float(xs.max()) + pad_x) if xs.size else (0.0, 1.0),
+                  (y_lo - pad_y, y_hi + pad_y))
+    canvas.axes(x_label=x_label, y_label="residents × services covered, %", grid=True,
+                title=title if cjk else title.encode("ascii", "ignore").decode().strip() or "frontier")
     if highlight is not None:
-        ax.axvline(highlight, color="#888", linestyle="--", linewidth=1)
-    ax.set_xlabel(x_label)
-    ax.set_ylabel("residents × services covered, %")
-    ax.set_title(title if font else title.encode("ascii", "ignore").decode().strip() or "frontier")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+        canvas.line([highlight, highlight], [canvas.y0, canvas.y1], colour="#888888", width=1.0, dashed=True)
+    entries: list[tuple[str, str, str | None, str | None]] = []
+    for i, (label, vals) in enumerate(ys.items()):
+        colour = PALETTE[i % len(PALETTE)]
+        ok = np.isfinite(vals)
+        if ok.sum() > 1:
+            canvas.line(xs[ok].tolist(), vals[ok].tolist(), colour=colour, width=1.6)
+        canvas.markers("circle", xs[ok], vals[ok], 3.0, fill=colour, outline=None)
+        entries.append(("circle", label if cjk else label.split(" ", 1)[-1], colour, None))
+    canvas.legend(entries, corner="lower right")
+    canvas.save(path)
 
 
 __all__ = ["frontier_png", "frontier_series", "line_chart_svg"]

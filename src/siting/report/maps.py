@@ -1,98 +1,86 @@
-"""Static PNG map of a plan (matplotlib), for printed documents."""
+"""Static PNG map of a plan, for printed documents (drawn with Pillow: :mod:`siting.report.raster`)."""
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from siting.report.raster import SCALE, Canvas, cjk_font_file, red_yellow_green
+
 if TYPE_CHECKING:
     from siting.pipeline import RunResult
 
-CJK_FONT_NAMES = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei",
-                  "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC", "AR PL UMing CN")
+#: Marker sizes: a residential building's radius from 2 to 5 px by population; sites.
+DOT_MIN_PX, DOT_MAX_PX = 1.6, 4.2
+LABEL_PX = 8.5
 
 
-CJK_FONT_FILES = ("NotoSansCJK", "NotoSerifCJK", "SourceHanSans", "wqy-zenhei", "wqy-microhei", "uming")
-
-
-@cache
 def cjk_font() -> str | None:
-    """Name of an installed font that renders Chinese, or ``None`` (labels fall back to English).
+    """Path of an installed font that renders Chinese, or ``None`` (map labels fall back to English)."""
+    return cjk_font_file()
 
-    Looks in matplotlib's font list first, then among the system's font files (a font
-    installed after matplotlib built its cache, e.g. Debian's ``fonts-noto-cjk``).
-    """
-    from matplotlib import font_manager
 
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    for name in CJK_FONT_NAMES:
-        if name in installed:
-            return name
-    files = sorted(f for f in font_manager.findSystemFonts() if any(k in Path(f).name for k in CJK_FONT_FILES))
-    for path in sorted(files, key=lambda f: ("Regular" not in f, "Sans" not in f, f)):
-        try:
-            font_manager.fontManager.addfont(path)
-            name = font_manager.FontProperties(fname=path).get_name()
-        except (OSError, RuntimeError, ValueError):
-            continue
-        if name:
-            return str(name)
-    return None
+def coverage_share(run: RunResult) -> np.ndarray:
+    """Per demand point: the share of its (service, age group) needs covered after the plan, population weighted."""
+    coverage = run.prepared.coverage
+    covered = coverage.covered(run.plan.hosts)
+    pop = coverage.population
+    num = np.zeros(coverage.n_demand)
+    den = np.zeros(coverage.n_demand)
+    for (_s, g), cov in zip(coverage.pairs, covered, strict=True):
+        num += pop[:, g] * cov
+        den += pop[:, g]
+    return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
 
 
 def draw_plan_map(run: RunResult, path: Path) -> None:
     """Draw demand coloured by coverage, candidate and chosen sites, existing facilities."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    font = cjk_font()
-    if font:
-        plt.rcParams["font.sans-serif"] = [font, "DejaVu Sans"]
-    plt.rcParams["text.parse_math"] = False  # names from data are text: a '$' in a site id is not math
+    cjk = cjk_font_file() is not None
     district = run.prepared.district
-    coverage = run.prepared.coverage
     plan = run.plan
-    covered = coverage.covered(plan.hosts)
-    pop = coverage.population
-    # share of the (service, group) pairs a resident is covered for, population weighted
-    num = np.zeros(len(district.demand))
-    den = np.zeros(len(district.demand))
-    for (_s, g), cov in zip(coverage.pairs, covered, strict=True):
-        num += pop[:, g] * cov
-        den += pop[:, g]
-    share = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
-    fig, ax = plt.subplots(figsize=(8, 8), dpi=110)
+    share = coverage_share(run)
+    pop = run.prepared.coverage.population.sum(axis=1)
+    canvas = Canvas(900, 880, (78, 46, 96, 56), cjk=cjk)
     xy0 = district.demand.xy.min(axis=0) if len(district.demand) else np.zeros(2)
     d = district.demand.xy - xy0
-    sc = ax.scatter(d[:, 0], d[:, 1], c=share, s=6 + 30 * pop.sum(axis=1) / max(pop.sum(axis=1).max(), 1),
-                    cmap="RdYlGn", vmin=0, vmax=1, alpha=0.8, linewidths=0, label="residential buildings")
-    fig.colorbar(sc, ax=ax, shrink=0.7, label="share of service needs covered after the plan")
     s = district.sites.xy - xy0
+    e = district.existing.xy - xy0 if len(district.existing) else np.zeros((0, 2))
+    every = np.vstack([d, s, e]) if len(d) + len(s) + len(e) else np.zeros((1, 2))
+    lo, hi = every.min(axis=0), every.max(axis=0)
+    pad = 0.04 * max(float((hi - lo).max()), 1.0)
+    canvas.limits((lo[0] - pad, hi[0] + pad), (lo[1] - pad, hi[1] + pad), equal=True)
+    radius = DOT_MIN_PX + (DOT_MAX_PX - DOT_MIN_PX) * pop / max(float(pop.max()) if pop.size else 1.0, 1.0)
+    if len(d):
+        canvas.dots(d[:, 0], d[:, 1], radius, red_yellow_green(share), alpha=0.8)
     used = plan.hosts.any(axis=1)
-    ax.scatter(s[~used, 0], s[~used, 1], marker="s", s=28, facecolors="none", edgecolors="grey",
-               label="idle sites not chosen")
-    ax.scatter(s[used, 0], s[used, 1], marker="*", s=220, c="#1f4e9c", edgecolors="white",
-               label="sites converted")
+    canvas.markers("square", s[~used, 0], s[~used, 1], 3.5, fill=None, outline="#808080", width=1.2)
+    if len(e):
+        canvas.markers("triangle", e[:, 0], e[:, 1], 6.0, fill="#7a3b9c", outline="white")
+    canvas.markers("star", s[used, 0], s[used, 1], 9.0, fill="#1f4e9c", outline="white", width=0.8)
     keys = district.service_keys
     for j in np.flatnonzero(used):
-        names = [run.prepared.catalogue.service(keys[k]).name_zh if font else keys[k]
+        names = [run.prepared.catalogue.service(keys[k]).name_zh if cjk else keys[k]
                  for k in np.flatnonzero(plan.hosts[j])]
-        ax.annotate(f"{district.sites.ids[j]}: " + ", ".join(names), s[j], fontsize=6.5,
-                    xytext=(4, 4), textcoords="offset points")
-    if len(district.existing):
-        e = district.existing.xy - xy0
-        ax.scatter(e[:, 0], e[:, 1], marker="^", s=40, c="#7a3b9c", label="existing facilities")
-    ax.set_aspect("equal")
-    ax.set_xlabel(f"metres east ({district.crs})")
-    ax.set_ylabel("metres north")
-    synthetic = (" — 示例数据 synthetic data" if font else " — synthetic data") if run.scenario.data.synthetic else ""
-    ax.set_title(f"{(run.scenario.title if font else '') or run.scenario.name}: plan and coverage{synthetic}")
-    ax.legend(loc="lower left", fontsize=7, framealpha=0.85)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+        label = f"{district.sites.ids[j]}: " + ", ".join(names)
+        u, v = (c / SCALE for c in canvas.point(s[j, 0], s[j, 1]))
+        fits = u + 7 + canvas.text_width(label, LABEL_PX) <= canvas.area[2] - 2
+        canvas.text((u + 7, v - 5) if fits else (u - 7, v - 5), label, size=LABEL_PX, anchor="ld" if fits else "rd",
+                    halo=True)
+    name = (run.scenario.title if cjk else "") or run.scenario.name
+    synthetic = ""
+    if run.scenario.data.synthetic and "示例数据" not in name and "synthetic" not in name:
+        synthetic = " — 示例数据 synthetic data" if cjk else " — synthetic data"
+    canvas.axes(x_label=f"metres east ({district.crs})", y_label="metres north",
+                title=f"{name}: plan and coverage{synthetic}")
+    entries: list[tuple[str, str, str | None, str | None]] = [
+        ("circle", "residential buildings (colour: coverage)", "#a6d96a", None),
+        ("square", "idle sites not chosen", None, "#808080"),
+        ("star", "sites converted", "#1f4e9c", "white"),
+    ]
+    if len(e):
+        entries.append(("triangle", "existing facilities", "#7a3b9c", "white"))
+    canvas.legend(entries, corner="lower left")
+    canvas.colour_bar("share of service needs covered after the plan")
+    canvas.save(path)

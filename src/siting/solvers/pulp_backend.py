@@ -177,18 +177,24 @@ class PulpBackend:
                 threads=options.threads, warmStart=options.warm_start is not None, logPath=str(log_path),
                 keepFiles=False, options=[f"randomCbcSeed {int(options.seed) + 1}"])
             failure = ""
+            t0 = time.perf_counter()
             try:
                 prob.solve(solver)
             except pulp.PulpSolverError as e:  # CBC wrote no solution file
                 failure = str(e)
+            ran_out = time.perf_counter() - t0 >= float(options.time_limit_s)
             log = log_path.read_text(errors="replace") if log_path.exists() else ""
         if options.verbose:
             print(log)
+        # CBC stopped by its time limit while still presolving may call the model infeasible: an
+        # "infeasible" after the whole time limit is read as "stopped without a plan"
+        without_plan = (Status.TIME_LIMIT, None, _cbc_log_figures(log)[1],
+                        "stopped at the time limit before any plan was found")
         if failure:
+            if re.search(r"time limit", log, flags=re.IGNORECASE) or ran_out:
+                return without_plan
             if re.search(r"infeasible", log, flags=re.IGNORECASE):
                 return Status.INFEASIBLE, None, float("nan"), "the model is infeasible"
-            if re.search(r"time limit", log, flags=re.IGNORECASE):
-                return Status.TIME_LIMIT, None, _cbc_log_figures(log)[1], "stopped on time limit without a plan"
             return Status.ERROR, None, float("nan"), f"CBC failed: {failure}; log: {log[-300:]}"
         verdict, bound = _cbc_log_figures(log)
         values = np.array([v.varValue if v.varValue is not None else np.nan for v in cols], dtype=float)
@@ -201,6 +207,8 @@ class PulpBackend:
                 bound = -bound
             bound += float(model.offset)
         if prob.status == pulp.LpStatusInfeasible or prob.sol_status == pulp.LpSolutionInfeasible:
+            if ran_out or "time" in verdict.lower():
+                return without_plan
             return Status.INFEASIBLE, None, float("nan"), "the model is infeasible"
         if verdict.startswith("Optimal") and has_sol:
             return Status.OPTIMAL, solution, bound if np.isfinite(bound) else float("nan"), verdict

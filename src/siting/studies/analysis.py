@@ -56,11 +56,15 @@ def frontier_budgets(run: RunResult) -> list[float]:
 
 
 def analysis_tasks(run: RunResult, *, backend: str | None = None) -> list[SolveTask]:
-    """Every re-solve the scenario's ``analysis`` section asks for."""
+    """Every re-solve the scenario's ``analysis`` section asks for.
+
+    A frontier budget the plan fits in starts from the plan (a larger budget can only do better).
+    """
     tasks = []
     if run.scenario.analysis.ranking:
         tasks += ranking_tasks(run.prepared, run.plan, ranking_settings(run), backend=backend)
-    tasks += [SolveTask(t.key, t.prepared, t.rules, t.backend, {**t.meta, "kind": "frontier"})
+    tasks += [SolveTask(t.key, t.prepared, t.rules, t.backend, {**t.meta, "kind": "frontier"},
+                        start=run.plan.hosts.copy() if t.prepared.rules.budget >= run.plan.cost else None)
               for t in budget_tasks(run.prepared, frontier_budgets(run), backend=backend)]
     return tasks
 

@@ -131,14 +131,24 @@ def _site_service(prepared: Prepared, j: int, s: int) -> str:
 
 def ranking_tasks(prepared: Prepared, plan: Plan, settings: RankingSettings, *,
                   rules: PlanningRules | None = None, backend: str | None = None) -> list[SolveTask]:
-    """The re-solves a ranking needs: one per option removed, one per perturbed sample."""
+    """The re-solves a ranking needs: one per option removed, one per perturbed sample.
+
+    Each starts from the plan it varies: the plan without the option removed, the plan itself
+    under perturbed demand (both keep the rules).
+    """
     tasks = [SolveTask(f"without {_site_service(prepared, j, s)}", _without(prepared, j, s), rules, backend,
-                       {"kind": "removal", "site": int(j), "service": int(s)})
+                       {"kind": "removal", "site": int(j), "service": int(s)}, start=_minus(plan.hosts, j, s))
              for j, s in option_pairs(plan)]
     tasks += [SolveTask(f"perturbed demand {i + 1}", _perturbed(prepared, i, settings), rules, backend,
-                        {"kind": "perturbed", "sample": i})
+                        {"kind": "perturbed", "sample": i}, start=plan.hosts.copy())
               for i in range(settings.samples)]
     return tasks
+
+
+def _minus(hosts: np.ndarray, j: int, s: int) -> np.ndarray:
+    out = hosts.copy()
+    out[j, s] = False
+    return out
 
 
 def objective_weights(prepared: Prepared, rules: PlanningRules, plan: Plan) -> tuple[np.ndarray, np.ndarray]:

@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from siting.errors import InfeasibleError, SitingError, SolverUnavailableError
 from siting.model.rules import PlanningRules
 from siting.pipeline import Prepared, solve_prepared
@@ -39,6 +41,9 @@ class SolveTask:
         Solver backend; the scenario's when ``None``.
     meta
         Plain values describing the task (the sweep's overrides...), carried into the result.
+    start
+        A boolean (sites × services) plan close to the answer (the plan without the option a
+        ranking removes...), to start the search from; ``None``: the optimizer's own start.
     """
 
     key: str
@@ -46,6 +51,7 @@ class SolveTask:
     rules: PlanningRules | None = None
     backend: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    start: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -89,7 +95,7 @@ def solve_task(task: SolveTask) -> SolveOutcome:
     """
     t0 = time.perf_counter()
     try:
-        plan = solve_prepared(task.prepared, rules=task.rules, backend=task.backend)
+        plan = solve_prepared(task.prepared, rules=task.rules, backend=task.backend, start=task.start)
     except SolverUnavailableError:
         raise
     except InfeasibleError as e:
