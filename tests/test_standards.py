@@ -178,3 +178,29 @@ def test_capacity_counts_only_the_places() -> None:
     assert {s.name: s.objective for s in sol.stages}["basic"] == pytest.approx(40.0 / 100.0)
     uncapped = optimize_standards(cov, cat, sites, rules, capacity=False)
     assert uncapped.served[0] == pytest.approx(100.0)
+
+
+def test_a_stage_with_nothing_to_gain_is_proven_by_one_feasibility_solve(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The quality stage's shortcut (no plan keeping the earlier values can open a quality service)
+    gives the brute force's lexicographic optimum, on instances where it fires and where it does not."""
+    import siting.optimizer.stages as stages
+
+    fired: list[bool] = []
+    original = stages.nothing_to_gain
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        out = original(*args, **kwargs)
+        fired.append(out is not None)
+        return out
+
+    monkeypatch.setattr(stages, "nothing_to_gain", spy)
+    for seed in range(8, 20):
+        cat, cov, sites, rules, communities = instance(seed)
+        best = max((stage_values(cov, cat, h, communities) for h in all_plans(cat, sites, rules)),
+                   key=lambda v: tuple(round(x, 9) for x in v))
+        sol = optimize_standards(cov, cat, sites, rules, communities=communities,
+                                 options=SolveOptions(time_limit_s=30, mip_gap=0.0))
+        assert stage_values(cov, cat, sol.hosts, communities) == pytest.approx(best, abs=1e-6), seed
+        got = {s.name: s.objective for s in sol.stages}
+        assert got.get("quality", 0.0) == pytest.approx(best[2], abs=1e-6), seed
+    assert any(fired) and not all(fired), fired  # both ways were taken

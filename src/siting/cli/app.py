@@ -59,6 +59,12 @@ def run(
 
         run_phased_command(sc, target, solver)
         return
+    if analysis:  # the analysis's workers: their server imports siting while this process solves
+        from siting.execution import resolve_scheduler
+        from siting.execution.workers import start_worker_server
+
+        if resolve_scheduler(scheduler).kind in ("processes", "local"):
+            start_worker_server()
     with console.status(f"Solving {escape(sc.name)}...") as status:
         result = run_scenario(sc, backend=solver,
                               progress=lambda line: status.update(f"Solving {escape(sc.name)}: {escape(line)}"))

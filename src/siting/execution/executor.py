@@ -27,6 +27,7 @@ from siting.execution.tasks import (
     _unshare,
     _unwrap,
 )
+from siting.execution.workers import start_method, start_worker_server
 
 
 class Executor:
@@ -86,7 +87,10 @@ class Executor:
         # the scheduler runs in this process: with a worker saturation of 1, tasks wait at the scheduler
         # until a worker is free, so a task that kills its worker takes no waiting neighbour down with it;
         # the workers' statistical profiler is off (it samples every 10 ms, which solves do not need)
-        settings = {"distributed.scheduler.worker-saturation": 1.0, "distributed.worker.profile.enabled": False}
+        # workers are forked from a server that has imported siting once (siting.execution.workers)
+        start_worker_server()
+        settings = {"distributed.scheduler.worker-saturation": 1.0, "distributed.worker.profile.enabled": False,
+                    "distributed.worker.multiprocessing-method": start_method()}
         with warnings.catch_warnings(), dask.config.set(settings):
             warnings.filterwarnings("ignore", message="Port .* is already in use")  # no dashboard: HTTP server only
             self._cluster = LocalCluster(n_workers=self.spec.workers or local_cores(), threads_per_worker=1,

@@ -18,6 +18,7 @@ it can be built over fewer pairs, so :func:`solve_stage` hands it to
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -29,6 +30,7 @@ from siting.model.milp import Sense
 from siting.model.rules import PlanningRules, RuleRows, SiteData
 from siting.model.standards import StandardsModel, with_stage
 from siting.model.structure import SitingModel
+from siting.optimizer import generic
 from siting.optimizer.capacitated import capacity_rows, row_residents
 from siting.optimizer.cutting import CoverCuts, CutOracle, CuttingPlanes, Master
 from siting.optimizer.deadline import Deadline
@@ -44,7 +46,7 @@ from siting.optimizer.formulations import (
 from siting.optimizer.gains import GapGains, RowGains, StackedGains
 from siting.optimizer.generic import PlanSearch, Progress, plan_start, with_fixed, with_plan
 from siting.optimizer.greedy import Gains, greedy_plan
-from siting.solvers import SolveOptions, SolveResult, solve
+from siting.solvers import SolveOptions, SolveResult, Status, solve
 from siting.solvers.highs import SMALL_MODEL_NONZEROS
 
 
@@ -191,6 +193,10 @@ def solve_stage(built: StandardsModel, build: Callable[[SiteData], StandardsMode
     """One stage through the shared search (module docstring)."""
     form = SitingFormulation(sites, rules, lambda s: stage_of(build(s), name, keeps))
     full = stage_of(built, name, keeps)
+    if start is not None and keeps and full.milp.A.nnz <= generic.DIRECT_MAX_NONZEROS:
+        proven = nothing_to_gain(built, name, keeps, start, options, deadline)
+        if proven is not None:
+            return proven
     starts: list[np.ndarray] = []
     if start is not None:
         starts.append(start)
@@ -207,6 +213,61 @@ def solve_stage(built: StandardsModel, build: Callable[[SiteData], StandardsMode
     if search.best is None:
         return StageOutcome(None, float("nan"), result)
     return StageOutcome(search.best, float(search.value), replace(result, solution=search.best.ravel().astype(float)))
+
+
+def gaining_pairs(built: StandardsModel, name: str) -> np.ndarray | None:
+    """Per ``x`` column: whether opening it can add to the stage's objective (it reaches a row the
+    objective values); ``None`` when the objective is not over the coverage rows alone."""
+    milp = built.model.milp
+    objective = built.objectives.get(name)
+    if objective is None:
+        return None
+    z = milp.col_blocks["z"]
+    elsewhere = np.ones(milp.n_cols, dtype=bool)
+    elsewhere[z] = False
+    if np.any(objective[elsewhere] != 0):
+        return None
+    valued = objective[z] > 0
+    out: np.ndarray = np.asarray(built.model.rows.R[valued].sum(axis=0)).ravel() > 0
+    return out
+
+
+def nothing_to_gain(built: StandardsModel, name: str, keeps: list[tuple[str, float]], start: np.ndarray,
+                    options: SolveOptions, deadline: Deadline) -> StageOutcome | None:
+    """The stage's answer when no plan keeping the earlier stages' values can open a pair it values.
+
+    A later stage (quality after basic, typically) gains only through the pairs that reach a
+    row its objective values (``z_r ≤ Σ x`` over the pairs reaching row ``r``). When the earlier
+    stages' model with ``Σ x ≥ 1`` over those pairs has no solution, every plan keeping the
+    earlier values scores 0 in this stage, so the previous stage's plan (``start``) is optimal
+    with value 0: proven by one feasibility solve, which on the default district is several times
+    faster than branch and bound on the stage's objective. Returns ``None`` (solve the stage as
+    usual) when such a plan exists, the proof did not finish in its share of the time, or the
+    stage's objective is not over coverage rows.
+    """
+    pairs = gaining_pairs(built, name)
+    cols_of = built.model.cols
+    if pairs is None or np.any(pairs & np.asarray(start, dtype=bool)[cols_of.x_site, cols_of.x_service]):
+        return None  # the previous plan itself gains in this stage already: solve it as usual
+    model = stage_of(built, name, keeps)
+    milp = model.milp
+    xs = milp.col_blocks["x"]
+    cols = np.flatnonzero(pairs) + xs.start
+    row = sparse.csr_matrix((np.ones(cols.size), (np.zeros(cols.size, dtype=np.int64), cols)), shape=(1, milp.n_cols))
+    check = replace(milp, objective=np.zeros(milp.n_cols), A=sparse.vstack([milp.A, row], format="csr"),
+                    row_lower=np.r_[milp.row_lower, 1.0], row_upper=np.r_[milp.row_upper, np.inf],
+                    name=f"{milp.name}: can a plan keeping the earlier stages open a pair this stage values?")
+    t0 = time.perf_counter()
+    r = solve(check, "highs", replace(options, time_limit_s=max(deadline.share(0.3), 0.05), warm_start=None,
+                                      isolate=False))
+    if r.status is not Status.INFEASIBLE:
+        return None
+    seconds = time.perf_counter() - t0
+    message = (f"standards first, {name} stage: no plan keeping the earlier stages' values can open a service "
+               f"this stage values (a feasibility solve, {seconds:.2f} s): value 0, the previous plan kept")
+    result = SolveResult(Status.OPTIMAL, start.ravel().astype(float), 0.0, 0.0, 0.0, r.solver,
+                         {"solve": seconds}, message)
+    return StageOutcome(np.asarray(start, dtype=bool), 0.0, result)
 
 
 def _whole_stage(built: StandardsModel, name: str, keeps: list[tuple[str, float]], start: np.ndarray | None,
