@@ -192,7 +192,8 @@ def optimize_standards(coverage: Coverage, catalogue: Catalogue, sites: SiteData
                          f"{names[i - 1]} stage's")
             break
         r = got.result
-        stages.append(StageFigures(name, r.status, got.value, float(r.bound), relative_gap(got.value, float(r.bound))))
+        value = got.value + 0.0  # a solver's -0.0 reads as 0
+        stages.append(StageFigures(name, r.status, value, float(r.bound) + 0.0, relative_gap(value, float(r.bound))))
         status = _worse(status, r.status)
         hosts = got.hosts
         keeps.append((name, got.value))
