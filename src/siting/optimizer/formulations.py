@@ -229,11 +229,13 @@ def search_plan(form: SitingFormulation, sense: Sense, deadline: Deadline, optio
         search.tighten(quick_bound, "knapsack")
     limit = generic.DIRECT_MAX_NONZEROS if direct_max_nonzeros is None else direct_max_nonzeros
     if full is not None and int(full.milp.A.nnz) <= limit:
-        # branch and bound on the whole model, warm-started with the first start as it is (HiGHS
-        # completes and checks it); the starts are evaluated one by one only when it finds no plan
-        search.direct(full, start=starts[0] if starts else None)
-        if search.best is None and not search.infeasible and not search.error:
+        if len(starts) == 1:  # warm-started with it as it is (HiGHS completes and checks it): no evaluation
+            search.direct(full, start=starts[0])
+            if search.best is None and not search.infeasible and not search.error:
+                _evaluate_starts(search, starts, say)  # HiGHS found no plan in time: the start's own value
+        else:  # several starts: the best of them, each evaluated, warm-starts branch and bound
             _evaluate_starts(search, starts, say)
+            search.direct(full)
         return search
     _evaluate_starts(search, starts, say)
     scores = bound(search, deadline.share(BOUND_SHARE)) if bound is not None else None
