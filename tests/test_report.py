@@ -108,7 +108,7 @@ def test_png_map_renders_chinese(tiny_report: Path, tmp_path: Path) -> None:
     from siting.data.scenario import load_scenario
     from siting.pipeline import run_scenario
     from siting.report.maps import draw_plan_map
-    from siting.report.raster import cjk_font_file, latin_font_file
+    from siting.report.raster import _face_index, cjk_font_file, latin_font_file
 
     path = cjk_font_file()
     if path is None:
@@ -126,7 +126,7 @@ def test_png_map_renders_chinese(tiny_report: Path, tmp_path: Path) -> None:
     assert chinese
 
     def missing(font_file: str) -> set[str]:
-        font = ImageFont.truetype(font_file, 24)
+        font = ImageFont.truetype(font_file, 24, index=_face_index(font_file))  # the face the map uses
         box = bytes(font.getmask("\U000FFFFD"))
         return {c for c in chinese if bytes(font.getmask(c)) == box}
 

@@ -70,6 +70,23 @@ def latin_font_file() -> str | None:
 
 
 @cache
+def _face_index(path: str) -> int:
+    """In a font collection (``.ttc``), the face for Simplified Chinese (Noto CJK: its ``SC`` face), else 0."""
+    from PIL import ImageFont
+
+    if not path.lower().endswith(".ttc"):
+        return 0
+    for index in range(12):
+        try:
+            family = str(ImageFont.truetype(path, 12, index=index).getname()[0] or "")
+        except OSError:
+            break
+        if any(tag in family for tag in (" SC", " CN", " GB", "Simplified")):
+            return index
+    return 0
+
+
+@cache
 def _font(size: int, cjk: bool) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     from PIL import ImageFont
 
@@ -77,7 +94,7 @@ def _font(size: int, cjk: bool) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     path = path or latin_font_file()
     if path is None:
         return ImageFont.load_default(size)
-    return ImageFont.truetype(path, size)
+    return ImageFont.truetype(path, size, index=_face_index(path))
 
 
 def hex_rgb(colour: str) -> tuple[int, int, int]:
