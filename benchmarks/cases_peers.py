@@ -201,7 +201,8 @@ def summary(ctx: Context) -> list[Row]:
 #: 237 s to about 980 s on two of them; where it stops, its ratio is a lower bound ("≥").
 CBC_LIMIT_ENV = "SITING_BENCH_CBC_LIMIT"
 SEEDS = (0, 1, 2, 3, 4)
-SEEDS_COLUMNS = ("instance", "peer", "runs", "proven", "median_x", "worst_x", "per_seed_x", "goal_x", "goal_met")
+SEEDS_COLUMNS = ("instance", "peer", "method", "status", "objective", "total_s", "vs_siting", "runs", "proven",
+                 "median_x", "worst_x", "per_seed_x", "goal_x", "goal_met")
 
 
 @case("peers-uniform-2k-seeds", suites=("full",), columns=SEEDS_COLUMNS, only_columns=True,
@@ -220,7 +221,8 @@ def uniform_2k_seeds(ctx: Context) -> list[Row]:
         rows = run_instance(ctx, {"kind": "uniform", "n": 2000, "m": 200, "p": 20, "seed": seed},
                             {"default": 600.0, "spopt-cbc": cbc_limit}, name=f"uniform 2,000 × 200 seed {seed}")
         per_seed[seed] = rows
-    out: list[Row] = []
+    out: list[Row] = [{k: r.get(k) for k in ("instance", "method", "status", "objective", "total_s", "vs_siting")}
+                      for rows in per_seed.values() for r in rows]  # each seed's runs, then the ratios
     goals = {"spopt + HiGHS (PuLP)": 5.0, "spopt + CBC (PuLP)": 50.0, "plain MIP (HiGHS)": None}
     for peer, goal in goals.items():
         ratios: list[tuple[float, bool]] = []
