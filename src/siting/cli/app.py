@@ -115,9 +115,9 @@ def run(
         console.print(top)
     for note in result.prepared.walking.notes:
         print_note(note)
-    from siting.report.maps import cjk_font
+    from siting.report.raster import cjk_font_file
 
-    if cjk_font() is None:
+    if cjk_font_file() is None:
         console.print("[yellow]note:[/yellow] no font with Chinese characters found: map.png labels are in English "
                       "(install one, e.g. Debian's fonts-noto-cjk)")
     console.print(f"Report: {folder / 'report.html'}")

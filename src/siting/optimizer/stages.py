@@ -194,7 +194,7 @@ def solve_stage(built: StandardsModel, build: Callable[[SiteData], StandardsMode
     form = SitingFormulation(sites, rules, lambda s: stage_of(build(s), name, keeps))
     full = stage_of(built, name, keeps)
     if start is not None and keeps and full.milp.A.nnz <= generic.DIRECT_MAX_NONZEROS:
-        proven = nothing_to_gain(built, name, keeps, start, options, deadline)
+        proven = nothing_to_gain(built, full, name, start, options, deadline)
         if proven is not None:
             return proven
     starts: list[np.ndarray] = []
@@ -232,9 +232,11 @@ def gaining_pairs(built: StandardsModel, name: str) -> np.ndarray | None:
     return out
 
 
-def nothing_to_gain(built: StandardsModel, name: str, keeps: list[tuple[str, float]], start: np.ndarray,
+def nothing_to_gain(built: StandardsModel, model: SitingModel, name: str, start: np.ndarray,
                     options: SolveOptions, deadline: Deadline) -> StageOutcome | None:
     """The stage's answer when no plan keeping the earlier stages' values can open a pair it values.
+
+    ``model`` is the stage's model (:func:`stage_of`: its objective, the earlier values kept).
 
     A later stage (quality after basic, typically) gains only through the pairs that reach a
     row its objective values (``z_r ≤ Σ x`` over the pairs reaching row ``r``). When the earlier
@@ -249,7 +251,6 @@ def nothing_to_gain(built: StandardsModel, name: str, keeps: list[tuple[str, flo
     cols_of = built.model.cols
     if pairs is None or np.any(pairs & np.asarray(start, dtype=bool)[cols_of.x_site, cols_of.x_service]):
         return None  # the previous plan itself gains in this stage already: solve it as usual
-    model = stage_of(built, name, keeps)
     milp = model.milp
     xs = milp.col_blocks["x"]
     cols = np.flatnonzero(pairs) + xs.start

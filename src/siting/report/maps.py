@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from siting.report.mapdata import coverage_shares
 from siting.report.raster import SCALE, Canvas, cjk_font_file, red_yellow_green
 
 if TYPE_CHECKING:
@@ -17,30 +18,12 @@ DOT_MIN_PX, DOT_MAX_PX = 1.6, 4.2
 LABEL_PX = 8.5
 
 
-def cjk_font() -> str | None:
-    """Path of an installed font that renders Chinese, or ``None`` (map labels fall back to English)."""
-    return cjk_font_file()
-
-
-def coverage_share(run: RunResult) -> np.ndarray:
-    """Per demand point: the share of its (service, age group) needs covered after the plan, population weighted."""
-    coverage = run.prepared.coverage
-    covered = coverage.covered(run.plan.hosts)
-    pop = coverage.population
-    num = np.zeros(coverage.n_demand)
-    den = np.zeros(coverage.n_demand)
-    for (_s, g), cov in zip(coverage.pairs, covered, strict=True):
-        num += pop[:, g] * cov
-        den += pop[:, g]
-    return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
-
-
 def draw_plan_map(run: RunResult, path: Path) -> None:
     """Draw demand coloured by coverage, candidate and chosen sites, existing facilities."""
     cjk = cjk_font_file() is not None
     district = run.prepared.district
     plan = run.plan
-    share = coverage_share(run)
+    share = coverage_shares(run.prepared.coverage, plan.hosts)["all"]
     pop = run.prepared.coverage.population.sum(axis=1)
     canvas = Canvas(900, 880, (78, 46, 96, 56), cjk=cjk)
     xy0 = district.demand.xy.min(axis=0) if len(district.demand) else np.zeros(2)
