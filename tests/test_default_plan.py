@@ -80,3 +80,13 @@ def test_the_summary_states_the_stages_and_the_compliance(default_plan: Path) ->
     assert set(comp["service"]) == set(load_scenario(DEFAULT_SCENARIO).services or comp["service"])
     report = (default_plan / "report.html").read_text(encoding="utf-8")
     assert "示例数据" in report and 'id="compliance-matrix"' in report
+
+
+def test_the_default_objective_reports_its_progress() -> None:
+    """A long standards-first solve shows what it is doing (the CLI's status line reads these lines)."""
+    from siting.pipeline import solve_prepared
+
+    lines: list[str] = []
+    plan = solve_prepared(prepare(load_scenario(DEFAULT_SCENARIO)), progress=lines.append)
+    assert plan.stages, "the default objective solves in stages"
+    assert any("branch and bound" in line or "start plan" in line for line in lines), lines

@@ -50,7 +50,8 @@ def solve_prepared(prepared: Prepared, *, rules: PlanningRules | None = None,
     """Build the model, solve it, and read the plan.
 
     ``progress``, when given, is called with a short line after each step of the coverage
-    optimizer (model size, heuristic plan, bound, result) — for a status line on long solves.
+    optimizer or of a stage of the standards-first default (model size, heuristic plan, bound,
+    result) — for a status line on long solves.
     ``start``, a boolean (sites × services) plan, warm-starts the coverage optimizer (see
     :func:`siting.optimizer.covering.optimize_covering`) and the standards-first default's first
     stage (:func:`siting.optimizer.standards.optimize_standards`); the other objectives ignore it.
@@ -69,7 +70,7 @@ def solve_prepared(prepared: Prepared, *, rules: PlanningRules | None = None,
     if objective.kind == "median":
         return _solve_median(prepared, rules, backend or opts.backend)
     if objective.kind == "standards":
-        return _solve_standards(prepared, rules, backend or opts.backend, start=start)
+        return _solve_standards(prepared, rules, backend or opts.backend, start=start, progress=progress)
     if objective.kind != "coverage" or objective.floors or objective.targets:
         return _solve_objective(prepared, rules, backend or opts.backend)
     solution = optimize_covering(
@@ -125,7 +126,7 @@ def _no_plan(origin: str, result: SolveResult, time_limit_s: float) -> SitingErr
 
 
 def _solve_standards(prepared: Prepared, rules: PlanningRules, backend: str, *,
-                     start: np.ndarray | None = None) -> Plan:
+                     start: np.ndarray | None = None, progress: Callable[[str], None] | None = None) -> Plan:
     """Basic services first, then quality ones: see :mod:`siting.optimizer.standards`."""
     scenario = prepared.scenario
     origin = str(scenario.source or scenario.name)
@@ -137,7 +138,7 @@ def _solve_standards(prepared: Prepared, rules: PlanningRules, backend: str, *,
     solution = optimize_standards(prepared.coverage, prepared.catalogue, SiteData.of(sites), rules,
                                   capacity=scenario.objective.capacity, floors=spec.floors,
                                   communities=communities.ravel().astype(np.int64), backend=backend,
-                                  options=solver_options(scenario), start=start)
+                                  options=solver_options(scenario), start=start, say=progress)
     if solution.result.solution is None:
         raise _no_plan(origin, solution.result, scenario.solver.time_limit_s)
     timings = {**prepared.timings, "model": solution.timings.get("build", 0.0)}
