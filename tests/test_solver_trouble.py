@@ -173,3 +173,51 @@ def test_run_with_a_crashing_solver_exits_2_without_output(tmp_path: Path, monke
     assert "killed by SIGSEGV" in ran.stderr and "no plan was written" in ran.stderr
     assert "Traceback" not in ran.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_highs_objective_its_solution_does_not_reach_is_not_believed(benchmarks_dir: Path) -> None:
+    """HiGHS 1.16's presolve once reported a value for a subproblem that its returned solution did not reach
+    (``tests/data/highs_presolve_mismatch.json``): the search kept a plan at a value it did not have, and
+    the next stage, asked to keep that value, could not start from the plan. The backend now reads the
+    value off the solution and, when the two differ, solves again without presolve: the answer must be the
+    solution's own value and the optimum that SCIP finds."""
+    from benchmarks.cases_objectives import objective_scenario
+    from benchmarks.registry import Context
+
+    from siting.model.rules import SiteData
+    from siting.model.standards import build_standards_model
+    from siting.optimizer.formulations import SitingFormulation
+    from siting.optimizer.generic import plan_start, with_fixed
+    from siting.optimizer.stages import stage_of
+    from siting.optimizer.standards import standards_weights
+    from siting.pipeline import prepare
+    from siting.solvers.highs import value_of
+
+    case = json.loads((Path(__file__).parent / "data" / "highs_presolve_mismatch.json").read_text(encoding="utf-8"))
+    ctx = Context(shared=benchmarks_dir, scratch=Path("."), suite="quick")
+    prepared = prepare(objective_scenario(ctx, 20000, 1000, "standards", 60.0, 0.01))
+    cov, cat, rules = prepared.coverage, prepared.catalogue, prepared.rules
+    sites = SiteData.of(prepared.district.sites)
+    w = standards_weights(cov, cat, rules)
+    cap = cat.service_capacity()
+    codes = np.unique(np.asarray(prepared.district.demand.communities).astype(str), return_inverse=True)[1].ravel()
+
+    def pairs(key: str) -> np.ndarray:
+        out = np.zeros(tuple(case["shape"]), dtype=bool)
+        idx = np.asarray(case[key], dtype=np.int64)
+        out[idx[:, 0], idx[:, 1]] = True
+        return out
+
+    form = SitingFormulation(sites, rules, lambda s: stage_of(
+        build_standards_model(cov, s, rules, cap, basic=w.basic, quality=w.quality, communities=codes, floors=[]),
+        "basic", []))
+    built = form.build(pairs("allowed"), pairs("fixed"))
+    model = with_fixed(built, pairs("fixed"))
+    options = SolveOptions(time_limit_s=60.0, mip_gap=1e-6, threads=1, seed=0)
+    r = solve(model, "highs", dataclasses.replace(options, warm_start=plan_start(built, pairs("start"))))
+    assert r.solution is not None
+    assert r.objective == pytest.approx(value_of(model, r.solution), rel=1e-12)
+    truth = solve(model, "ortools-scip", dataclasses.replace(options, mip_gap=1e-9))
+    assert truth.status is Status.OPTIMAL
+    assert r.objective == pytest.approx(truth.objective, rel=1e-6)
+    assert r.objective > 2.5795  # more than the start plan's 2.579366: the subproblem's improvement is kept

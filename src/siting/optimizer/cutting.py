@@ -135,6 +135,7 @@ class CuttingPlanes:
         for b, v in master.col_upper.items():
             cu[self.cs[b]] = v
         self.n_cols = n_cols
+        self.c = c
         self.h = new_highs(False)
         self.h.setOptionValue("threads", int(threads))
         self.h.setOptionValue("random_seed", int(seed))
@@ -280,7 +281,7 @@ class CuttingPlanes:
             true = float(value_of(x))
             x_best = x
             self.report.mip_rounds += 1
-            master_value = float(info.objective_function_value)
+            master_value = float(self.c @ xv + self.master.offset)  # the solution's own value, not HiGHS's word
             under = (master_value > true + 1e-9 * max(abs(true), 1.0)) if self.maximize else \
                 (master_value < true - 1e-9 * max(abs(true), 1.0))
             if not under:  # the master's plan is valued right: the master's bound is the problem's

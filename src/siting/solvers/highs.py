@@ -140,6 +140,24 @@ class HighsBackend:
         solution = np.array(h.getSolution().col_value) if has_sol else None
         objective = float(info.objective_function_value) if has_sol else float("nan")
         bound = float(info.mip_dual_bound) if model.integer.any() else objective
+        notes: list[str] = []
+        if solution is not None and model.integer.any() and not agrees(model, solution, objective):
+            # HiGHS's presolve reported a value its (postsolved) solution does not reach: solved again without it
+            first = (solution, value_of(model, solution))
+            h.setOptionValue("presolve", "off")
+            h.setOptionValue("time_limit", max(t0 + float(options.time_limit_s) - time.perf_counter(), 0.01))
+            set_start(h, solution)
+            run_highs(h)
+            ms, info = h.getModelStatus(), h.getInfo()
+            again = np.array(h.getSolution().col_value) if info.primal_solution_status == 2 else None
+            if again is not None and _better(model, value_of(model, again), first[1]):
+                solution, objective, bound = again, value_of(model, again), float(info.mip_dual_bound)
+            else:  # the first solution, at its own value; HiGHS's bound from the presolved model is kept
+                solution, objective = first
+                ms = highspy.HighsModelStatus.kTimeLimit if ms != highspy.HighsModelStatus.kOptimal else ms
+            notes.append("HiGHS's presolved model reported an objective its solution does not reach; solved "
+                         "again without presolve")
+            t2 = time.perf_counter()
         timings = {"translate": t1 - t0, "solve": t2 - t1}
         MS = highspy.HighsModelStatus
         message = h.modelStatusToString(ms)
@@ -160,7 +178,22 @@ class HighsBackend:
         gap = relative_gap(objective, bound) if has_sol else float("inf")
         if status is Status.OPTIMAL and gap > options.mip_gap * 1.0001 + 1e-9:
             status = Status.FEASIBLE
-        return SolveResult(status, solution, objective, bound, gap, version, timings, message)
+        return SolveResult(status, solution, objective, bound, gap, version, timings, "; ".join([message, *notes]))
+
+
+def value_of(model: MilpModel, solution: np.ndarray) -> float:
+    """The objective of a solution vector, computed from the model (not the solver's word)."""
+    return float(np.asarray(model.objective, dtype=np.float64) @ solution + model.offset)
+
+
+def agrees(model: MilpModel, solution: np.ndarray, objective: float) -> bool:
+    """True when a solver's objective is its solution's own value (within rounding: 1e-9, relative)."""
+    own = value_of(model, solution)
+    return abs(own - objective) <= 1e-9 * max(1.0, abs(own), abs(objective))
+
+
+def _better(model: MilpModel, a: float, b: float) -> bool:
+    return a >= b if model.sense is Sense.MAXIMIZE else a <= b
 
 
 def stopped_message(time_limit_s: float, has_plan: bool) -> str:
