@@ -25,6 +25,7 @@ from siting.model.rules import PlanningRules, SiteData
 from siting.model.structure import ShareTarget, SitingModel
 from siting.optimizer.capacitated import optimize_capacitated
 from siting.optimizer.deadline import Deadline, no_plan_reason
+from siting.optimizer.generic import Progress
 from siting.optimizer.shares import ShareProblem, optimize_shares
 from siting.solvers import SolveOptions, SolveResult, Status, solve
 
@@ -202,7 +203,7 @@ def _empty(model: SitingModel) -> np.ndarray:
 
 def optimize_objective(coverage: Coverage, sites: SiteData, rules: PlanningRules, spec: ObjectiveSpec, *,
                        backend: str = "highs", options: SolveOptions | None = None,
-                       origin: str = "scenario") -> ObjectiveSolution:
+                       origin: str = "scenario", say: Progress | None = None) -> ObjectiveSolution:
     """Solve the scenario's objective.
 
     Parameters
@@ -217,6 +218,8 @@ def optimize_objective(coverage: Coverage, sites: SiteData, rules: PlanningRules
         Time limit, gap, threads, seed.
     origin
         The scenario file, for messages.
+    say
+        Progress lines of the shared optimizer (HiGHS).
 
     Returns
     -------
@@ -244,7 +247,7 @@ def optimize_objective(coverage: Coverage, sites: SiteData, rules: PlanningRules
     else:
         raise ValueError(f"unknown objective kind {spec.kind!r}; known: {KINDS}")
     if backend == "highs" and not options.isolate:
-        return _shared(coverage, sites, rules, spec, options, origin, Deadline(options.time_limit_s, t0))
+        return _shared(coverage, sites, rules, spec, options, origin, Deadline(options.time_limit_s, t0), say)
     if spec.kind in ("coverage", "fairness"):
         mode = "floors" if spec.kind == "coverage" else "max_min"
         balance = age_group_shares(coverage, by_service=spec.by_service)
@@ -282,24 +285,25 @@ def _fair_shares(coverage: Coverage, by_service: bool) -> tuple[ShareTarget, ...
 
 
 def _shared(coverage: Coverage, sites: SiteData, rules: PlanningRules, spec: ObjectiveSpec, options: SolveOptions,
-            origin: str, deadline: Deadline) -> ObjectiveSolution:
+            origin: str, deadline: Deadline, say: Progress | None = None) -> ObjectiveSolution:
     """The objective through the shared optimizer (greedy, bound, kernel and neighbourhood search)."""
     if spec.kind == "capacitated":
         assert spec.service_capacity is not None
-        search = optimize_capacitated(coverage, sites, rules, spec.service_capacity, options, deadline=deadline)
+        search = optimize_capacitated(coverage, sites, rules, spec.service_capacity, options, deadline=deadline,
+                                      say=say)
         what = "capacitated covering"
     elif spec.kind == "least_cost":
         search = optimize_shares(coverage, sites, rules, ShareProblem("least_cost", targets=spec.targets), options,
-                                 deadline=deadline)
+                                 deadline=deadline, say=say)
         what = "least-cost covering"
     elif spec.kind == "fairness":
         balance = _fair_shares(coverage, spec.by_service)
         search = optimize_shares(coverage, sites, rules, ShareProblem("fairness", balance=balance, floors=spec.floors),
-                                 options, deadline=deadline)
+                                 options, deadline=deadline, say=say)
         what = "max-min share"
     else:
         search = optimize_shares(coverage, sites, rules, ShareProblem("floors", floors=spec.floors), options,
-                                 deadline=deadline)
+                                 deadline=deadline, say=say)
         what = "coverage with floors"
     result = search.result(f"{what}: greedy, bound, kernel and neighbourhood search")
     if search.best is None:
@@ -316,7 +320,7 @@ def _shared(coverage: Coverage, sites: SiteData, rules: PlanningRules, spec: Obj
         keep = tuple(replace(t, share=max(0.0, best - 1e-7)) for t in _fair_shares(coverage, spec.by_service))
         if deadline.usable() > 0.5:
             second = optimize_shares(coverage, sites, rules, ShareProblem("floors", floors=(*spec.floors, *keep)),
-                                     options, deadline=deadline, start=hosts)
+                                     options, deadline=deadline, start=hosts, say=say)
             if second.best is not None:
                 hosts = second.best
                 second_result = second.result("coverage among the fairest plans")

@@ -31,6 +31,7 @@ from siting.model.median import build_median_model
 from siting.model.rules import PlanningRules, SiteData
 from siting.model.structure import ShareTarget
 from siting.optimizer.deadline import no_plan_reason
+from siting.optimizer.generic import Progress
 from siting.optimizer.radius import optimize_walking
 from siting.solvers import SolveOptions, SolveResult, Status, solve
 from siting.solvers.base import StageFigures, relative_gap
@@ -223,7 +224,7 @@ def _beyond_note(walking: WalkingTimes) -> str:
 
 def optimize_median(coverage: Coverage, distances: WalkDistances, speeds: np.ndarray, sites: SiteData,
                     rules: PlanningRules, *, backend: str = "highs", options: SolveOptions | None = None,
-                    origin: str = "scenario") -> WalkingSolution:
+                    origin: str = "scenario", say: Progress | None = None) -> WalkingSolution:
     """The plan with the least total weighted walking time (the multi-service p-median).
 
     Parameters
@@ -241,6 +242,8 @@ def optimize_median(coverage: Coverage, distances: WalkDistances, speeds: np.nda
         Solver backend and its limits.
     origin
         The scenario file, for messages.
+    say
+        Progress lines of the shared optimizer (HiGHS).
 
     Raises
     ------
@@ -252,7 +255,7 @@ def optimize_median(coverage: Coverage, distances: WalkDistances, speeds: np.nda
     options = options or SolveOptions()
     t0 = time.perf_counter()
     if backend == "highs" and not options.isolate:
-        return _median_search(coverage, distances, speeds, sites, rules, options, origin)
+        return _median_search(coverage, distances, speeds, sites, rules, options, origin, say)
     model = build_median_model(coverage, distances, _weights(coverage, speeds, rules), sites, rules)
     build = time.perf_counter() - t0
     result = solve(model.milp, backend, options)
@@ -286,9 +289,10 @@ def _median_solution(hosts: np.ndarray, result: SolveResult, coverage: Coverage,
 
 
 def _median_search(coverage: Coverage, distances: WalkDistances, speeds: np.ndarray, sites: SiteData,
-                   rules: PlanningRules, options: SolveOptions, origin: str) -> WalkingSolution:
+                   rules: PlanningRules, options: SolveOptions, origin: str,
+                   say: Progress | None = None) -> WalkingSolution:
     """The p-median through the shared optimizer (:func:`siting.optimizer.radius.optimize_walking`)."""
-    run = optimize_walking(coverage, distances, _weights(coverage, speeds, rules), sites, rules, options)
+    run = optimize_walking(coverage, distances, _weights(coverage, speeds, rules), sites, rules, options, say=say)
     search = run.search
     result = search.result("radius formulation: greedy, swaps, cutting planes, branch and bound")
     if search.best is None:

@@ -50,8 +50,8 @@ def solve_prepared(prepared: Prepared, *, rules: PlanningRules | None = None,
     """Build the model, solve it, and read the plan.
 
     ``progress``, when given, is called with a short line after each step of the coverage
-    optimizer or of a stage of the standards-first default (model size, heuristic plan, bound,
-    result) — for a status line on long solves.
+    optimizer, of a stage of the standards-first default or of another objective's search (model
+    size, heuristic plan, bound, result) — for a status line on long solves.
     ``start``, a boolean (sites × services) plan, warm-starts the coverage optimizer (see
     :func:`siting.optimizer.covering.optimize_covering`) and the standards-first default's first
     stage (:func:`siting.optimizer.standards.optimize_standards`); the other objectives ignore it.
@@ -68,11 +68,11 @@ def solve_prepared(prepared: Prepared, *, rules: PlanningRules | None = None,
     objective = scenario.objective
     t0 = time.perf_counter()
     if objective.kind == "median":
-        return _solve_median(prepared, rules, backend or opts.backend)
+        return _solve_median(prepared, rules, backend or opts.backend, progress)
     if objective.kind == "standards":
         return _solve_standards(prepared, rules, backend or opts.backend, start=start, progress=progress)
     if objective.kind != "coverage" or objective.floors or objective.targets:
-        return _solve_objective(prepared, rules, backend or opts.backend)
+        return _solve_objective(prepared, rules, backend or opts.backend, progress)
     solution = optimize_covering(
         prepared.coverage, SiteData.of(sites), rules,
         backend=backend or opts.backend,
@@ -87,7 +87,8 @@ def solve_prepared(prepared: Prepared, *, rules: PlanningRules | None = None,
                      timings, walking_time=walking)
 
 
-def _solve_objective(prepared: Prepared, rules: PlanningRules, backend: str) -> Plan:
+def _solve_objective(prepared: Prepared, rules: PlanningRules, backend: str,
+                     progress: Callable[[str], None] | None = None) -> Plan:
     """Fairness, floors, least cost or capacity: see :mod:`siting.optimizer.objectives`."""
     scenario = prepared.scenario
     origin = str(scenario.source or scenario.name)
@@ -97,7 +98,7 @@ def _solve_objective(prepared: Prepared, rules: PlanningRules, backend: str) -> 
     solution = optimize_objective(
         prepared.coverage, SiteData.of(sites), rules, spec,
         backend=backend, origin=origin,
-        options=solver_options(scenario))
+        options=solver_options(scenario), say=progress)
     result = solution.result
     if result.solution is None:
         raise _no_plan(origin, result, scenario.solver.time_limit_s)
@@ -178,7 +179,8 @@ def _break_tie(prepared: Prepared, rules: PlanningRules, backend: str, hosts: np
     return solution.hosts, solution.result, solution.walking
 
 
-def _solve_median(prepared: Prepared, rules: PlanningRules, backend: str) -> Plan:
+def _solve_median(prepared: Prepared, rules: PlanningRules, backend: str,
+                  progress: Callable[[str], None] | None = None) -> Plan:
     """The least total weighted walking time: see :mod:`siting.optimizer.walking`."""
     scenario = prepared.scenario
     origin = str(scenario.source or scenario.name)
@@ -186,7 +188,8 @@ def _solve_median(prepared: Prepared, rules: PlanningRules, backend: str) -> Pla
     site_data = SiteData.of(sites)
     rules = median_rules(scenario.objective, prepared.catalogue, site_data, rules, origin=origin)
     solution = optimize_median(prepared.coverage, _distances(prepared), group_speeds(prepared.catalogue), site_data,
-                               rules, backend=backend, options=solver_options(prepared.scenario), origin=origin)
+                               rules, backend=backend, options=solver_options(prepared.scenario), origin=origin,
+                               say=progress)
     timings = {**prepared.timings, "model": solution.timings.get("build", 0.0)}
     return make_plan(scenario.name, solution.hosts, solution.result, prepared.coverage, sites, prepared.catalogue,
                      rules, timings, objective=solution.objective, objective_kind="median",
