@@ -164,11 +164,21 @@ def _district(ctx: Context, demand: int, sites: int, time_limit_s: float, kinds:
 KINDS = ("median", "capacitated", "least_cost", "fairness", "standards")
 
 
+def chosen_kinds() -> tuple[str, ...]:
+    """The objectives to run: all, or those named in ``SITING_BENCH_OBJECTIVES`` (comma-separated),
+    e.g. ``SITING_BENCH_OBJECTIVES=standards`` re-measures the default objective alone."""
+    names = [k.strip() for k in os.environ.get("SITING_BENCH_OBJECTIVES", "").split(",") if k.strip()]
+    unknown = sorted(set(names) - set(KINDS))
+    if unknown:
+        raise SystemExit(f"SITING_BENCH_OBJECTIVES: unknown objective(s) {unknown}; known: {list(KINDS)}")
+    return tuple(k for k in KINDS if k in names) or KINDS
+
+
 @case("objectives-district-small", suites=("quick", "full"), columns=COLUMNS,
       title="Every objective, shared optimizer vs plain MIP: district 2,000 × 200 (60 s)")
 def objectives_small(ctx: Context) -> list[Row]:
     """The quick district: every objective beside its plain MIP."""
-    return _district(ctx, 2000, 200, 60.0, KINDS)
+    return _district(ctx, 2000, 200, 60.0, chosen_kinds())
 
 
 @case("objectives-district", suites=("full",), columns=COLUMNS,
@@ -176,4 +186,4 @@ def objectives_small(ctx: Context) -> list[Row]:
             "fairness 2 %)")
 def objectives_default(ctx: Context) -> list[Row]:
     """The common district instance: every objective beside its plain MIP."""
-    return _district(ctx, 20000, 1000, 120.0, KINDS)
+    return _district(ctx, 20000, 1000, 120.0, chosen_kinds())
