@@ -2,11 +2,13 @@
 
 The search runs backwards from each destination (site or existing facility) over the
 reversed graph, so that every recorded distance is walked from the demand point to the
-destination, uphill and downhill as a resident would. Points enter the graph as extra
-nodes: a destination as a source joined to the ends of its edge, a demand point as a sink
-joined from the ends of its edge (a sink has no way out, so no walk passes through a
-building). A demand point and a destination on the same edge also get the direct walk
-along it.
+destination, uphill and downhill as a resident would. A destination enters the graph as an
+extra node, the source of its search, joined to the ends of its edge. Demand points stay out
+of the graph (so no walk passes through a building, and the searches settle street nodes
+only): a demand point's walk is the least, over the one or two nodes it joins (the ends of
+its edge), of the walk to that node plus the node's distance to the destination, read off
+each search afterwards. A demand point and a destination on the same edge also get the
+direct walk along it.
 
 Speed comes from searching small graphs. Every arc costs at least its straight length
 divided by a ratio computed from the data (at most about 1.19 for Tobler's function on true
@@ -84,8 +86,8 @@ def _same_edge_pairs(so: Snapping, sd: Snapping, forward: np.ndarray, backward: 
 
 
 def _subgraph(graph: sparse.csr_matrix, idx: np.ndarray, local: np.ndarray) -> sparse.csr_matrix:
-    """The graph induced by the sorted node list ``idx``; ``local`` maps nodes to positions (-1 outside)."""
-    local[idx] = np.arange(idx.size)
+    """The graph induced by the sorted node list ``idx``; ``local`` maps every node of ``idx`` to its
+    position (set by the caller) and every other node to -1."""
     starts, ends = graph.indptr[idx], graph.indptr[idx + 1]
     counts = ends - starts
     total = int(counts.sum())
@@ -97,9 +99,7 @@ def _subgraph(graph: sparse.csr_matrix, idx: np.ndarray, local: np.ndarray) -> s
     row = np.repeat(np.arange(idx.size), counts)[keep]
     indptr = np.zeros(idx.size + 1, dtype=np.int64)
     np.cumsum(np.bincount(row, minlength=idx.size), out=indptr[1:])
-    sub = sparse.csr_matrix((graph.data[pos][keep], cols[keep], indptr), shape=(idx.size, idx.size))
-    local[idx] = -1
-    return sub
+    return sparse.csr_matrix((graph.data[pos][keep], cols[keep], indptr), shape=(idx.size, idx.size))
 
 
 def network_reach(network: WalkingNetwork, origins: np.ndarray, destinations: np.ndarray, *,
@@ -141,28 +141,43 @@ def network_reach(network: WalkingNetwork, origins: np.ndarray, destinations: np
         return Reach(empty, empty, np.zeros(0), (n, m), cutoff_m), so, sd
     forward, backward = network.directed_costs(slope=slope, stairs_factor=stairs_factor)
     dest_id = nn + np.arange(m)
-    orig_id = nn + m + np.arange(n)
-    # reversed graph: an arc a → b here is the walk b → a
+    # reversed graph: an arc a → b here is the walk b → a; the demand points are not in it (below)
     d_pt, d_node, d_cost = _attachment_arcs(sd, dest_id, forward, backward, network.u, network.v,
                                             towards_point=True)
-    o_pt, o_node, o_cost = _attachment_arcs(so, orig_id, forward, backward, network.u, network.v,
-                                            towards_point=False)
     si, sj, s_cost = (_same_edge_pairs(so, sd, forward, backward, cutoff_m) if snap_to == "edge"
                       else (empty, empty, np.zeros(0)))
-    tail = np.concatenate([network.v, network.u, d_pt, o_node, dest_id[sj]])
-    head = np.concatenate([network.u, network.v, d_node, o_pt, orig_id[si]])
-    cost = np.concatenate([forward, backward, d_cost, o_cost, s_cost])
-    total = nn + m + n
-    graph = arcs_to_csr(tail, head, cost, total)
-    xy = np.concatenate([network.xy, destinations, origins])
+    tail = np.concatenate([network.v, network.u, d_pt])
+    head = np.concatenate([network.u, network.v, d_node])
+    cost = np.concatenate([forward, backward, d_cost])
+    total = nn + m
+    graph = arcs_to_csr(tail, head, cost, total + 1)  # one more node, without arcs: see ``outside`` below
+    xy = np.concatenate([network.xy, destinations])
     # how much faster than its straight length any arc can be walked (about 1.19 at most)
-    straight = np.hypot(*(xy[graph.indices] - xy[np.repeat(np.arange(total), np.diff(graph.indptr))]).T)
+    straight = np.hypot(*(xy[graph.indices] - xy[np.repeat(np.arange(total), np.diff(graph.indptr[:-1]))]).T)
     ratio = max(1.0, float(np.max(straight / graph.data, initial=0.0)))
     radius = cutoff_m * ratio * (1 + 1e-9) + 1e-6
     tree = cKDTree(xy)
+    # a demand point leaves the network through its attachment arcs (point → node, one or two): its
+    # walk to a destination is the least of (node → destination) + (point → node) over them, read off
+    # the search's node distances afterwards, so that the searches settle network nodes only
+    o_pt, o_node, o_cost = _attachment_arcs(so, np.arange(n), forward, backward, network.u, network.v,
+                                            towards_point=False)
+    end_node = np.full((n, 2), -1, dtype=np.int64)  # per demand point: the one or two nodes it walks to
+    end_cost = np.full((n, 2), np.inf)
+    order = np.argsort(o_pt, kind="stable")
+    pt = o_pt[order]
+    second = np.r_[False, pt[1:] == pt[:-1]].astype(np.int64)
+    end_node[pt, second] = o_node[order]
+    end_cost[pt, second] = o_cost[order]
+    placed = np.flatnonzero(~so.too_far)
+    origin_tree = cKDTree(origins[placed])
+    reach_of_point = radius + float(np.max(so.offset_m[placed], initial=0.0)) + 1e-6
     sources = np.flatnonzero(~sd.too_far)
     sources = sources[np.argsort(_morton(destinations[sources], cutoff_m / 2), kind="stable")]
-    local = np.full(total, -1, dtype=np.int64)
+    # every search also holds the node without arcs (``outside``, the last): its distance is inf, and the
+    # ends of a demand point outside the search's region (or a missing second end, -1) map to it
+    outside = np.array([total])
+    local = np.full(total + 1, -1, dtype=np.int64)
     rows: list[np.ndarray] = [si]
     cols: list[np.ndarray] = [sj]
     vals: list[np.ndarray] = [s_cost]
@@ -171,17 +186,23 @@ def network_reach(network: WalkingNetwork, origins: np.ndarray, destinations: np
         pts = destinations[batch]
         centre = (pts.min(axis=0) + pts.max(axis=0)) / 2
         spread = float(np.max(np.hypot(*(pts - centre).T)))
-        idx = np.sort(np.asarray(tree.query_ball_point(centre, spread + radius), dtype=np.int64))
-        sub = _subgraph(graph, idx, local)
-        src_local = np.searchsorted(idx, dest_id[batch])
-        sink_local = np.flatnonzero(idx >= nn + m)
-        if sink_local.size == 0:
+        near = placed[np.asarray(origin_tree.query_ball_point(centre, spread + reach_of_point), dtype=np.int64)]
+        if near.size == 0:
             continue
-        dist = csgraph.dijkstra(sub, directed=True, indices=src_local, limit=cutoff_m)[:, sink_local]
-        b, k = np.nonzero(dist <= cutoff_m)
-        rows.append(idx[sink_local[k]] - nn - m)
+        idx = np.concatenate([np.sort(np.asarray(tree.query_ball_point(centre, spread + radius), dtype=np.int64)),
+                              outside])
+        local[idx] = np.arange(idx.size)
+        sub = _subgraph(graph, idx, local)
+        at = local[end_node[near]]  # a missing end (-1) reads local[-1], the position of ``outside``
+        at[at < 0] = idx.size - 1  # an end outside the region
+        local[idx] = -1
+        src_local = np.searchsorted(idx, dest_id[batch])
+        dist = csgraph.dijkstra(sub, directed=True, indices=src_local, limit=cutoff_m)
+        walk = np.minimum(dist[:, at[:, 0]] + end_cost[near, 0], dist[:, at[:, 1]] + end_cost[near, 1])
+        b, k = np.nonzero(walk <= cutoff_m)
+        rows.append(near[k])
         cols.append(batch[b])
-        vals.append(dist[b, k])
+        vals.append(walk[b, k])
     o = np.concatenate(rows)
     t = np.concatenate(cols)
     metres = np.concatenate(vals)

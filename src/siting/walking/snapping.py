@@ -19,7 +19,8 @@ from siting.walking.network import WalkingNetwork
 
 SnapMode = Literal["edge", "node"]
 PIECE_M = 50.0  # edges are indexed in pieces of at most this length
-NEAREST_PIECES = 16  # piece midpoints examined per point before falling back to an R-tree
+FIRST_PIECES = 8  # piece midpoints examined per point first
+NEAREST_PIECES = 16  # piece midpoints examined for the points these do not settle, before an R-tree
 
 
 @dataclass(frozen=True)
@@ -111,10 +112,11 @@ def _nearest_edges(network: WalkingNetwork, points: np.ndarray,
 
     Exact. Edges are cut into pieces of at most ``PIECE_M``; the nearest edge of a point has
     a piece whose midpoint lies within (its distance + half a piece), so the few edges of the
-    nearest piece midpoints hold it unless those midpoints are all closer than that bound;
-    the rare points where they are get an exhaustive query of an R-tree.
+    nearest piece midpoints hold it unless those midpoints are all closer than that bound.
+    Each point looks at its :data:`FIRST_PIECES` nearest midpoints, the points these do not
+    settle at :data:`NEAREST_PIECES`, and the rare points still unsettled get an exhaustive query
+    of an R-tree.
     """
-    n = len(points)
     a = network.xy[network.u]
     b = network.xy[network.v]
     seg_len = np.hypot(*(b - a).T)
@@ -124,19 +126,28 @@ def _nearest_edges(network: WalkingNetwork, points: np.ndarray,
     share = (within_seg + 0.5) / pieces[seg_of]
     mids = a[seg_of] + share[:, None] * (b - a)[seg_of]
     half = float(np.max(seg_len / pieces)) / 2
-    k = min(NEAREST_PIECES, seg_of.size)
-    dmid, pid = cKDTree(mids).query(points, k=k, distance_upper_bound=limit_m + half)
-    dmid, pid = dmid.reshape(n, k), pid.reshape(n, k)
-    found = pid < seg_of.size
-    cand = np.where(found, seg_of[np.minimum(pid, seg_of.size - 1)], 0)
-    t, dist = _project(points[:, None, :], a[cand], b[cand])
-    dist = np.where(found, dist, np.inf)
-    best = np.argmin(dist, axis=1)
-    rows = np.arange(n)
-    edge = np.where(found[rows, best], cand[rows, best], -1)
-    fraction = t[rows, best]
-    offset = dist[rows, best]
-    unsure = np.flatnonzero(np.isfinite(dmid[:, -1]) & (dmid[:, -1] <= offset + half))
+    mid_tree = cKDTree(mids)
+
+    def nearest_of(pts: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
+        """Nearest among the edges of the ``k`` nearest midpoints: edge, fraction, distance; the k-th's distance."""
+        k = min(k, seg_of.size)
+        dmid, pid = mid_tree.query(pts, k=k, distance_upper_bound=limit_m + half)
+        dmid, pid = dmid.reshape(len(pts), k), pid.reshape(len(pts), k)
+        found = pid < seg_of.size
+        cand = np.where(found, seg_of[np.minimum(pid, seg_of.size - 1)], 0)
+        t, dist = _project(pts[:, None, :], a[cand], b[cand])
+        dist = np.where(found, dist, np.inf)
+        best = np.argmin(dist, axis=1)
+        rows = np.arange(len(pts))
+        return (np.where(found[rows, best], cand[rows, best], -1), t[rows, best], dist[rows, best],
+                dmid[:, -1])
+
+    # most points are settled by their few nearest midpoints; the others look at more, then at every edge
+    edge, fraction, offset, last = nearest_of(points, FIRST_PIECES)
+    again = np.flatnonzero(np.isfinite(last) & (last <= offset + half))
+    if again.size:
+        edge[again], fraction[again], offset[again], last[again] = nearest_of(points[again], NEAREST_PIECES)
+    unsure = np.flatnonzero(np.isfinite(last) & (last <= offset + half))
     if unsure.size:
         tree = shapely.STRtree(shapely.linestrings(np.stack([a, b], axis=1)))
         (pi, ei), _ = tree.query_nearest(shapely.points(points[unsure]), max_distance=limit_m,
