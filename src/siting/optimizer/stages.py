@@ -30,7 +30,6 @@ from siting.model.milp import Sense
 from siting.model.rules import PlanningRules, RuleRows, SiteData
 from siting.model.standards import StandardsModel, with_stage
 from siting.model.structure import SitingModel
-from siting.optimizer import generic
 from siting.optimizer.capacitated import capacity_rows, row_residents
 from siting.optimizer.cutting import CoverCuts, CutOracle, CuttingPlanes, Master
 from siting.optimizer.deadline import Deadline
@@ -195,11 +194,13 @@ def solve_stage(built: StandardsModel, build: Callable[[SiteData], StandardsMode
     """One stage through the shared search (module docstring)."""
     form = SitingFormulation(sites, rules, lambda s: stage_of(build(s), name, keeps))
     full = stage_of(built, name, keeps)
-    if start is not None and keeps and full.milp.A.nnz <= generic.DIRECT_MAX_NONZEROS:
-        proven = nothing_to_gain(built, full, name, start, options, deadline)
-        if proven is not None:
-            return proven
     starts: list[np.ndarray] = []
+    if start is not None and keeps and full.milp.A.nnz <= SMALL_MODEL_NONZEROS:
+        proven = nothing_to_gain(built, full, name, start, options, deadline)
+        if isinstance(proven, StageOutcome):
+            return proven
+        if proven is not None:  # a plan keeping the earlier values that gains here: the better start
+            starts.append(proven)
     if start is not None:
         starts.append(start)
     else:
@@ -235,7 +236,7 @@ def gaining_pairs(built: StandardsModel, name: str) -> np.ndarray | None:
 
 
 def nothing_to_gain(built: StandardsModel, model: SitingModel, name: str, start: np.ndarray,
-                    options: SolveOptions, deadline: Deadline) -> StageOutcome | None:
+                    options: SolveOptions, deadline: Deadline) -> StageOutcome | np.ndarray | None:
     """The stage's answer when no plan keeping the earlier stages' values can open a pair it values.
 
     ``model`` is the stage's model (:func:`stage_of`: its objective, the earlier values kept).
@@ -245,9 +246,15 @@ def nothing_to_gain(built: StandardsModel, model: SitingModel, name: str, start:
     stages' model with ``Σ x ≥ 1`` over those pairs has no solution, every plan keeping the
     earlier values scores 0 in this stage, so the previous stage's plan (``start``) is optimal
     with value 0: proven by one feasibility solve, which on the default district is several times
-    faster than branch and bound on the stage's objective. Returns ``None`` (solve the stage as
-    usual) when such a plan exists, the proof did not finish in its share of the time, or the
-    stage's objective is not over coverage rows.
+    faster than branch and bound on the stage's objective. When such a plan exists, the solve
+    usually finds one: it is returned (a boolean sites × services plan keeping the earlier values
+    that gains in this stage, a better start than ``start``). Returns ``None`` (solve the stage as
+    usual) when the proof did not finish in its share of the time, or the stage's objective is not
+    over coverage rows.
+
+    :func:`solve_stage` asks only on models up to
+    :data:`~siting.solvers.highs.SMALL_MODEL_NONZEROS`: on the 2,000 × 200 district (34,000
+    nonzeros) finding the plan that answers "yes" took 8.9 s, a third of the whole solve.
     """
     pairs = gaining_pairs(built, name)
     cols_of = built.model.cols
@@ -264,7 +271,7 @@ def nothing_to_gain(built: StandardsModel, model: SitingModel, name: str, start:
     r = solve(check, "highs", replace(options, time_limit_s=max(deadline.share(0.3), 0.05), warm_start=None,
                                       isolate=False))
     if r.status is not Status.INFEASIBLE:
-        return None
+        return None if r.solution is None else model.hosts(r.solution)
     seconds = time.perf_counter() - t0
     message = (f"standards first, {name} stage: no plan keeping the earlier stages' values can open a service "
                f"this stage values (a feasibility solve, {seconds:.2f} s): value 0, the previous plan kept")
