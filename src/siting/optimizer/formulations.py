@@ -260,7 +260,7 @@ def _evaluate_starts(search: PlanSearch, starts: list[np.ndarray], say: Progress
         value = search.evaluate(hosts, always=i == 0)
         if value is not None:
             search.offer(hosts, value)
-    say(f"start plan {search.value:,.6g} ({time.perf_counter() - t:.1f} s)")
+    say(f"start plan {search.value + 0.0:,.6g} ({time.perf_counter() - t:.1f} s)")  # + 0.0: never "-0"
 
 
 def master_for(cols: SiteColumns, sites: SiteData, rules: PlanningRules, sense: Sense, theta: int, *,
