@@ -150,9 +150,11 @@ class HighsBackend:
             run_highs(h)
             ms, info = h.getModelStatus(), h.getInfo()
             again = np.array(h.getSolution().col_value) if info.primal_solution_status == 2 else None
+            if np.isfinite(info.mip_dual_bound):  # from the model as it is: the bound to trust
+                bound = float(info.mip_dual_bound)
             if again is not None and _better(model, value_of(model, again), first[1]):
-                solution, objective, bound = again, value_of(model, again), float(info.mip_dual_bound)
-            else:  # the first solution, at its own value; HiGHS's bound from the presolved model is kept
+                solution, objective = again, value_of(model, again)
+            else:  # the first solution, at its own value
                 solution, objective = first
                 ms = highspy.HighsModelStatus.kTimeLimit if ms != highspy.HighsModelStatus.kOptimal else ms
             notes.append("HiGHS's presolved model reported an objective its solution does not reach; solved "
