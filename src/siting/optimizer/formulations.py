@@ -194,7 +194,8 @@ BoundStep = Callable[[PlanSearch, float], np.ndarray | None]
 def search_plan(form: SitingFormulation, sense: Sense, deadline: Deadline, options: SolveOptions, *,
                 full: Built | None, starts: list[np.ndarray], reach: sparse.csr_matrix | None,
                 bound: BoundStep | None = None, say: Progress | None = None,
-                direct_max_nonzeros: int | None = None, quick_bound: float | None = None) -> PlanSearch:
+                direct_max_nonzeros: int | None = None, quick_bound: float | None = None,
+                kernel_share: float = KERNEL_SHARE) -> PlanSearch:
     """Search one objective's plan (module docstring) and return the search with its best plan and bound.
 
     Parameters
@@ -222,6 +223,9 @@ def search_plan(form: SitingFormulation, sense: Sense, deadline: Deadline, optio
         :data:`siting.optimizer.generic.DIRECT_MAX_NONZEROS`).
     quick_bound
         A bound known before any solve (so that every answer has a finite gap).
+    kernel_share
+        Share of the usable time after the bound spent in the kernel search (default
+        :data:`KERNEL_SHARE`; the rest goes to the neighbourhood search).
     """
     say = say or (lambda _line: None)
     search = PlanSearch(form, sense, deadline, options, say)
@@ -243,7 +247,7 @@ def search_plan(form: SitingFormulation, sense: Sense, deadline: Deadline, optio
         return search
     if not search.proven() and not deadline.expired():
         search.kernel(scores if scores is not None else np.zeros_like(form.allowed, dtype=float),
-                      seconds=deadline.share(KERNEL_SHARE))
+                      seconds=deadline.share(kernel_share))
         say(f"kernel search: {search.value:,.6g} after {search.report.kernel_rounds} rounds")
     if not search.proven() and not deadline.expired() and reach is not None:
         weights = None if scores is None else scores.sum(axis=1)
