@@ -48,12 +48,6 @@ from siting.optimizer.greedy import Gains, greedy_plan
 from siting.solvers import SolveOptions, SolveResult, Status, solve
 from siting.solvers.highs import SMALL_MODEL_NONZEROS
 
-#: Share of a stage's time after its bound spent in the kernel search (the rest: neighbourhoods).
-#: On the 20,000 × 1,000 district, two runs side by side: 0.7 gave basic 2.61316 and quality
-#: 0.658; the shared default (0.35) gave 2.58614 and 0.443 (the kernel found nothing in its
-#: shorter time, and the neighbourhood search little in the longer one).
-STAGE_KERNEL_SHARE = 0.7
-
 
 @dataclass(frozen=True)
 class StageOutcome:
@@ -217,8 +211,7 @@ def solve_stage(built: StandardsModel, build: Callable[[SiteData], StandardsMode
                          reach=site_reach(full.rows.R, full.cols),
                          bound=lambda search, seconds: stage_bound(built, name, keeps, sites, rules, capacity)(
                              search, seconds), say=say,  # built only when the model is not solved whole
-                         quick_bound=stage_quick_bound(built, name, sites, rules, capacity),
-                         kernel_share=STAGE_KERNEL_SHARE)
+                         quick_bound=stage_quick_bound(built, name, sites, rules, capacity))
     result = search.result(f"standards first, {name} stage: greedy, bound, kernel and neighbourhood search")
     if search.best is None:
         return StageOutcome(None, float("nan"), result)
