@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from benchmarks.registry import ROOT, Context, Row, case
+from benchmarks.registry import ROOT, Context, Row, before_tree, case
 from siting.data.scenario import load_scenario
 from siting.pipeline import prepare, run_scenario, solve_prepared
 from siting.studies.ranking import RankingSettings, ranking_tasks
@@ -60,8 +60,6 @@ def ranking_cost(ctx: Context) -> list[Row]:
 
 #: The scenario of ``make demo``.
 DEMO = ROOT / "scenarios" / "jiangbei-yubei.yaml"
-#: Another source tree to measure beside this one (a worktree of the previous commit), or unset.
-BEFORE_ENV = "SITING_BENCH_BEFORE"
 
 
 def _timed_run(src: Path, out: Path, *extra: str) -> tuple[float, dict[str, float]]:
@@ -86,13 +84,12 @@ def _timed_run(src: Path, out: Path, *extra: str) -> tuple[float, dict[str, floa
       "median of 3, alternating with the previous source tree when SITING_BENCH_BEFORE names one)",
       columns=("code", "mode", "best_s", "median_s", "runs_s", "solve_s", "ratio_best_to_before"))
 def overhead_run(ctx: Context) -> list[Row]:
-    import os
     import statistics
 
     trees = {"this checkout": ROOT / "src"}
-    before = os.environ.get(BEFORE_ENV)
+    before = before_tree()
     if before:
-        trees["before (" + Path(before).name + ")"] = Path(before) / "src"
+        trees["before (" + before.name + ")"] = before / "src"
     modes = {"--no-analysis": ("--no-analysis",), "with the analysis, sync": ("--scheduler", "sync"),
              "with the analysis, processes (2 cores)": ("--scheduler", "processes")}
     runs: dict[tuple[str, str], list[float]] = {}

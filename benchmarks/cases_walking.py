@@ -14,6 +14,9 @@ Compared side by side in one run, on the same graph and the same sites:
   nodes only, no snapping, no coverage: less work than the whole build);
 - ``scipy-full``: ``scipy.sparse.csgraph.dijkstra(limit=...)`` on the whole graph, in batches
   of 250 sites (its dense output for all sites at once would need sites × nodes × 8 bytes).
+- ``siting before``, when ``SITING_BENCH_BEFORE`` names another checkout (a worktree of an
+  earlier commit): the same whole build with that checkout's ``siting``, in a new process
+  each repeat (one warm-up build, then one timed), alternating with the others.
 
 Peak memory is the peak of Python-tracked allocations (NumPy arrays included) during the
 build, measured in a separate pass from the timing.
@@ -21,16 +24,20 @@ build, measured in a separate pass from the timing.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 import tracemalloc
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
-from benchmarks.registry import Context, Row, case
+from benchmarks.registry import ROOT, Context, Row, before_tree, case
 from siting.coverage import build_coverage, walk_cutoff_m
 from siting.data.catalogue import default_catalogue
 from siting.data.district import Demand, District, Existing, Sites
@@ -119,6 +126,29 @@ def scipy_full_seconds(network: WalkingNetwork, sources: np.ndarray, cutoff: flo
 
 REPEATS = 3  # each method is timed this many times, alternating, and its best time is kept
 
+_BEFORE_SCRIPT = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+import siting
+assert siting.__file__.startswith(sys.argv[2]), siting.__file__
+from benchmarks.cases_walking import coverage_build, district_on, grid_network
+network = grid_network(int(sys.argv[3]))
+district = district_on(network, int(sys.argv[4]), int(sys.argv[5]))
+coverage_build(network, district)  # warm-up, as the in-process timings have had theirs
+t = time.perf_counter()
+coverage_build(network, district)
+print(time.perf_counter() - t)
+"""
+
+
+def before_seconds(tree: Path, side: int, n_demand: int, n_sites: int) -> float:
+    """One coverage build (after a warm-up) with the ``siting`` of another checkout, in a new process."""
+    src = tree / "src"
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    out = subprocess.run([sys.executable, "-c", _BEFORE_SCRIPT, str(ROOT), str(src), str(side), str(n_demand),
+                          str(n_sites)], env=env, check=True, capture_output=True, text=True)
+    return float(out.stdout.split()[-1])
+
 
 def compare(side: int, n_demand: int, n_sites: int) -> list[Row]:
     """Time siting's coverage build, networkx and scipy on the same work, best of :data:`REPEATS` each.
@@ -130,17 +160,25 @@ def compare(side: int, n_demand: int, n_sites: int) -> list[Row]:
     district = district_on(network, n_demand, n_sites)
     cutoff = walk_cutoff_m(default_catalogue())
     sources = np.unique(np.asarray(cKDTree(network.xy).query(district.sites.xy)[1]))  # sites' nearest nodes
-    times: dict[str, list[float]] = {"siting": [], "networkx": [], "scipy": []}
+    times: dict[str, list[float]] = {"siting": [], "networkx": [], "scipy": [], "before": []}
+    before = before_tree()
     pairs = nnz = 0
     for _ in range(REPEATS):
         seconds, (pairs, nnz) = timed(lambda: coverage_build(network, district))
         times["siting"].append(seconds)
+        if before:
+            times["before"].append(before_seconds(before, side, n_demand, n_sites))
         times["networkx"].append(networkx_seconds(network, sources, cutoff))
         times["scipy"].append(scipy_full_seconds(network, sources, cutoff))
     memory = peak_mb(lambda: coverage_build(network, district))
     seconds, nx_s, sp_s = min(times["siting"]), min(times["networkx"]), min(times["scipy"])
     common = {"nodes": network.n_nodes, "demand": n_demand, "sites": n_sites, "repeats": REPEATS}
-    return [
+    previous: list[Row] = []
+    if before:
+        b_s = min(times["before"])
+        previous = [{**common, "method": f"siting before ({before.name}; whole build, new process)",
+                     "seconds": round(b_s, 3), "x_networkx": round(nx_s / b_s, 2)}]
+    rows = [
         {**common, "method": "siting (whole coverage build)", "seconds": round(seconds, 3),
          "peak_mb": round(memory, 1), "pairs": pairs, "matrix_nnz": nnz, "x_networkx": round(nx_s / seconds, 2)},
         {**common, "method": "networkx Dijkstra per site (distances only)", "seconds": round(nx_s, 3),
@@ -148,6 +186,7 @@ def compare(side: int, n_demand: int, n_sites: int) -> list[Row]:
         {**common, "method": "scipy dijkstra(limit) on the whole graph (distances only)", "seconds": round(sp_s, 3),
          "peak_mb": round(n_sites * network.n_nodes * 8 / 1e6, 1), "x_networkx": round(nx_s / sp_s, 2)},
     ]
+    return rows[:1] + previous + rows[1:]
 
 
 COLUMNS = ("method", "nodes", "demand", "sites", "repeats", "seconds", "peak_mb", "x_networkx", "pairs",

@@ -24,6 +24,19 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 Row = dict[str, Any]
+#: Another source tree to measure beside this one (a worktree of an earlier commit), or unset.
+BEFORE_ENV = "SITING_BENCH_BEFORE"
+
+
+def before_tree() -> Path | None:
+    """The checkout named by :data:`BEFORE_ENV`, for cases that time the previous code beside this one."""
+    before = os.environ.get(BEFORE_ENV)
+    if not before:
+        return None
+    tree = Path(before).resolve()
+    if not (tree / "src" / "siting").is_dir():
+        raise SystemExit(f"{BEFORE_ENV}={before}: no src/siting there; name a checkout (a git worktree) of siting")
+    return tree
 
 
 @dataclass(frozen=True)

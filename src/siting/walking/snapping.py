@@ -54,6 +54,12 @@ class Snapping:
         """Number of points."""
         return int(self.node.size)
 
+    def part(self, start: int, stop: int) -> Snapping:
+        """The snapping of points ``start:stop`` (each point's snapping depends on it alone)."""
+        rows = slice(start, stop)
+        return Snapping(self.node[rows], self.offset_m[rows], self.too_far[rows], self.edge[rows],
+                        self.fraction[rows])
+
 
 def _empty() -> Snapping:
     z = np.zeros(0, dtype=np.int64)
