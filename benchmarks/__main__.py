@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
           f"Python {results['machine']['python']}, host {results['machine']['host']}\n",
           "Packages: " + ", ".join(f"{k} {v}" for k, v in results["machine"]["packages"].items()) + "\n"]
     tag = args.tag if args.tag is not None else "+".join(args.case)
-    base = args.out / f"{stamp:%Y-%m-%d}-{socket.gethostname()}-{args.suite}" f"{'-' + tag if tag else ''}"
+    base = _unused(args.out / f"{stamp:%Y-%m-%d}-{socket.gethostname()}-{args.suite}" f"{'-' + tag if tag else ''}")
     with tempfile.TemporaryDirectory(prefix="siting-bench-") as scratch:
         ctx = Context(shared_dir(), Path(scratch), args.suite, out=args.out, stem=base.name)
         for c in cases:
@@ -125,6 +125,15 @@ def main(argv: list[str] | None = None) -> int:
     for p in ctx.problems:
         print(f"!! PROBLEM: {p}", file=sys.stderr)
     return 1 if ctx.problems or any("error" in e for e in results["cases"].values()) else 0
+
+
+def _unused(base: Path) -> Path:
+    """``base``, or ``base-2``, ``base-3``, ...: a run never replaces the results of an earlier run of the day."""
+    candidate, k = base, 1
+    while candidate.with_suffix(".md").exists() or candidate.with_suffix(".json").exists():
+        k += 1
+        candidate = base.with_name(f"{base.name}-{k}")
+    return candidate
 
 
 def _save(base: Path, results: dict[str, Any], md: list[str]) -> None:
