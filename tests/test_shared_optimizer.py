@@ -19,6 +19,7 @@ import siting.optimizer.generic as generic
 import siting.optimizer.radius as radius_mod
 from siting.model.capacitated import build_capacitated_model
 from siting.model.fairness import build_fairness_model
+from siting.model.least_cost import build_least_cost_model
 from siting.model.median import build_median_model, walk_entries
 from siting.model.milp import Sense
 from siting.model.rules import plan_violation
@@ -31,6 +32,7 @@ from siting.optimizer.generic import PlanSearch, plan_start
 from siting.optimizer.greedy import greedy_plan
 from siting.optimizer.objectives import ObjectiveSpec, optimize_objective
 from siting.optimizer.radius import optimize_walking, radius_bound
+from siting.optimizer.shares import ShareProblem, share_bound
 from siting.optimizer.walking import _weights, optimize_median
 from siting.solvers import SolveOptions, Status, solve
 from siting.solvers.highs import HighsBackend, solve_relaxation
@@ -57,6 +59,27 @@ def test_coverage_cuts_reach_the_lp_bound_of_the_whole_model(seed: int) -> None:
         assert report.infeasible
         return
     assert report.bound == pytest.approx(lp.objective, rel=1e-6, abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_least_cost_cuts_reach_the_lp_bound_of_the_whole_model(seed: int) -> None:
+    """A minimised cost over coverage cut from above (the cuts' side is the value's, not the sense's)."""
+    t = random_tiny(seed)
+    targets = tuple(ShareTarget(f"p{p}", (p,), 0.4) for p in range(len(t.coverage.pairs)))
+    problem = ShareProblem("least_cost", targets=targets)
+    model = build_least_cost_model(t.coverage, t.sites, t.rules, list(targets))
+    if model.cols.n_pairs == 0 or model.rows.n_rows == 0:
+        return
+    lp = solve_relaxation(model.milp, deadline=1e18)
+    form = SitingFormulation(t.sites, t.rules, lambda s: build_least_cost_model(t.coverage, s, t.rules,
+                                                                                list(targets)), budget=False)
+    search = PlanSearch(form, Sense.MINIMIZE, Deadline(30.0), replace(EXACT, mip_gap=1e-8))
+    share_bound(model, t.coverage, t.sites, t.rules, problem)(search, 20.0)
+    if lp.status is Status.INFEASIBLE:
+        assert search.infeasible
+        return
+    assert lp.objective is not None and lp.objective > 0
+    assert search.bound == pytest.approx(lp.objective, rel=1e-6, abs=1e-6)
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -30,6 +30,15 @@ class CutOracle(Protocol):
         """Number of groups (``θ`` columns)."""
         ...
 
+    @property
+    def upper(self) -> bool:
+        """``True``: the cuts bound ``θ`` from above (a concave value); ``False``: from below (convex).
+
+        A property of the value, not of the master's sense: least cost minimises a cost while its
+        coverage ``θ`` is still cut from above.
+        """
+        ...
+
     def cuts(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, sparse.csr_matrix]:
         """At column values ``x``: each group's value, and its cut ``θ_h (≤ or ≥) const_h + coef_h · x``."""
         ...
@@ -96,6 +105,11 @@ class CoverCuts:
         """Number of groups."""
         return self._n
 
+    @property
+    def upper(self) -> bool:
+        """Coverage is concave: its cuts bound ``θ`` from above."""
+        return True
+
     def cuts(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, sparse.csr_matrix]:
         """Values, constants and coefficients at ``x`` (an upper cut: ``θ_h ≤ const + coef · x``)."""
         cov = self.R @ x
@@ -139,6 +153,11 @@ class RadiusCuts:
     def n_groups(self) -> int:
         """Number of groups."""
         return self._n
+
+    @property
+    def upper(self) -> bool:
+        """Walking time is convex: its cuts bound ``θ`` from below."""
+        return False
 
     def radius(self, x: np.ndarray) -> np.ndarray:
         """Per customer, ``D_c``: the distance at which its nearest pairs first add up to one (else ``f_c``)."""

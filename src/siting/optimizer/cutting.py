@@ -175,7 +175,6 @@ class CuttingPlanes:
         self.deadline = deadline
         xs = cs["x"]
         K = xs.stop - xs.start
-        maximize = self.maximize
         center = np.zeros(K) if start is None else np.asarray(start, dtype=float)
         alpha = 0.5
         x_master: np.ndarray | None = None
@@ -187,7 +186,7 @@ class CuttingPlanes:
                 [alpha * x_master + (1 - alpha) * center, x_master] if x_master is not None else []
             added = 0
             for point in points:
-                added = _add_cuts(h, oracles, cs, point, x_master, theta, maximize, self.inf, report)
+                added = _add_cuts(h, oracles, cs, point, x_master, theta, self.inf, report)
                 if added:
                     break
             if x_master is not None and not added:
@@ -286,7 +285,7 @@ class CuttingPlanes:
                 (master_value < true - 1e-9 * max(abs(true), 1.0))
             if not under:  # the master's plan is valued right: the master's bound is the problem's
                 break
-            added = _add_cuts(h, self.oracles, cs, x, x, xv, self.maximize, self.inf, self.report)
+            added = _add_cuts(h, self.oracles, cs, x, x, xv, self.inf, self.report)
             if not added:
                 break
             incumbent = x
@@ -304,9 +303,13 @@ def cutting_bound(master: Master, oracles: list[tuple[CutOracle, int]], *, start
 
 
 def _add_cuts(h: Any, oracles: list[tuple[CutOracle, int]], cs: dict[str, slice], point: np.ndarray,
-              x_master: np.ndarray | None, solution: np.ndarray | None, maximize: bool, inf: float,
+              x_master: np.ndarray | None, solution: np.ndarray | None, inf: float,
               report: CuttingReport) -> int:
-    """Add the cuts at ``point`` (all of them at first; later only those the master's point violates)."""
+    """Add the cuts at ``point`` (all of them at first; later only those the master's point violates).
+
+    Each oracle says which side its cuts bound ``θ`` from (:attr:`CutOracle.upper`); the master's
+    sense does not decide it (least cost minimises a cost under coverage cut from above).
+    """
     xs = cs["x"]
     idx_parts, val_parts, start_parts, lo_parts, hi_parts = [], [], [], [], []
     n_rows, n_entries = 0, 0
@@ -316,12 +319,13 @@ def _add_cuts(h: Any, oracles: list[tuple[CutOracle, int]], cs: dict[str, slice]
         coef.sort_indices()
         G = oracle.n_groups
         theta_cols = cs["theta"].start + offset + np.arange(G)
+        upper = oracle.upper
         keep = np.ones(G, dtype=bool)
         if x_master is not None and solution is not None:
             at = const + coef @ x_master
             th = solution[theta_cols]
             tol = 1e-7 * np.maximum(np.abs(at), 1.0)
-            keep = th > at + tol if maximize else th < at - tol
+            keep = th > at + tol if upper else th < at - tol
         rows = np.flatnonzero(keep)
         if rows.size == 0:
             continue
@@ -334,8 +338,8 @@ def _add_cuts(h: Any, oracles: list[tuple[CutOracle, int]], cs: dict[str, slice]
         start_parts.append(n_entries + sub.indptr[:-1] + np.arange(rows.size))
         n_entries += int(lens.sum()) + rows.size
         c = const[rows]
-        lo_parts.append(np.full(rows.size, -inf) if maximize else c)
-        hi_parts.append(c if maximize else np.full(rows.size, inf))
+        lo_parts.append(np.full(rows.size, -inf) if upper else c)
+        hi_parts.append(c if upper else np.full(rows.size, inf))
         n_rows += rows.size
     if n_rows == 0:
         return 0
