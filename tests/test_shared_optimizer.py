@@ -17,6 +17,7 @@ import pytest
 
 import siting.optimizer.generic as generic
 import siting.optimizer.radius as radius_mod
+import siting.optimizer.shares as shares_mod
 from siting.model.capacitated import build_capacitated_model
 from siting.model.fairness import build_fairness_model
 from siting.model.least_cost import build_least_cost_model
@@ -32,7 +33,7 @@ from siting.optimizer.generic import PlanSearch, plan_start
 from siting.optimizer.greedy import greedy_plan
 from siting.optimizer.objectives import ObjectiveSpec, optimize_objective
 from siting.optimizer.radius import optimize_walking, radius_bound
-from siting.optimizer.shares import ShareProblem, share_bound
+from siting.optimizer.shares import ShareProblem, greedy_gains, share_bound
 from siting.optimizer.walking import _weights, optimize_median
 from siting.solvers import SolveOptions, Status, solve
 from siting.solvers.highs import HighsBackend, solve_relaxation
@@ -62,7 +63,8 @@ def test_coverage_cuts_reach_the_lp_bound_of_the_whole_model(seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_least_cost_cuts_reach_the_lp_bound_of_the_whole_model(seed: int) -> None:
+def test_least_cost_cuts_reach_the_lp_bound_and_the_master_mip_stays_below_the_optimum(
+        seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """A minimised cost over coverage cut from above (the cuts' side is the value's, not the sense's)."""
     t = random_tiny(seed)
     targets = tuple(ShareTarget(f"p{p}", (p,), 0.4) for p in range(len(t.coverage.pairs)))
@@ -73,13 +75,27 @@ def test_least_cost_cuts_reach_the_lp_bound_of_the_whole_model(seed: int) -> Non
     lp = solve_relaxation(model.milp, deadline=1e18)
     form = SitingFormulation(t.sites, t.rules, lambda s: build_least_cost_model(t.coverage, s, t.rules,
                                                                                 list(targets)), budget=False)
-    search = PlanSearch(form, Sense.MINIMIZE, Deadline(30.0), replace(EXACT, mip_gap=1e-8))
-    share_bound(model, t.coverage, t.sites, t.rules, problem)(search, 20.0)
+    tot = t.coverage.total_population()
+    costs = [c for h, c in plans(t, budget=False)
+             if all(covered(t, h)[f.pairs[0]] >= f.share * tot[f.pairs[0]] - 1e-9 for f in targets)]
+
+    def bound(master_mip: bool) -> PlanSearch:
+        search = PlanSearch(form, Sense.MINIMIZE, Deadline(30.0), replace(EXACT, mip_gap=1e-8))
+        with monkeypatch.context() as m:
+            if not master_mip:
+                m.setattr(shares_mod, "_master_mip", lambda *a, **k: None)
+            share_bound(model, t.coverage, t.sites, t.rules, problem)(search, 20.0)
+        return search
+
+    lp_only, with_mip = bound(False), bound(True)
     if lp.status is Status.INFEASIBLE:
-        assert search.infeasible
+        assert lp_only.infeasible and with_mip.infeasible and not costs
         return
     assert lp.objective is not None and lp.objective > 0
-    assert search.bound == pytest.approx(lp.objective, rel=1e-6, abs=1e-6)
+    assert lp_only.bound == pytest.approx(lp.objective, rel=1e-6, abs=1e-6)
+    assert lp.objective - 1e-6 <= with_mip.bound <= min(costs) + 1e-6
+    if with_mip.best is not None:  # a master plan kept reaches the targets: it costs what some plan costs
+        assert min(costs) - 1e-6 <= with_mip.value
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -136,6 +152,22 @@ def test_greedy_plans_keep_the_rules_and_never_beat_the_optimum(seed: int) -> No
     value = PlanSearch(form, Sense.MAXIMIZE, Deadline(30.0), EXACT).evaluate(hosts)
     assert value is not None and best.objective is not None
     assert value <= best.objective + 1e-6
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_greedy_completes_a_start_plan_keeping_it_and_the_rules(seed: int) -> None:
+    t = random_tiny(seed)
+    targets = tuple(ShareTarget(f"p{p}", (p,), 0.6) for p in range(len(t.coverage.pairs)))
+    model = build_least_cost_model(t.coverage, t.sites, t.rules, list(targets))
+    feasible = [h for h, _c in plans(t, budget=False)]
+    if model.cols.n_pairs == 0 or not feasible:
+        return
+    start = feasible[len(feasible) // 2]
+    gains = greedy_gains(t.coverage, t.rules, model, ShareProblem("least_cost", targets=targets))
+    hosts = greedy_plan(model.cols, t.sites, t.rules, gains, budget=False, start=start)
+    assert hosts is not None
+    assert not (start & ~hosts).any()  # every pair of the start stays
+    assert plan_violation(hosts, t.sites, t.rules, budget=False) == ""
 
 
 @pytest.fixture

@@ -160,7 +160,7 @@ def _meet_minimums(plan: _Plan, gains: Gains) -> bool:
 
 
 def greedy_plan(cols: SiteColumns, sites: SiteData, rules: PlanningRules, gains: Gains, *,
-                budget: bool = True, time_limit_s: float = 60.0) -> np.ndarray | None:
+                budget: bool = True, time_limit_s: float = 60.0, start: np.ndarray | None = None) -> np.ndarray | None:
     """A feasible plan by marginal value per yuan (module docstring).
 
     Parameters
@@ -175,6 +175,9 @@ def greedy_plan(cols: SiteColumns, sites: SiteData, rules: PlanningRules, gains:
         Keep to the budget (``False`` for least cost, where the budget is the answer).
     time_limit_s
         Stop adding after this many seconds.
+    start
+        Boolean (sites × services): pairs taken first, as far as the rules let them in (the
+        greedy then completes that plan; least cost repairs a relaxation's plan this way).
 
     Returns
     -------
@@ -184,9 +187,13 @@ def greedy_plan(cols: SiteColumns, sites: SiteData, rules: PlanningRules, gains:
     """
     deadline = time.perf_counter() + time_limit_s
     plan = _Plan(cols, sites, rules, rules.budget if budget else np.inf)
+    c = plan.cols
+    if start is not None:
+        for k in np.flatnonzero(start[c.x_site, c.x_service]).tolist():
+            if plan.addable()[k] and plan.price()[k] <= plan.left() + 1e-6:
+                plan.add(k, gains)
     if plan.left() < -1e-6 or not _meet_minimums(plan, gains):
         return None
-    c = plan.cols
     while time.perf_counter() < deadline and not gains.satisfied():
         g = np.atleast_2d(gains.gains())
         ok = plan.addable()
