@@ -198,7 +198,8 @@ BoundStep = Callable[[PlanSearch, float], np.ndarray | None]
 def search_plan(form: SitingFormulation, sense: Sense, deadline: Deadline, options: SolveOptions, *,
                 full: Built | None, starts: list[np.ndarray], reach: sparse.csr_matrix | None,
                 bound: BoundStep | None = None, say: Progress | None = None,
-                direct_max_nonzeros: int | None = None, quick_bound: float | None = None) -> PlanSearch:
+                direct_max_nonzeros: int | None = None, quick_bound: float | None = None,
+                bound_share: float = BOUND_SHARE) -> PlanSearch:
     """Search one objective's plan (module docstring) and return the search with its best plan and bound.
 
     Parameters
@@ -226,6 +227,8 @@ def search_plan(form: SitingFormulation, sense: Sense, deadline: Deadline, optio
         :data:`siting.optimizer.generic.DIRECT_MAX_NONZEROS`).
     quick_bound
         A bound known before any solve (so that every answer has a finite gap).
+    bound_share
+        Share of the usable time the bound step may take.
     """
     say = say or (lambda _line: None)
     search = PlanSearch(form, sense, deadline, options, say)
@@ -242,7 +245,7 @@ def search_plan(form: SitingFormulation, sense: Sense, deadline: Deadline, optio
             search.direct(full)
         return search
     _evaluate_starts(search, starts, say)
-    scores = bound(search, deadline.share(BOUND_SHARE)) if bound is not None else None
+    scores = bound(search, deadline.share(bound_share)) if bound is not None else None
     if search.infeasible:  # the bound's master has no solution: no plan meets the rules
         return search
     if not search.proven() and not deadline.expired():
