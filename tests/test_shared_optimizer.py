@@ -83,7 +83,7 @@ def test_least_cost_cuts_reach_the_lp_bound_and_the_master_mip_stays_below_the_o
         search = PlanSearch(form, Sense.MINIMIZE, Deadline(30.0), replace(EXACT, mip_gap=1e-8))
         with monkeypatch.context() as m:
             if not master_mip:
-                m.setattr(shares_mod, "_master_mip", lambda *a, **k: None)
+                m.setattr(shares_mod, "master_mip", lambda *a, **k: None)
             share_bound(model, t.coverage, t.sites, t.rules, problem)(search, 20.0)
         return search
 

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from scipy import sparse
 
+import siting.optimizer.generic as generic
 from siting.coverage import Coverage
 from siting.data.catalogue import build_catalogue
 from siting.model.rules import PlanningRules, SiteData, plan_violation
@@ -137,8 +138,13 @@ def all_plans(cat, sites: SiteData, rules: PlanningRules):
             yield hosts
 
 
+@pytest.mark.parametrize("large", [False, True], ids=["whole", "large-path"])
 @pytest.mark.parametrize("seed", range(8))
-def test_lexicographic_optimum_equals_brute_force(seed: int) -> None:
+def test_lexicographic_optimum_equals_brute_force(seed: int, large: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each stage solved whole, or (``large-path``) by the path of large models: cutting planes, the
+    master MIP, kernel and neighbourhood search."""
+    if large:
+        monkeypatch.setattr(generic, "DIRECT_MAX_NONZEROS", 0)
     cat, cov, sites, rules, communities = instance(seed)
     best: tuple[float, ...] | None = None
     for hosts in all_plans(cat, sites, rules):

@@ -40,7 +40,7 @@ from siting.model.rules import (
 )
 from siting.model.structure import SiteColumns
 from siting.optimizer import generic
-from siting.optimizer.cutting import Master, chunk, neighbourhood_order
+from siting.optimizer.cutting import CuttingPlanes, Master, chunk, neighbourhood_order
 from siting.optimizer.deadline import Deadline
 from siting.optimizer.generic import Built, PlanSearch, Progress
 from siting.solvers.base import SolveOptions
@@ -260,6 +260,40 @@ def search_plan(form: SitingFormulation, sense: Sense, deadline: Deadline, optio
     return search
 
 
+def keep_if_better(search: PlanSearch) -> Callable[[np.ndarray], float | None]:
+    """A plan's exact value, kept by the search when it is better (``None`` when it breaks a rule)."""
+
+    def keep(hosts: np.ndarray) -> float | None:
+        value = search.evaluate(hosts)
+        if value is not None:
+            search.offer(hosts, value)
+        return value
+
+    return keep
+
+
+def master_mip(search: PlanSearch, planes: CuttingPlanes, cols: SiteColumns, until: float,
+               keep: Callable[[np.ndarray], float | None]) -> None:
+    """Solve the converged cutting-plane master as a MIP over the plan columns until ``until``.
+
+    With ``x`` and ``y`` integer the master is still a relaxation of the problem (``θ`` over-rates
+    what a plan covers), so HiGHS's bound on it holds for every plan: on the shared 20,000 × 1,000
+    district far tighter than the LP's (least cost 100.7 against 89.8 million yuan, the standards
+    basic stage 2.638 against 2.703). Each plan it proposes goes through ``keep`` (its exact value,
+    kept when better); a plan the master over-rated is cut there and the MIP solved again.
+    No warm start: given the best plan, HiGHS tended to return it at the limit (least cost, district).
+    """
+    worst = -np.inf if search.sense is Sense.MAXIMIZE else np.inf
+
+    def value_of(x: np.ndarray) -> float:
+        value = keep(cols.hosts(x))
+        return worst if value is None else value
+
+    _x, bound = planes.mip(start=None, deadline=until, gap=search.options.mip_gap, value_of=value_of)
+    search.tighten(bound, "master MIP")
+    search.say(f"master MIP: bound {bound:,.8g} after {planes.report.mip_rounds} rounds, best plan {search.value:,.8g}")
+
+
 def _evaluate_starts(search: PlanSearch, starts: list[np.ndarray], say: Progress) -> None:
     """Each start plan's exact value; the best is kept (the first is evaluated even past the deadline)."""
     t = time.perf_counter()
@@ -281,5 +315,5 @@ def master_for(cols: SiteColumns, sites: SiteData, rules: PlanningRules, sense: 
                   offset=offset, evaluable=evaluable)
 
 
-__all__ = ["BOUND_SHARE", "BoundStep", "SitingFormulation", "cover_groups", "master_for", "plan_master",
-           "row_service", "scores_of", "search_plan", "site_reach"]
+__all__ = ["BOUND_SHARE", "BoundStep", "SitingFormulation", "cover_groups", "keep_if_better", "master_for",
+           "master_mip", "plan_master", "row_service", "scores_of", "search_plan", "site_reach"]

@@ -34,7 +34,7 @@ from siting.model.fairness import build_fairness_model
 from siting.model.least_cost import build_least_cost_model
 from siting.model.milp import Sense
 from siting.model.rules import PlanningRules, RuleRows, SiteData, column_costs, plan_violation
-from siting.model.structure import CoverRows, ShareTarget, SiteColumns, SitingModel, share_terms, weighted_row_values
+from siting.model.structure import CoverRows, ShareTarget, SitingModel, share_terms, weighted_row_values
 from siting.optimizer.cutting import CoverCuts, CutOracle, CuttingPlanes, Master
 from siting.optimizer.deadline import Deadline
 from siting.optimizer.formulations import (
@@ -42,6 +42,7 @@ from siting.optimizer.formulations import (
     SitingFormulation,
     cover_groups,
     knapsack_bound,
+    master_mip,
     plan_master,
     scores_of,
     search_plan,
@@ -209,7 +210,7 @@ def share_bound(model: SitingModel, coverage: Coverage, sites: SiteData, rules: 
         if problem.kind == "least_cost" and report.converged and not search.proven() and time.perf_counter() < until:
             if report.x is not None:
                 _keep_repaired(search, cols.hosts((report.x >= ROUND_AT).astype(float)), repair)
-            _master_mip(search, planes, cols, until, repair)
+            master_mip(search, planes, cols, until, lambda h: _keep_repaired(search, h, repair))
         return scores_of(cols, report.x)
 
     return step
@@ -226,21 +227,6 @@ def _keep_repaired(search: PlanSearch, hosts: np.ndarray,
     if repaired is not None and (v := search.evaluate(repaired)) is not None:
         search.offer(repaired, v)
     return None
-
-
-def _master_mip(search: PlanSearch, planes: CuttingPlanes, cols: SiteColumns, until: float,
-                repair: Callable[[np.ndarray], np.ndarray | None] | None) -> None:
-    """Master MIP rounds until ``until``: a bound for the whole problem and, on the way, plans."""
-
-    def value_of(x: np.ndarray) -> float:
-        value = _keep_repaired(search, cols.hosts(x), repair)
-        return float("inf") if value is None else value  # over-rated: cut the plan there and solve again
-
-    # no warm start: given the best plan, HiGHS tends to return it at the limit (measured on the district:
-    # the same bound, and no plan of its own to repair)
-    _x, bound = planes.mip(start=None, deadline=until, gap=search.options.mip_gap, value_of=value_of)
-    search.tighten(bound, "master MIP")
-    search.say(f"master MIP: bound {bound:,.8g} after {planes.report.mip_rounds} rounds, best plan {search.value:,.8g}")
 
 
 def optimize_shares(coverage: Coverage, sites: SiteData, rules: PlanningRules, problem: ShareProblem,
