@@ -292,16 +292,6 @@ class CuttingPlanes:
         return x_best, bound
 
 
-def cutting_bound(master: Master, oracles: list[tuple[CutOracle, int]], *, start: np.ndarray | None,
-                  deadline: float, tolerance: float = 1e-4, threads: int = 1, seed: int = 0,
-                  report: CuttingReport | None = None) -> CuttingReport:
-    """The LP phase of :class:`CuttingPlanes` alone (module docstring)."""
-    planes = CuttingPlanes(master, oracles, threads=threads, seed=seed)
-    if report is not None:
-        planes.report = report
-    return planes.lp(start=start, deadline=deadline, tolerance=tolerance)
-
-
 def _add_cuts(h: Any, oracles: list[tuple[CutOracle, int]], cs: dict[str, slice], point: np.ndarray,
               x_master: np.ndarray | None, solution: np.ndarray | None, inf: float,
               report: CuttingReport) -> int:
@@ -391,5 +381,5 @@ def _lp(n_cols: int, c: np.ndarray, cl: np.ndarray, cu: np.ndarray, A: sparse.cs
     return lp
 
 
-__all__ = ["CoverCuts", "CutOracle", "CuttingReport", "Master", "RadiusCuts", "chunk", "cutting_bound",
+__all__ = ["CoverCuts", "CutOracle", "CuttingReport", "Master", "RadiusCuts", "chunk",
            "neighbourhood_order"]

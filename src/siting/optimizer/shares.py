@@ -16,8 +16,8 @@ pieces of :mod:`siting.optimizer.formulations` apply with:
       least cost   min cost  Σ_h θ_th ≥ τ_t T_t − B_t        every target (no budget row)
 
   ``θ`` over-estimates what a fractional plan covers, so each master is a relaxation and its LP
-  optimum a bound. Least cost then solves its converged master as a MIP (its LP bound is weak;
-  :func:`share_bound`), and completes the master's plans into plans reaching the targets.
+  optimum a bound. The converged master is then solved as a MIP (:func:`share_bound`); least cost
+  completes the master's plans into plans reaching the targets.
 """
 
 from __future__ import annotations
@@ -140,11 +140,12 @@ def share_bound(model: SitingModel, coverage: Coverage, sites: SiteData, rules: 
                 ) -> Callable[[PlanSearch, float], np.ndarray | None]:
     """The cutting-plane bound of the problem (module docstring), as a bound step for the search.
 
-    For least cost, whose LP bound is weak (at 2,000 × 200 on the shared district 59.5 million
-    yuan against branch and bound's 73.0 million), the converged master is then solved as a MIP
-    over the plan columns with the rest of the step's time: its bound holds for the whole problem
-    (a relaxation), and each plan it proposes is kept when it reaches the targets or, through
-    ``repair``, completed into one that does.
+    The converged master is then solved as a MIP over the plan columns with the rest of the step's
+    time (:func:`~siting.optimizer.formulations.master_mip`): its bound holds for the whole problem
+    (a relaxation). Least cost, whose LP bound is weak (at 2,000 × 200 on the shared district 59.5
+    million yuan against branch and bound's 73.0 million), first tries the LP solution rounded at
+    :data:`ROUND_AT`; each of its plans is kept when it reaches the targets or, through ``repair``,
+    completed into one that does.
     """
     rows, cols = model.rows, model.cols
     weight = weighted_row_values(coverage, rules, rows)
@@ -207,8 +208,8 @@ def share_bound(model: SitingModel, coverage: Coverage, sites: SiteData, rules: 
         search.infeasible = search.infeasible or (report.infeasible and search.best is None)
         if report.log:
             search.say(report.log[-1])
-        if problem.kind == "least_cost" and report.converged and not search.proven() and time.perf_counter() < until:
-            if report.x is not None:
+        if report.converged and not search.proven() and time.perf_counter() < until:
+            if problem.kind == "least_cost" and report.x is not None:
                 _keep_repaired(search, cols.hosts((report.x >= ROUND_AT).astype(float)), repair)
             master_mip(search, planes, cols, until, lambda h: _keep_repaired(search, h, repair))
         return scores_of(cols, report.x)
