@@ -15,9 +15,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+import siting.optimizer.formulations as formulations_mod
 import siting.optimizer.generic as generic
 import siting.optimizer.radius as radius_mod
-import siting.optimizer.shares as shares_mod
 from siting.model.capacitated import build_capacitated_model
 from siting.model.fairness import build_fairness_model
 from siting.model.least_cost import build_least_cost_model
@@ -83,7 +83,7 @@ def test_least_cost_cuts_reach_the_lp_bound_and_the_master_mip_stays_below_the_o
         search = PlanSearch(form, Sense.MINIMIZE, Deadline(30.0), replace(EXACT, mip_gap=1e-8))
         with monkeypatch.context() as m:
             if not master_mip:
-                m.setattr(shares_mod, "master_mip", lambda *a, **k: None)
+                m.setattr(formulations_mod, "master_mip", lambda *a, **k: None)
             share_bound(model, t.coverage, t.sites, t.rules, problem)(search, 20.0)
         return search
 

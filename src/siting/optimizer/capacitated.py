@@ -22,8 +22,6 @@ basic and quality stages are the same model with other weights). The pieces:
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 from scipy import sparse
 
@@ -37,13 +35,11 @@ from siting.optimizer.deadline import Deadline
 from siting.optimizer.formulations import (
     BoundStep,
     SitingFormulation,
+    bound_step,
     cover_groups,
-    keep_if_better,
     knapsack_bound,
     master_for,
-    master_mip,
     row_service,
-    scores_of,
     search_plan,
     site_reach,
 )
@@ -119,17 +115,8 @@ def coverage_bound(cols: SiteColumns, rows: CoverRows, sites: SiteData, rules: P
         start = None
         if search.best is not None:
             start = search.best[cols.x_site, cols.x_service].astype(float)
-        until = search.deadline.until(seconds)
         planes = CuttingPlanes(master, [(oracle, 0)], threads=search.options.threads, seed=search.options.seed)
-        report = planes.lp(start=start, deadline=until, tolerance=min(1e-4, search.options.mip_gap / 4))
-        if np.isfinite(report.bound):
-            search.tighten(report.bound, "cutting planes")
-        search.infeasible = search.infeasible or (report.infeasible and search.best is None)
-        if report.log:
-            search.say(report.log[-1])
-        if report.converged and not search.proven() and time.perf_counter() < until:
-            master_mip(search, planes, cols, until, keep_if_better(search))
-        return scores_of(cols, report.x)
+        return bound_step(search, planes, cols, seconds, start=start)
 
     return step
 

@@ -40,7 +40,7 @@ from siting.model.rules import (
 )
 from siting.model.structure import SiteColumns
 from siting.optimizer import generic
-from siting.optimizer.cutting import CuttingPlanes, Master, chunk, neighbourhood_order
+from siting.optimizer.cutting import CuttingPlanes, CuttingReport, Master, chunk, neighbourhood_order
 from siting.optimizer.deadline import Deadline
 from siting.optimizer.generic import Built, PlanSearch, Progress
 from siting.solvers.base import SolveOptions
@@ -299,6 +299,47 @@ def master_mip(search: PlanSearch, planes: CuttingPlanes, cols: SiteColumns, unt
     search.say(f"master MIP: bound {bound:,.8g} after {planes.report.mip_rounds} rounds, best plan {search.value:,.8g}")
 
 
+def bound_step(search: PlanSearch, planes: CuttingPlanes, cols: SiteColumns, seconds: float, *,
+               start: np.ndarray | None, keep: Callable[[np.ndarray], float | None] | None = None,
+               first: Callable[[CuttingReport], None] | None = None) -> np.ndarray | None:
+    """The bound of the shared search: the cutting planes' LP bound, then the master MIP.
+
+    Parameters
+    ----------
+    search
+        Its bound is tightened; plans found on the way are offered to it.
+    planes
+        The objective's master and cuts.
+    cols
+        The plan columns.
+    seconds
+        Time for the whole step.
+    start
+        The first stability centre of the cutting planes (``None``: the origin).
+    keep
+        How a plan of the master MIP is valued and kept (default :func:`keep_if_better`).
+    first
+        Called with the converged LP's report before the master MIP (least cost rounds its solution).
+
+    Returns
+    -------
+    numpy.ndarray or None
+        Pair scores (the LP solution) for the kernel search.
+    """
+    until = search.deadline.until(seconds)
+    report = planes.lp(start=start, deadline=until, tolerance=min(1e-4, search.options.mip_gap / 4))
+    if report.iterations:
+        search.tighten(report.bound, "cutting planes")
+    search.infeasible = search.infeasible or (report.infeasible and search.best is None)
+    if report.log:
+        search.say(report.log[-1])
+    if report.converged and not search.proven() and time.perf_counter() < until:
+        if first is not None:
+            first(report)
+        master_mip(search, planes, cols, until, keep or keep_if_better(search))
+    return scores_of(cols, report.x)
+
+
 def _evaluate_starts(search: PlanSearch, starts: list[np.ndarray], say: Progress) -> None:
     """Each start plan's exact value; the best is kept (the first is evaluated even past the deadline)."""
     t = time.perf_counter()
@@ -320,5 +361,5 @@ def master_for(cols: SiteColumns, sites: SiteData, rules: PlanningRules, sense: 
                   offset=offset, evaluable=evaluable)
 
 
-__all__ = ["BOUND_SHARE", "BoundStep", "SitingFormulation", "cover_groups", "keep_if_better", "master_for",
-           "master_mip", "plan_master", "row_service", "scores_of", "search_plan", "site_reach"]
+__all__ = ["BOUND_SHARE", "BoundStep", "SitingFormulation", "bound_step", "cover_groups", "keep_if_better",
+           "master_for", "master_mip", "plan_master", "row_service", "scores_of", "search_plan", "site_reach"]

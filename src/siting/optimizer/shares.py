@@ -35,16 +35,16 @@ from siting.model.least_cost import build_least_cost_model
 from siting.model.milp import Sense
 from siting.model.rules import PlanningRules, RuleRows, SiteData, column_costs, plan_violation
 from siting.model.structure import CoverRows, ShareTarget, SitingModel, share_terms, weighted_row_values
-from siting.optimizer.cutting import CoverCuts, CutOracle, CuttingPlanes, Master
+from siting.optimizer.cutting import CoverCuts, CutOracle, CuttingPlanes, CuttingReport, Master
 from siting.optimizer.deadline import Deadline
 from siting.optimizer.formulations import (
     BOUND_SHARE,
     SitingFormulation,
+    bound_step,
     cover_groups,
+    keep_if_better,
     knapsack_bound,
-    master_mip,
     plan_master,
-    scores_of,
     search_plan,
     site_reach,
 )
@@ -199,35 +199,27 @@ def share_bound(model: SitingModel, coverage: Coverage, sites: SiteData, rules: 
                     objective, sense, lo, {**hi, **({"t": np.ones(1)} if extra else {})}, evaluable=False)
 
     def step(search: PlanSearch, seconds: float) -> np.ndarray | None:
-        until = search.deadline.until(seconds)
         start = None if search.best is None else search.best[cols.x_site, cols.x_service].astype(float)
         planes = CuttingPlanes(master, oracles, threads=search.options.threads, seed=search.options.seed)
-        report = planes.lp(start=start, deadline=until, tolerance=min(1e-4, search.options.mip_gap / 4))
-        if report.converged or report.iterations:
-            search.tighten(report.bound, "cutting planes")
-        search.infeasible = search.infeasible or (report.infeasible and search.best is None)
-        if report.log:
-            search.say(report.log[-1])
-        if report.converged and not search.proven() and time.perf_counter() < until:
+
+        def rounded(report: CuttingReport) -> None:  # least cost: the LP solution rounded, then completed
             if problem.kind == "least_cost" and report.x is not None:
                 _keep_repaired(search, cols.hosts((report.x >= ROUND_AT).astype(float)), repair)
-            master_mip(search, planes, cols, until, lambda h: _keep_repaired(search, h, repair))
-        return scores_of(cols, report.x)
+
+        return bound_step(search, planes, cols, seconds, start=start, first=rounded,
+                          keep=lambda h: _keep_repaired(search, h, repair))
 
     return step
 
 
 def _keep_repaired(search: PlanSearch, hosts: np.ndarray,
                    repair: Callable[[np.ndarray], np.ndarray | None] | None) -> float | None:
-    """Offer ``hosts`` when it reaches every target (its cost), else its repair; the cost of ``hosts`` or None."""
-    value = search.evaluate(hosts)  # its cost when it reaches every target, else None
-    if value is not None:
-        search.offer(hosts, value)
-        return value
-    repaired = repair(hosts) if repair is not None else None
-    if repaired is not None and (v := search.evaluate(repaired)) is not None:
-        search.offer(repaired, v)
-    return None
+    """Keep ``hosts`` when better, or else its repair; returns the value of ``hosts`` itself (or ``None``)."""
+    keep = keep_if_better(search)
+    value = keep(hosts)
+    if value is None and repair is not None and (repaired := repair(hosts)) is not None:
+        keep(repaired)
+    return value
 
 
 def optimize_shares(coverage: Coverage, sites: SiteData, rules: PlanningRules, problem: ShareProblem,

@@ -35,12 +35,10 @@ from siting.optimizer.cutting import CoverCuts, CutOracle, CuttingPlanes, Master
 from siting.optimizer.deadline import Deadline
 from siting.optimizer.formulations import (
     SitingFormulation,
+    bound_step,
     cover_groups,
-    keep_if_better,
     knapsack_bound,
-    master_mip,
     plan_master,
-    scores_of,
     search_plan,
     site_reach,
 )
@@ -165,17 +163,8 @@ def stage_bound(built: StandardsModel, name: str, keeps: list[tuple[str, float]]
         # stabilised from the origin, not from the best plan: on the 20,000 × 1,000 district the basic
         # stage's master LP converged in 55 iterations (27 s) from the origin, and had not converged
         # after 31 (60 s) from the greedy plan, whose cuts made each master LP 2-4 times slower
-        until = search.deadline.until(seconds)
         planes = CuttingPlanes(master, oracles, threads=search.options.threads, seed=search.options.seed)
-        report = planes.lp(start=None, deadline=until, tolerance=min(1e-4, search.options.mip_gap / 4))
-        if report.iterations:
-            search.tighten(report.bound, "cutting planes")
-        search.infeasible = search.infeasible or (report.infeasible and search.best is None)
-        if report.log:
-            search.say(report.log[-1])
-        if report.converged and not search.proven() and time.perf_counter() < until:
-            master_mip(search, planes, cols, until, keep_if_better(search))
-        return scores_of(cols, report.x)
+        return bound_step(search, planes, cols, seconds, start=None)
 
     return step
 
