@@ -274,7 +274,8 @@ class CuttingPlanes:
                 self.report.infeasible = h.getModelStatus() == highspy.HighsModelStatus.kInfeasible
                 break
             mb = float(info.mip_dual_bound)
-            bound = mb if np.isfinite(mb) else bound
+            if np.isfinite(mb):  # every round's master is a relaxation: the tightest bound of any round holds
+                bound = mb if not np.isfinite(bound) else (min(bound, mb) if self.maximize else max(bound, mb))
             xv = np.asarray(h.getSolution().col_value)
             x = np.round(xv[xs])
             true = float(value_of(x))

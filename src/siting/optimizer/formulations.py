@@ -202,7 +202,7 @@ def search_plan(form: SitingFormulation, sense: Sense, deadline: Deadline, optio
                 full: Built | None, starts: list[np.ndarray], reach: sparse.csr_matrix | None,
                 bound: BoundStep | None = None, say: Progress | None = None,
                 direct_max_nonzeros: int | None = None, quick_bound: float | None = None,
-                bound_share: float = BOUND_SHARE) -> PlanSearch:
+                bound_share: float = BOUND_SHARE, kernel_round: float = generic.KERNEL_ROUND) -> PlanSearch:
     """Search one objective's plan (module docstring) and return the search with its best plan and bound.
 
     Parameters
@@ -232,6 +232,8 @@ def search_plan(form: SitingFormulation, sense: Sense, deadline: Deadline, optio
         A bound known before any solve (so that every answer has a finite gap).
     bound_share
         Share of the usable time the bound step may take.
+    kernel_round
+        Share of the kernel search's time left each of its restricted solves but the last may take.
     """
     say = say or (lambda _line: None)
     search = PlanSearch(form, sense, deadline, options, say)
@@ -253,7 +255,7 @@ def search_plan(form: SitingFormulation, sense: Sense, deadline: Deadline, optio
         return search
     if not search.proven() and not deadline.expired():
         search.kernel(scores if scores is not None else np.zeros_like(form.allowed, dtype=float),
-                      seconds=deadline.share(KERNEL_SHARE))
+                      seconds=deadline.share(KERNEL_SHARE), round_share=kernel_round)
         say(f"kernel search: {search.value:,.6g} after {search.report.kernel_rounds} rounds")
     if not search.proven() and not deadline.expired() and reach is not None:
         weights = None if scores is None else scores.sum(axis=1)

@@ -47,6 +47,8 @@ DIRECT_MAX_NONZEROS = 150_000
 #: Pairs in the first kernel, and in each bucket added to it.
 KERNEL_PAIRS = 400
 BUCKET_PAIRS = 150
+#: Share of the kernel search's time left that each restricted solve but the last may take.
+KERNEL_ROUND = 0.5
 #: Sites set free in the first neighbourhood.
 NEIGHBOURHOOD_SITES = 24
 
@@ -314,7 +316,7 @@ class PlanSearch:
         self.tighten(float(r.bound), "branch and bound")
         self.say(f"branch and bound on the whole model: {r.status.value}, {time.perf_counter() - t:.1f} s")
 
-    def kernel(self, scores: np.ndarray, *, seconds: float) -> None:
+    def kernel(self, scores: np.ndarray, *, seconds: float, round_share: float = KERNEL_ROUND) -> None:
         """Kernel search: the best-rated pairs and the best plan's, then buckets of the next ones.
 
         Parameters
@@ -324,6 +326,9 @@ class PlanSearch:
             Lagrangian reduced costs...); pairs with a score ≤ 0 are only added in buckets.
         seconds
             Time for the whole kernel search.
+        round_share
+            Share of the time left that each restricted solve but the last may take (the first
+            one, over the best-rated pairs and the best plan, is where most is found).
         """
         end = self.deadline.until(seconds)
         allowed = self.form.allowed
@@ -341,7 +346,7 @@ class PlanSearch:
             self.report.kernel_rounds += 1
             before = self.value
             left = end - time.perf_counter()
-            r = self.solve_restricted(kernel, np.zeros_like(kernel), left if pos >= rest.size else 0.5 * left)
+            r = self.solve_restricted(kernel, np.zeros_like(kernel), left if pos >= rest.size else round_share * left)
             if r is None:
                 break
             if self.better(self.value, before):

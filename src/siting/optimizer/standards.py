@@ -45,7 +45,9 @@ from siting.solvers.base import StageFigures, relative_gap
 #: The quality stage is skipped with less time left than this (the basic plan is kept).
 MIN_STAGE_S = 0.5
 #: How the time is shared between the stages (a stage that ends early leaves its time to the next).
-STAGE_SHARE = {"gaps": 0.15, "basic": 0.6, "quality": 0.25}
+#: The basic stage is the plan's figure and the one a review meets first; on the 20,000 × 1,000
+#: district it needs about 85 s of 120 to come within 1 % (:mod:`siting.optimizer.stages`).
+STAGE_SHARE = {"gaps": 0.15, "basic": 0.7, "quality": 0.15}
 #: Statuses from best to worst, for the status of a plan solved in stages.
 _ORDER = (Status.OPTIMAL, Status.FEASIBLE, Status.TIME_LIMIT, Status.INFEASIBLE, Status.ERROR)
 
