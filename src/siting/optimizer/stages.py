@@ -48,7 +48,6 @@ from siting.optimizer.greedy import Gains, greedy_plan
 from siting.solvers import SolveOptions, SolveResult, Status, solve
 from siting.solvers.highs import SMALL_MODEL_NONZEROS
 
-
 #: Share of a stage's time for its bound (cutting planes, then the master MIP), and of the kernel
 #: search's time for each restricted solve but the last. On the shared 20,000 × 1,000 district
 #: (120 s, basic stage) the master MIP's first round needs about 30 s to finish, and its plan
