@@ -5,6 +5,7 @@ Use :func:`solve` with a backend name; :func:`available_solvers` says which are 
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import replace
 
 import numpy as np
@@ -12,13 +13,27 @@ import numpy as np
 from siting.errors import SolverUnavailableError
 from siting.model.milp import MilpModel
 from siting.solvers.base import Backend, SolveOptions, SolveResult, Status
-from siting.solvers.cpsat import CpSatBackend
-from siting.solvers.highs import HighsBackend
-from siting.solvers.pulp_backend import PulpBackend
-from siting.solvers.scip import ScipBackend
 
-_BACKENDS: dict[str, Backend] = {b.name: b for b in (HighsBackend(), PulpBackend("highs"), PulpBackend("cbc"),
-                                                     CpSatBackend(), ScipBackend())}
+#: The backends that come with siting: name → (module, class, constructor arguments). Each module
+#: is imported when its backend is first asked for, so that a run on HiGHS never imports the others.
+_BUILT_IN: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "highs": ("siting.solvers.highs", "HighsBackend", ()),
+    "pulp-highs": ("siting.solvers.pulp_backend", "PulpBackend", ("highs",)),
+    "pulp-cbc": ("siting.solvers.pulp_backend", "PulpBackend", ("cbc",)),
+    "ortools-cpsat": ("siting.solvers.cpsat", "CpSatBackend", ()),
+    "ortools-scip": ("siting.solvers.scip", "ScipBackend", ()),
+}
+#: The backends in use: the built-in ones once asked for, and those added by :func:`register`.
+_BACKENDS: dict[str, Backend] = {}
+
+
+def _backend(name: str) -> Backend | None:
+    """The backend of this name (a built-in one is made on first use), or ``None``."""
+    backend = _BACKENDS.get(name)
+    if backend is None and name in _BUILT_IN:
+        module, cls, args = _BUILT_IN[name]
+        backend = _BACKENDS[name] = getattr(importlib.import_module(module), cls)(*args)
+    return backend
 
 
 def register(backend: Backend) -> None:
@@ -28,12 +43,12 @@ def register(backend: Backend) -> None:
 
 def backend_names() -> list[str]:
     """Every known backend, installed or not."""
-    return sorted(_BACKENDS)
+    return sorted(set(_BUILT_IN) | set(_BACKENDS))
 
 
 def available_solvers() -> list[str]:
     """Backends that are installed and work on this machine."""
-    return [name for name in backend_names() if _BACKENDS[name].available()]
+    return [name for name in backend_names() if (b := _backend(name)) is not None and b.available()]
 
 
 def get_backend(name: str) -> Backend:
@@ -45,7 +60,7 @@ def get_backend(name: str) -> Backend:
         When the name is unknown or its package is not installed; the message names the
         alternatives.
     """
-    backend = _BACKENDS.get(name)
+    backend = _backend(name)
     if backend is None:
         raise SolverUnavailableError(
             f"unknown solver backend '{name}'; choose one of {backend_names()} "
