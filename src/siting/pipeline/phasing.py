@@ -10,14 +10,18 @@ preparation of a scenario runs these checks (:func:`siting.pipeline.prepare`), s
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from siting.data.district import District
 from siting.data.phases import phase_budgets, phase_weights
 from siting.data.scenario import Scenario
 from siting.errors import InfeasibleError, ScenarioError, SitingError, raise_problems
-from siting.model.phases import PhaseRules
 from siting.model.rules import PlanningRules
+
+if TYPE_CHECKING:  # the phased model is imported by the scenarios that have phases
+    from siting.model.phases import PhaseRules
 
 
 def _site_index(scenario: Scenario, district: District, field: str, ids: list[str],
@@ -41,6 +45,8 @@ def phase_problems(scenario: Scenario, district: District, rules: PlanningRules 
     phases = scenario.phases
     if not phases:
         return None, []
+    from siting.model.phases import PhaseRules
+
     origin = str(scenario.source or scenario.name)
     problems: list[SitingError] = []
     m = len(district.sites)
@@ -83,7 +89,11 @@ def phase_rules(scenario: Scenario, district: District, rules: PlanningRules | N
     """
     phases, problems = phase_problems(scenario, district, rules)
     raise_problems(problems)
-    return phases if phases is not None else PhaseRules.single(scenario.budget, len(district.sites))
+    if phases is not None:
+        return phases
+    from siting.model.phases import PhaseRules
+
+    return PhaseRules.single(scenario.budget, len(district.sites))
 
 
 __all__ = ["phase_problems", "phase_rules"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -12,8 +13,10 @@ from siting.data.catalogue import Catalogue
 from siting.data.district import Sites
 from siting.model.covering import weighted_new_coverage
 from siting.model.rules import PlanningRules, SiteData, plan_cost
-from siting.optimizer.walking import WalkingTimes
 from siting.solvers.base import SolveResult, StageFigures, Status, relative_gap
+
+if TYPE_CHECKING:
+    from siting.optimizer.walking import WalkingTimes
 
 #: Objective kinds where a lower value is better.
 MINIMISED_KINDS = ("least_cost", "median")

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -22,7 +22,6 @@ from siting.errors import (
     SitingError,
     raise_problems,
 )
-from siting.model.phases import PhaseRules
 from siting.model.rules import PlanningRules
 from siting.pipeline.checks import budget_warning, key_problems, requirement_problems, snapping_problems
 from siting.pipeline.compliance import service_warnings
@@ -30,6 +29,9 @@ from siting.pipeline.phasing import phase_problems
 from siting.walking.distances import WalkDistances
 from siting.walking.network import WalkingNetwork
 from siting.walking.stage import district_reach, read_scenario_network
+
+if TYPE_CHECKING:
+    from siting.model.phases import PhaseRules
 
 T = TypeVar("T")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -18,15 +18,16 @@ from siting.errors import (
 )
 from siting.model.rules import PlanningRules, SiteData
 from siting.model.structure import ShareTarget
-from siting.optimizer.covering import optimize_covering
 from siting.optimizer.deadline import no_plan_reason
 from siting.optimizer.objectives import check_shares, objective_spec, optimize_objective
 from siting.optimizer.standards import optimize_standards
-from siting.optimizer.walking import WalkingTimes, break_tie, group_speeds, median_rules, optimize_median
 from siting.pipeline.plan import Plan, make_plan
 from siting.pipeline.prepare import Prepared, prepare
 from siting.solvers import SolveOptions, SolveResult, Status, available_solvers, get_backend
-from siting.walking.distances import WalkDistances
+
+if TYPE_CHECKING:  # the coverage and walking-time optimizers are imported by the objectives that use them
+    from siting.optimizer.walking import WalkingTimes
+    from siting.walking.distances import WalkDistances
 
 T = TypeVar("T")
 
@@ -73,6 +74,8 @@ def solve_prepared(prepared: Prepared, *, rules: PlanningRules | None = None,
         return _solve_standards(prepared, rules, backend or opts.backend, start=start, progress=progress)
     if objective.kind != "coverage" or objective.floors or objective.targets:
         return _solve_objective(prepared, rules, backend or opts.backend, progress)
+    from siting.optimizer.covering import optimize_covering
+
     solution = optimize_covering(
         prepared.coverage, SiteData.of(sites), rules,
         backend=backend or opts.backend,
@@ -169,6 +172,8 @@ def _break_tie(prepared: Prepared, rules: PlanningRules, backend: str, hosts: np
     """``tie_break: walking_time``: among plans keeping the coverage found, the least walking time."""
     if prepared.scenario.objective.tie_break != "walking_time":
         return hosts, result, None
+    from siting.optimizer.walking import break_tie, group_speeds
+
     sites = prepared.district.sites
     options = solver_options(prepared.scenario)
     solution = break_tie(prepared.coverage, _distances(prepared), group_speeds(prepared.catalogue),
@@ -182,6 +187,8 @@ def _break_tie(prepared: Prepared, rules: PlanningRules, backend: str, hosts: np
 def _solve_median(prepared: Prepared, rules: PlanningRules, backend: str,
                   progress: Callable[[str], None] | None = None) -> Plan:
     """The least total weighted walking time: see :mod:`siting.optimizer.walking`."""
+    from siting.optimizer.walking import group_speeds, median_rules, optimize_median
+
     scenario = prepared.scenario
     origin = str(scenario.source or scenario.name)
     sites = prepared.district.sites
