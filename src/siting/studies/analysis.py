@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from siting.pipeline import Prepared, RunResult
-from siting.studies.ranking import Ranking, RankingSettings, rank_options, ranking_tasks
-from siting.studies.resolve import OnDone, OnStart, SolveOutcome, SolveTask, solve_many
-from siting.studies.sweep import budget_tasks, chosen_share, frontier_table
+
+if TYPE_CHECKING:  # the studies are imported when an analysis runs (a run without one needs only RunAnalysis)
+    from siting.studies.ranking import Ranking, RankingSettings
+    from siting.studies.resolve import OnDone, OnStart, SolveOutcome, SolveTask
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class RunAnalysis:
 
 def ranking_settings(run: RunResult) -> RankingSettings:
     """The ranking settings of the run's scenario (perturbations seeded by the solver seed)."""
+    from siting.studies.ranking import RankingSettings
+
     a = run.scenario.analysis
     return RankingSettings(samples=a.robustness_samples, perturbation=a.perturbation,
                            seed=run.scenario.solver.seed, alternatives=a.alternatives)
@@ -60,6 +64,10 @@ def analysis_tasks(run: RunResult, *, backend: str | None = None) -> list[SolveT
 
     A frontier budget the plan fits in starts from the plan (a larger budget can only do better).
     """
+    from siting.studies.ranking import ranking_tasks
+    from siting.studies.resolve import SolveTask
+    from siting.studies.sweep import budget_tasks
+
     tasks = []
     if run.scenario.analysis.ranking:
         tasks += ranking_tasks(run.prepared, run.plan, ranking_settings(run), backend=backend)
@@ -71,6 +79,10 @@ def analysis_tasks(run: RunResult, *, backend: str | None = None) -> list[SolveT
 
 def read_analysis(run: RunResult, results: Sequence[SolveOutcome]) -> RunAnalysis:
     """Ranked options and frontier from the results of :func:`analysis_tasks`."""
+    from siting.studies.ranking import rank_options
+    from siting.studies.resolve import SolveOutcome
+    from siting.studies.sweep import chosen_share, frontier_table
+
     own = SolveOutcome(f"budget={run.plan.budget:g}", run.plan.status, run.plan,
                      meta={"kind": "frontier", "overrides": {"budget": run.plan.budget}})
     frontier_results = sorted([*[r for r in results if r.meta.get("kind") == "frontier"], own],
@@ -90,6 +102,8 @@ def read_analysis(run: RunResult, results: Sequence[SolveOutcome]) -> RunAnalysi
 def analyse_run(run: RunResult, *, backend: str | None = None, on_start: OnStart | None = None,
                 on_done: OnDone | None = None) -> RunAnalysis:
     """Run every re-solve of the analysis and read the results."""
+    from siting.studies.resolve import solve_many
+
     return read_analysis(run, solve_many(analysis_tasks(run, backend=backend), on_start=on_start, on_done=on_done))
 
 
