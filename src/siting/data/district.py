@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -18,14 +19,14 @@ from pyproj import CRS
 from siting.data import readers as io
 from siting.data.catalogue import Catalogue, known_service_names
 from siting.data.census import group_columns, spread_census
-from siting.data.coords import to_wgs84
-from siting.data.cost_matrix import CostMatrix, read_cost_matrix
-from siting.data.needs import need_weights
 from siting.data.placement import neighbour_zone_hint, to_lonlat
 from siting.data.pois import read_type_table
 from siting.data.scenario import CensusTable, Scenario
 from siting.data.tables import check_population, demand_columns, existing_columns, site_columns
 from siting.errors import DataError, ScenarioError, SitingError, raise_problems, rows_text
+
+if TYPE_CHECKING:  # the readers of optional inputs (datums, cost matrix, needs) are imported when given
+    from siting.data.cost_matrix import CostMatrix
 
 #: Points further than this from the middle of the demand are not part of the same district.
 MAX_SPREAD_M = 100_000
@@ -193,6 +194,8 @@ def _datum_to_wgs84(table: io.PointTable, system: str, own: bool, problems: list
             notes.append(f"{table.place()}: data.coordinates '{system}' applies to lon/lat tables; this one is in "
                          f"{table.crs.to_string()} and is read as it is")
         return table
+    from siting.data.coords import to_wgs84
+
     lon, lat = to_wgs84(table.points.x.to_numpy(), table.points.y.to_numpy(), system)
     notes.append(f"{table.place()}: lon/lat read as {system.upper()} (web-map datum) and moved to WGS84")
     return replace(table, points=gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs="EPSG:4326"),
@@ -287,10 +290,15 @@ def load_district(scenario: Scenario, catalogue: Catalogue) -> District:
     sites = site_columns(sites_t, catalogue, names, problems, notes) if sites_t is not None else None
     existing = (existing_columns(existing_t, catalogue, names, _types(scenario, problems), problems, notes)
                 if existing_t is not None else None)
-    weights = (need_weights(needs_t, community, catalogue, names, problems, notes)
-               if needs_t is not None and len(needs_t) else None)
+    weights: np.ndarray | None = None
+    if needs_t is not None and len(needs_t):
+        from siting.data.needs import need_weights
+
+        weights = need_weights(needs_t, community, catalogue, names, problems, notes)
     costs = None
     if matrix:
+        from siting.data.cost_matrix import read_cost_matrix
+
         facility_ids = existing[0] if existing is not None else None  # None: the table could not be read
         if data.existing is None:
             facility_ids = np.zeros(0, dtype=object)
