@@ -16,7 +16,6 @@ from scipy.spatial import cKDTree
 from siting.data.district import District
 from siting.data.scenario import Scenario
 from siting.errors import ScenarioError
-from siting.walking.matrix import cost_reach, ignored_walking_note
 from siting.walking.network import WalkingNetwork
 from siting.walking.paths import isolated_origins, network_reach
 from siting.walking.reach import Reach, euclidean_reach
@@ -88,6 +87,8 @@ def district_reach(scenario: Scenario, district: District, *, cutoff_m: float,
     """
     walking = scenario.walking
     if district.costs is not None:
+        from siting.walking.matrix import cost_reach, ignored_walking_note  # a cost matrix: nothing is walked
+
         d_ids = district.demand.ids
         note = ignored_walking_note(scenario)
         return DistrictReach(cost_reach(district.costs.sites, d_ids, district.sites.ids, cutoff_m=cutoff_m),
