@@ -24,10 +24,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from siting._version import __version__
-
 if TYPE_CHECKING:
     from siting import locate
+    from siting._version import __version__
     from siting.data.scenario import Scenario, load_scenario
     from siting.errors import SitingError
     from siting.locate import LocateResult
@@ -35,6 +34,7 @@ if TYPE_CHECKING:
     from siting.solvers.base import Status
 
 _EXPORTS = {
+    "__version__": "siting._version",
     "load_scenario": "siting.data.scenario",
     "Scenario": "siting.data.scenario",
     "run_scenario": "siting.pipeline",
