@@ -9,15 +9,20 @@ inlined, so the report opens offline from a single file.
 from __future__ import annotations
 
 import base64
+import contextlib
+import hashlib
+import os
 from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import jinja2
 import numpy as np
 import pandas as pd
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import BytecodeCache, Environment, FileSystemBytecodeCache, PackageLoader, select_autoescape
+from jinja2.bccache import Bucket
 
 from siting._version import __version__
 from siting.data.catalogue import Catalogue
@@ -40,10 +45,49 @@ def _fmt(spec: str) -> Any:
     return f
 
 
+#: How the templates are read: autoescaped file extensions, escaping of strings and of other names, blocks.
+_AUTOESCAPE = ("html", "j2")
+_SETTINGS = {"trim_blocks": True, "lstrip_blocks": True}
+
+
+class _QuietCache(FileSystemBytecodeCache):
+    """jinja2's cache of compiled templates, whose failures (a full disk, a folder removed) cost a recompile only."""
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except Exception:  # an unreadable entry: compile the template again
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
+
+
+def template_cache() -> BytecodeCache | None:
+    """Where the report's compiled templates are kept between runs, or ``None`` (compile every time).
+
+    jinja2's per-user folder in the temporary directory, checked to be private; an entry is
+    used only while its template's source and Python are those it was compiled from, and the
+    file names carry jinja2's version and the settings of :func:`_env`, which the compiled code
+    depends on. ``SITING_TEMPLATE_CACHE=off`` compiles the templates in every process instead.
+    """
+    if os.environ.get("SITING_TEMPLATE_CACHE", "").strip().lower() in ("0", "off", "no", "false"):
+        return None
+    key = hashlib.sha1(repr((jinja2.__version__, _AUTOESCAPE, sorted(_SETTINGS.items()))).encode()).hexdigest()[:12]
+    try:
+        return _QuietCache(pattern=f"__siting_report_{key}_%s.cache")
+    except (OSError, RuntimeError):  # no private temporary folder
+        return None
+
+
+@cache
 def _env() -> Environment:
+    """The report's template environment: one per process, so that each template is compiled once."""
     env = Environment(loader=PackageLoader("siting.report", "templates"),
-                      autoescape=select_autoescape(["html", "j2"], default_for_string=True, default=True),
-                      trim_blocks=True, lstrip_blocks=True)
+                      autoescape=select_autoescape(list(_AUTOESCAPE), default_for_string=True, default=True),
+                      bytecode_cache=template_cache(), trim_blocks=_SETTINGS["trim_blocks"],
+                      lstrip_blocks=_SETTINGS["lstrip_blocks"])
     env.filters["yuan"] = _fmt("{:,.0f}")
     env.filters["num"] = _fmt("{:,.0f}")
     env.filters["pct"] = lambda v: _fmt("{:.1f} %")(100 * float(v)) if v is not None else "–"
