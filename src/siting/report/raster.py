@@ -341,7 +341,8 @@ class Canvas:
         """Scale down and write the PNG."""
         from PIL import Image
 
-        self.image.convert("RGB").resize(self.size, Image.Resampling.LANCZOS).save(path, optimize=False)
+        small = self.image.convert("RGB").resize(self.size, Image.Resampling.LANCZOS)
+        small.save(path, optimize=False, compress_level=3)  # zlib level 3: faster than 6, and smaller here
 
 
 __all__ = ["Canvas", "cjk_font_file", "latin_font_file", "nice_ticks", "red_yellow_green"]
