@@ -19,14 +19,11 @@ from siting.data.catalogue import Catalogue
 from siting.data.scenario import Objective
 from siting.errors import CatalogueError, InfeasibleError, ScenarioError, SitingError, ValidationErrors
 from siting.model.capacitated import build_capacitated_model
-from siting.model.fairness import age_group_shares, build_fairness_model
-from siting.model.least_cost import build_least_cost_model, unreachable_targets
 from siting.model.rules import PlanningRules, SiteData
 from siting.model.structure import ShareTarget, SitingModel
 from siting.optimizer.capacitated import optimize_capacitated
 from siting.optimizer.deadline import Deadline, no_plan_reason
 from siting.optimizer.generic import Progress
-from siting.optimizer.shares import ShareProblem, optimize_shares
 from siting.solvers import SolveOptions, SolveResult, Status, solve
 
 KINDS = ("coverage", "fairness", "least_cost", "capacitated")
@@ -182,6 +179,8 @@ def check_shares(coverage: Coverage, sites: SiteData, rules: PlanningRules, shar
     InfeasibleError
         One line per share out of reach, with the best share possible.
     """
+    from siting.model.least_cost import unreachable_targets  # the objectives' models: imported when used
+
     short = unreachable_targets(coverage, sites, rules, list(shares))
     if not short:
         return
@@ -248,6 +247,9 @@ def optimize_objective(coverage: Coverage, sites: SiteData, rules: PlanningRules
         raise ValueError(f"unknown objective kind {spec.kind!r}; known: {KINDS}")
     if backend == "highs" and not options.isolate:
         return _shared(coverage, sites, rules, spec, options, origin, Deadline(options.time_limit_s, t0), say)
+    from siting.model.fairness import age_group_shares, build_fairness_model
+    from siting.model.least_cost import build_least_cost_model
+
     if spec.kind in ("coverage", "fairness"):
         mode = "floors" if spec.kind == "coverage" else "max_min"
         balance = age_group_shares(coverage, by_service=spec.by_service)
@@ -280,6 +282,8 @@ def _no_plan_at_once(spec: ObjectiveSpec) -> str:
 
 def _fair_shares(coverage: Coverage, by_service: bool) -> tuple[ShareTarget, ...]:
     """The shares a fairness objective balances, those with residents only."""
+    from siting.model.fairness import age_group_shares
+
     total = coverage.total_population()
     return tuple(t for t in age_group_shares(coverage, by_service=by_service) if total[list(t.pairs)].sum() > 0)
 
@@ -287,6 +291,8 @@ def _fair_shares(coverage: Coverage, by_service: bool) -> tuple[ShareTarget, ...
 def _shared(coverage: Coverage, sites: SiteData, rules: PlanningRules, spec: ObjectiveSpec, options: SolveOptions,
             origin: str, deadline: Deadline, say: Progress | None = None) -> ObjectiveSolution:
     """The objective through the shared optimizer (greedy, bound, kernel and neighbourhood search)."""
+    from siting.optimizer.shares import ShareProblem, optimize_shares
+
     if spec.kind == "capacitated":
         assert spec.service_capacity is not None
         search = optimize_capacitated(coverage, sites, rules, spec.service_capacity, options, deadline=deadline,
@@ -337,6 +343,8 @@ def _most_coverage_among_fairest(coverage: Coverage, sites: SiteData, rules: Pla
                                  options: SolveOptions, timings: dict[str, float],
                                  t0: float) -> tuple[np.ndarray, SolveResult, dict[str, float]]:
     """Second stage: among plans keeping the smallest share found, the most weighted coverage."""
+    from siting.model.fairness import age_group_shares, build_fairness_model
+
     best = float(result.objective)
     keep = [replace(t, share=max(0.0, best - 1e-7)) for t in age_group_shares(coverage, by_service=spec.by_service)]
     second = build_fairness_model(coverage, sites, rules, mode="floors", floors=[*spec.floors, *keep])

@@ -27,7 +27,6 @@ from jinja2.bccache import Bucket
 from siting._version import __version__
 from siting.data.catalogue import Catalogue
 from siting.pipeline.compliance import compliance_table
-from siting.report.charts import frontier_series, line_chart_svg
 from siting.report.mapdata import NO_MAP_NOTE, map_data, map_json
 
 if TYPE_CHECKING:
@@ -130,6 +129,8 @@ def _group_labels(catalogue: Catalogue) -> list[dict[str, str]]:
 def frontier_context(frontier: pd.DataFrame, catalogue: Catalogue, *, axis_columns: Sequence[str],
                      x_column: str, x_label: str, highlight: float | None = None) -> dict[str, Any]:
     """The frontier's table rows and SVG chart for a template."""
+    from siting.report.charts import frontier_series, line_chart_svg  # a run with a frontier only
+
     labels = {g.key: f"{g.name_zh} {g.name_en}" for g in catalogue.age_groups}
     ordered = frontier.sort_values(x_column, kind="stable")
     svg = line_chart_svg(ordered[x_column].astype(float).tolist(), frontier_series(ordered, labels),
