@@ -210,3 +210,36 @@ def test_a_stage_with_nothing_to_gain_is_proven_by_one_feasibility_solve(monkeyp
         got = {s.name: s.objective for s in sol.stages}
         assert got.get("quality", 0.0) == pytest.approx(best[2], abs=1e-6), seed
     assert any(fired) and not all(fired), fired  # both ways were taken
+
+
+def test_a_large_later_stage_starts_from_the_previous_plan_completed_greedily(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the path of large models a later stage also starts from the previous stage's plan completed
+    by the greedy with the budget and floor area it leaves: that start holds every pair of the
+    previous plan, keeps the rules, and never lowers an earlier stage's value (brute-force values)."""
+    import siting.optimizer.stages as stages
+
+    monkeypatch.setattr(generic, "DIRECT_MAX_NONZEROS", 0)
+    completions: list[tuple[np.ndarray, np.ndarray]] = []
+    original = stages.greedy_plan
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        out = original(*args, **kwargs)
+        if kwargs.get("start") is not None and out is not None:
+            completions.append((np.asarray(kwargs["start"], dtype=bool), out))
+        return out
+
+    monkeypatch.setattr(stages, "greedy_plan", spy)
+    grew = 0
+    for seed in range(8):
+        cat, cov, sites, rules, communities = instance(seed)
+        completions.clear()
+        sol = optimize_standards(cov, cat, sites, rules, communities=communities,
+                                 options=SolveOptions(time_limit_s=30, mip_gap=0.0))
+        assert sol.stages, seed
+        for start, more in completions:
+            assert not (start & ~more).any(), seed  # every pair of the previous plan is kept
+            assert not plan_violation(more, sites, rules), seed
+            before, after = stage_values(cov, cat, start, communities), stage_values(cov, cat, more, communities)
+            assert after[0] >= before[0] - 1e-9 and after[1] >= before[1] - 1e-9, seed
+            grew += int((more & ~start).any())
+    assert grew > 0  # the completion added something on some instance
