@@ -151,7 +151,8 @@ class CuttingPlanes:
     def _interrupt(self, event: Any) -> None:
         event.interrupt(bool(time.perf_counter() >= self.deadline or signalled()))
 
-    def lp(self, *, start: np.ndarray | None, deadline: float, tolerance: float = 1e-4) -> CuttingReport:
+    def lp(self, *, start: np.ndarray | None, deadline: float, tolerance: float = 1e-4,
+           cutoff: float | None = None) -> CuttingReport:
         """Kelley's method with in-out stabilisation on the master LP (module docstring).
 
         Parameters
@@ -162,6 +163,9 @@ class CuttingPlanes:
             ``time.perf_counter()`` value at which to stop (the bound so far stands).
         tolerance
             Stop when the LP bound and the value at the master's point agree to this relative gap.
+        cutoff
+            Stop as soon as the bound reaches this value (a branch-and-bound node that cannot
+            hold a better plan than one of this value).
 
         Returns
         -------
@@ -206,6 +210,8 @@ class CuttingPlanes:
             x_master = xv[xs].copy()
             theta = xv
             history.append(bound)
+            if cutoff is not None and (bound >= cutoff if not self.maximize else bound <= cutoff):
+                break
             at = _value_at(master, oracles, cs, xv, x_master)
             text = f"cutting planes: iteration {report.iterations}, bound {bound:,.8g}"
             if at is not None:

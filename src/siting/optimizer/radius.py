@@ -33,6 +33,7 @@ from siting.model.median import MedianModel, WalkEntries, build_median_model, wa
 from siting.model.milp import Sense
 from siting.model.rules import PlanningRules, SiteData, plan_cost, usable_pairs
 from siting.model.structure import SiteColumns, site_columns
+from siting.optimizer.branching import branch_and_cut
 from siting.optimizer.cutting import CuttingPlanes, CuttingReport, Master, RadiusCuts, chunk, neighbourhood_order
 from siting.optimizer.deadline import Deadline
 from siting.optimizer.formulations import master_for, scores_of
@@ -206,6 +207,18 @@ def _two_nearest(entries: WalkEntries, on: np.ndarray) -> tuple[np.ndarray, np.n
     return near, second, who
 
 
+def _without_pairs(entries: WalkEntries, held: np.ndarray, cols: SiteColumns, sites: SiteData,
+                   rules: PlanningRules, options: SolveOptions) -> CuttingPlanes:
+    """A fresh master whose cuts leave out the walks to the ``held`` columns (closed for good; held at zero)."""
+    keep = ~held[entries.column]
+    oracle, master = radius_bound(replace(entries, customer=entries.customer[keep], column=entries.column[keep],
+                                          metres=entries.metres[keep]), cols, sites, rules)
+    planes = CuttingPlanes(master, [(oracle, 0)], threads=options.threads, seed=options.seed)
+    idx = (planes.cs["x"].start + np.flatnonzero(held)).astype(np.int32)
+    planes.h.changeColsBounds(idx.size, idx, np.zeros(idx.size), np.zeros(idx.size))
+    return planes
+
+
 def radius_bound(entries: WalkEntries, cols: SiteColumns, sites: SiteData, rules: PlanningRules
                  ) -> tuple[RadiusCuts, Master]:
     """The cut oracle (customers grouped when many) and the master over ``x, y, θ``."""
@@ -302,7 +315,7 @@ def optimize_walking(coverage: Coverage, distances: WalkDistances, weights: np.n
     allowed = form.allowed & ~drop
     stats["pairs_fixed_closed"] = int(drop.sum())
     say(f"reduced-cost fixing: {int(drop.sum())} of {cols.n_pairs} pairs closed for good")
-    if oracle.n_groups == entries.n_customers:  # one θ per customer: the master MIP is the problem itself
+    if oracle.n_groups == entries.n_customers:  # one θ per customer: the master LP is the problem's LP
         t = time.perf_counter()
 
         def value_of(x: np.ndarray) -> float:
@@ -310,13 +323,20 @@ def optimize_walking(coverage: Coverage, distances: WalkDistances, weights: np.n
             search.offer(cols.hosts(x), v)
             return v
 
-        x_best = None if search.best is None else search.best[cols.x_site, cols.x_service].astype(float)
-        _x, bound = planes.mip(start=x_best, deadline=deadline.end - deadline.margin, gap=options.mip_gap,
-                               value_of=value_of, fix_zero=drop[cols.x_site, cols.x_service])
+        held = drop[cols.x_site, cols.x_service]
+        if held.any() and search.best is not None:  # the walks to pairs closed for good no longer count
+            planes = _without_pairs(entries, held, cols, sites, rules, options)
+            planes.lp(start=search.best[cols.x_site, cols.x_service].astype(float),
+                      deadline=deadline.end - deadline.margin, tolerance=min(1e-6, options.mip_gap / 10))
+        tree = branch_and_cut(planes, incumbent=search.value, deadline=deadline.end - deadline.margin,
+                              gap=options.mip_gap, value_of=value_of, fix_zero=held, say=say)
         search.infeasible = search.best is None and planes.report.infeasible
-        search.tighten(bound, "branch and Benders cut")
-        timings["master_mip"] = time.perf_counter() - t
-        stats["master_mip_rounds"] = planes.report.mip_rounds
+        if search.best is not None or tree.closed:
+            search.tighten(tree.bound, "branch and Benders cut")
+        timings["branch_and_bound"] = time.perf_counter() - t
+        stats.update(branch_nodes=tree.nodes, branch_open_nodes=tree.open_nodes)
+        say(f"branch and bound: {tree.nodes} nodes, {'closed' if tree.closed else f'{tree.open_nodes} open'}, "
+            f"{tree.seconds:.1f} s")
         search.stopped = search.stopped or not search.proven()
         return WalkingRun(search, stats, timings)
     if search.best is None:
