@@ -11,10 +11,12 @@ import pytest
 import siting.optimizer.radius as radius_mod
 from siting.locate import p_median
 from siting.model.milp import Sense
+from siting.model.rules import PlanningRules, SiteData
 from siting.model.structure import cover_rows, site_columns, weighted_row_values
 from siting.optimizer.branching import TreeReport, branch_and_cut
 from siting.optimizer.cutting import CoverCuts, CuttingPlanes
 from siting.optimizer.formulations import master_for
+from siting.optimizer.radius import counts_only
 from siting.solvers.base import Status
 from tiny_models import plans, random_tiny
 
@@ -86,3 +88,22 @@ def test_the_tree_maximises_coverage_to_the_brute_force_optimum(seed: int) -> No
     assert tree.best == pytest.approx(best, abs=1e-6)
     assert tree.bound == pytest.approx(best, abs=1e-6)
     assert max(found) == pytest.approx(best, abs=1e-6)
+
+
+def test_counts_only_tells_a_binding_budget_or_floor_area() -> None:
+    """Two sites, two services: 100 m² and 60 m² services, conversions 10 + 5 yuan per service."""
+    sites = SiteData(floor_area=np.array([200.0, 120.0]), retrofit_cost=np.array([10.0, 10.0]),
+                     allowed=np.ones((2, 2), dtype=bool))
+
+    def rules(budget: float, area: tuple[float, float]) -> PlanningRules:
+        return PlanningRules(budget=budget, service_area=np.array(area), service_fitout=np.array([5.0, 5.0]),
+                             service_weight=np.ones(2), group_weight=np.ones(1), min_sites=np.zeros(2, np.int64),
+                             max_sites=np.full(2, -1, np.int64), force_in=np.zeros(2, bool),
+                             force_out=np.zeros(2, bool))
+
+    allowed = sites.allowed
+    assert counts_only(allowed, sites, rules(np.inf, (60.0, 60.0)))  # 120 m² fit both sites
+    assert counts_only(allowed, sites, rules(40.0, (60.0, 60.0)))  # everything costs 2 × 10 + 4 × 5 = 40
+    assert not counts_only(allowed, sites, rules(39.0, (60.0, 60.0)))
+    assert not counts_only(allowed, sites, rules(np.inf, (100.0, 60.0)))  # 160 m² > 120 m² at site 2
+    assert counts_only(allowed & np.array([[True, True], [False, True]]), sites, rules(np.inf, (100.0, 60.0)))
