@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 from typing import Any
 
 import numpy as np
@@ -107,3 +108,23 @@ def test_counts_only_tells_a_binding_budget_or_floor_area() -> None:
     assert not counts_only(allowed, sites, rules(39.0, (60.0, 60.0)))
     assert not counts_only(allowed, sites, rules(np.inf, (100.0, 60.0)))  # 160 m² > 120 m² at site 2
     assert counts_only(allowed & np.array([[True, True], [False, True]]), sites, rules(np.inf, (100.0, 60.0)))
+
+
+def test_the_tree_stops_at_the_time_limit_with_its_plan_and_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    trees: list[TreeReport] = []
+
+    def recorded(*args: Any, **kwargs: Any) -> TreeReport:
+        trees.append(branch_and_cut(*args, **kwargs))
+        return trees[-1]
+
+    monkeypatch.setattr(radius_mod, "branch_and_cut", recorded)
+    rng = np.random.default_rng(0)
+    c = rng.uniform(0, 100, (600, 300))
+    w = rng.integers(1, 9, 600).astype(float)
+    t0 = time.perf_counter()
+    r = p_median(c, w, p=15, time_limit_s=8.0, mip_gap=0.0)
+    assert time.perf_counter() - t0 < 8.0 + 3.0
+    assert r.status is Status.TIME_LIMIT
+    assert trees and trees[0].nodes >= 1 and not trees[0].closed and trees[0].open_nodes >= 1
+    assert r.bound == pytest.approx(trees[0].bound) and r.bound < r.objective
+    assert r.objective == pytest.approx(float(w @ c[np.arange(600), r.assignment]))
