@@ -29,18 +29,7 @@ from scipy.spatial import cKDTree
 
 from siting.walking.network import WalkingNetwork, arcs_to_csr
 from siting.walking.reach import Reach
-from siting.walking.snapping import SnapMode, Snapping, snap
-
-
-def _morton(xy: np.ndarray, cell: float) -> np.ndarray:
-    """Z-order key of points on a grid of ``cell`` metres (nearby points get nearby keys)."""
-    g = np.floor((xy - xy.min(axis=0)) / max(cell, 1e-9)).astype(np.int64)
-    g = np.clip(g, 0, (1 << 20) - 1)
-    key = np.zeros(len(xy), dtype=np.int64)
-    for bit in range(20):
-        key |= ((g[:, 0] >> bit) & 1) << (2 * bit)
-        key |= ((g[:, 1] >> bit) & 1) << (2 * bit + 1)
-    return key
+from siting.walking.snapping import SnapMode, Snapping, morton_key, snap
 
 
 def _attachment_arcs(snapped: Snapping, node_ids: np.ndarray, forward: np.ndarray, backward: np.ndarray,
@@ -173,7 +162,7 @@ def network_reach(network: WalkingNetwork, origins: np.ndarray, destinations: np
     origin_tree = cKDTree(origins[placed])
     reach_of_point = radius + float(np.max(so.offset_m[placed], initial=0.0)) + 1e-6
     sources = np.flatnonzero(~sd.too_far)
-    sources = sources[np.argsort(_morton(destinations[sources], cutoff_m / 2), kind="stable")]
+    sources = sources[np.argsort(morton_key(destinations[sources], cutoff_m / 2), kind="stable")]
     # every search also holds the node without arcs (``outside``, the last): its distance is inf, and the
     # ends of a demand point outside the search's region (or a missing second end, -1) map to it
     outside = np.array([total])
