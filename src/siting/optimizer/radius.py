@@ -356,6 +356,8 @@ def optimize_walking(coverage: Coverage, distances: WalkDistances, weights: np.n
                                   gap=options.mip_gap, value_of=value_of, fix_zero=held, say=say)
             if search.best is not None or tree.closed:
                 search.tighten(tree.bound, "branch and Benders cut")
+            if search.best is None and tree.closed:  # every node infeasible: no plan meets the rules
+                search.infeasible = True
             stats.update(branch_nodes=tree.nodes, branch_open_nodes=tree.open_nodes)
             say(f"branch and bound: {tree.nodes} nodes, {'closed' if tree.closed else f'{tree.open_nodes} open'}, "
                 f"{tree.seconds:.1f} s")
@@ -364,7 +366,7 @@ def optimize_walking(coverage: Coverage, distances: WalkDistances, weights: np.n
                                    value_of=value_of, fix_zero=held)
             search.tighten(bound, "branch and Benders cut")
             stats["master_mip_rounds"] = planes.report.mip_rounds
-        search.infeasible = search.best is None and planes.report.infeasible
+            search.infeasible = search.best is None and planes.report.infeasible
         timings["branch_and_bound"] = time.perf_counter() - t
         search.stopped = search.stopped or not search.proven()
         return WalkingRun(search, stats, timings)
