@@ -15,11 +15,13 @@ the same cutting planes (cuts are valid everywhere, so every node's cuts serve a
   planes stop as soon as a node's bound reaches that cutoff;
 * **reduced-cost fixing at every node**: a column whose reduced cost lifts the node's bound
   past the best plan stays at its bound below the node;
-* **integral nodes**: a node whose LP point is integral holds no better plan than that point;
-  the point is evaluated exactly (``value_of``), which may improve the best plan.
+* **integral nodes**: a node whose LP point is integral holds no better plan than that point
+  (up to the cutting planes' tolerance, a tenth of the gap); the point is evaluated exactly
+  (``value_of``), which may improve the best plan.
 
-The bound reported is the best bound of the nodes still open (the best plan's value when none
-is left: then the plan is proven optimal).
+The bound reported is the least of the open nodes' bounds, the best plan's value and the LP
+bounds of the integral nodes let go (when no node is left open, the best plan is proven within
+the gap).
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ from siting.optimizer.cutting import CuttingPlanes
 
 #: A plan column counts as integral within this distance of 0 or 1.
 INTEGRAL = 1e-6
-#: Relative agreement of a node's LP bound and the value at its point at which its cutting planes stop.
+#: Relative agreement of a node's LP bound and the value at its point at which its cutting planes stop
+#: (at most a tenth of the gap asked for): an integral node is let go at that agreement, and the
+#: tree's bound keeps its LP bound, so that the bound reported is exactly what was proven.
 NODE_TOLERANCE = 1e-6
 #: Seconds between two progress lines.
 SAY_EVERY_S = 10.0
@@ -131,6 +135,8 @@ def branch_and_cut(planes: CuttingPlanes, *, incumbent: float, deadline: float, 
     root = sign * planes.report.bound if np.isfinite(planes.report.bound) else -np.inf
     node: _Node | None = _Node(root, order, lower0, upper, start_x)
     said = time.perf_counter()
+    tolerance = min(NODE_TOLERANCE, gap / 10)
+    settled = np.inf  # the least LP bound of the integral nodes let go: within the tolerance of their value
 
     def cutoff() -> float:
         return best - gap * abs(best) - 1e-9 * max(abs(best), 1.0)
@@ -149,7 +155,7 @@ def branch_and_cut(planes: CuttingPlanes, *, incumbent: float, deadline: float, 
         before = planes.report.iterations
         planes.report.converged = False
         rep = planes.lp(start=np.clip(node.center, node.lower[xs], node.upper[xs]), deadline=deadline,
-                        tolerance=NODE_TOLERANCE, cutoff=sign * cutoff())
+                        tolerance=tolerance, cutoff=sign * cutoff())
         status = h.getModelStatus()
         if status == highspy.HighsModelStatus.kInfeasible:
             planes.report.infeasible = False
@@ -171,6 +177,7 @@ def branch_and_cut(planes: CuttingPlanes, *, incumbent: float, deadline: float, 
         if frac.max() <= INTEGRAL:
             value = sign * float(value_of(np.round(v[xs])))
             best = min(best, value)
+            settled = min(settled, bound)
             node = None  # converged at an integral point: nothing better below this node
             continue
         # reduced-cost fixing below this node
@@ -199,7 +206,7 @@ def branch_and_cut(planes: CuttingPlanes, *, incumbent: float, deadline: float, 
     keys = [n.key for n in queue if n.key < cutoff()] + ([node.key] if node is not None else [])
     report.open_nodes = len(keys)
     report.closed = not keys
-    report.bound = sign * (min(min(keys), best) if keys else best)
+    report.bound = sign * min([*keys, best, settled])
     report.best = sign * best
     h.changeColsBounds(n_int, index, lower0, upper0)
     report.seconds = time.perf_counter() - t0
