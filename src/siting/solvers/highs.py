@@ -89,16 +89,11 @@ def new_highs(verbose: bool = False) -> Any:
 
 #: Models up to this many nonzeros are solved without restarts and without the RINS and RENS
 #: sub-MIP heuristics: on small models (the default district's standards stages, 3,000–4,000
-#: nonzeros) these cost more time than they save (measured in alternating runs, docs/model.md).
-#: They also branch on pseudocosts from the first node instead of
-#: strong branching until each column's pseudocost is reliable (``mip_pscost_minreliable`` 0,
-#: HiGHS's default 8): on maximal covering, uniform 2,000 × 200, p = 20 (14,661 nonzeros), strong
-#: branching took 26,000 of the 34,000 LP iterations; without it the proof took 30 % less time
-#: on seeds 0–2, and the default district's analysis (31 re-solves) the same (docs/model.md).
-#: Larger models keep HiGHS's defaults.
+#: nonzeros) these cost more time than they save; measured by the benchmark case
+#: ``highs-small-settings``. Larger models keep HiGHS's defaults.
 SMALL_MODEL_NONZEROS = 20_000
-SMALL_MODEL_OPTIONS: dict[str, bool | int] = {"mip_allow_restart": False, "mip_heuristic_run_rins": False,
-                                              "mip_heuristic_run_rens": False, "mip_pscost_minreliable": 0}
+SMALL_MODEL_OPTIONS: dict[str, bool] = {"mip_allow_restart": False, "mip_heuristic_run_rins": False,
+                                        "mip_heuristic_run_rens": False}
 
 
 class HighsBackend:
