@@ -180,8 +180,9 @@ def atomic_output_dir(target: Path) -> Iterator[Path]:
     check_replaceable(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(target)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
+    prefix = f".{target.name}.tmp-{os.getpid()}-"
     try:
+        tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
         yield tmp
         (tmp / MARKER).write_text(f"written by siting {__version__}; siting may replace this folder\n",
                                   encoding="utf-8")
@@ -191,5 +192,8 @@ def atomic_output_dir(target: Path) -> Iterator[Path]:
         _fsync_tree(tmp)
         _move_into_place(tmp, target)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        # every temporary folder of this process for this target (Ctrl-C can land between the folder's
+        # creation and the name being bound)
+        for stale in target.parent.glob(f"{glob.escape(prefix)}*"):
+            shutil.rmtree(stale, ignore_errors=True)
         raise
