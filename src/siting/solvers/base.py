@@ -44,6 +44,10 @@ class SolveOptions:
     isolate
         Solve in a watched child process (:mod:`siting.solvers.isolated`): a crash or a hang
         past the time limit comes back as status ``error`` instead of taking siting down.
+    pseudocosts
+        Branch on pseudocost estimates from the first node instead of strong branching (HiGHS;
+        other backends ignore it). Asked for by the coverage optimizer's whole-model solve, where
+        strong branching took most of HiGHS's LP iterations (docs/model.md).
     """
 
     time_limit_s: float = 60.0
@@ -53,6 +57,7 @@ class SolveOptions:
     warm_start: np.ndarray | None = None
     verbose: bool = False
     isolate: bool = False
+    pseudocosts: bool = False
 
 
 @dataclass(frozen=True)

@@ -90,9 +90,11 @@ def new_highs(verbose: bool = False) -> Any:
 #: Models up to this many nonzeros are solved without restarts and without the RINS and RENS
 #: sub-MIP heuristics: on small models (the default district's standards stages, 3,000–4,000
 #: nonzeros) these cost more time than they save (measured in alternating runs, docs/model.md).
-#: Larger models keep HiGHS's defaults. (Branching on pseudocosts from the first node instead of
-#: strong branching was tried: maximal covering 2,000 × 200 about 30 % faster, but the phased
-#: default scenario then stopped at its time limit instead of proving its plan — not kept.)
+#: Larger models keep HiGHS's defaults. Branching on pseudocosts from the first node instead of
+#: strong branching is asked for by the caller (``SolveOptions.pseudocosts``): for every small
+#: model it made maximal covering 2,000 × 200 about 30 % faster but the phased default scenario
+#: then stopped at its time limit instead of proving its plan, so only the coverage optimizer's
+#: whole-model solve asks for it.
 SMALL_MODEL_NONZEROS = 20_000
 SMALL_MODEL_OPTIONS: dict[str, bool] = {"mip_allow_restart": False, "mip_heuristic_run_rins": False,
                                         "mip_heuristic_run_rens": False}
@@ -129,6 +131,8 @@ class HighsBackend:
         if model.integer.any() and model.A.nnz <= SMALL_MODEL_NONZEROS:
             for name, value in SMALL_MODEL_OPTIONS.items():
                 h.setOptionValue(name, value)
+        if options.pseudocosts and model.integer.any():
+            h.setOptionValue("mip_pscost_minreliable", 0)
         h.passModel(highs_lp(model))
         if options.warm_start is not None:
             set_start(h, options.warm_start)
