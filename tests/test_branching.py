@@ -128,3 +128,20 @@ def test_the_tree_stops_at_the_time_limit_with_its_plan_and_bound(monkeypatch: p
     assert trees and trees[0].nodes >= 1 and not trees[0].closed and trees[0].open_nodes >= 1
     assert r.bound == pytest.approx(trees[0].bound) and r.bound < r.objective
     assert r.objective == pytest.approx(float(w @ c[np.arange(600), r.assignment]))
+
+
+def test_reduced_cost_fixing_by_hand() -> None:
+    """Minimising; bound 100, best plan 110 (slack 10): which columns stay where they are."""
+    from siting.optimizer.cutting import reduced_cost_fixing
+
+    values = np.array([0.0, 0.0, 1.0, 1.0, 1.0, 0.4])
+    d = np.array([12.0, 8.0, -15.0, -5.0, 30.0, 0.0])
+    lower = np.array([0.0, 0.0, 0.0, 0.0, 1.0, 0.0])  # column 4: a site forced in (fixed at 1)
+    upper = np.ones(6)
+    lo, up = reduced_cost_fixing(values, d, lower, upper, 110.0 - 100.0)
+    # 0: opening it lifts the bound by 12 > 10: closed; 1: by 8, kept free; 2: closing it costs 15: held open;
+    # 3: 5, free; 4: forced in, stays at 1 whatever its reduced cost; 5: fractional, free
+    assert up.tolist() == [0.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    assert lo.tolist() == [0.0, 0.0, 1.0, 0.0, 1.0, 0.0]
+    lo, up = reduced_cost_fixing(values, d, lower, upper, -1.0)  # the best plan below the bound: nothing
+    assert (lo == lower).all() and (up == upper).all()

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from siting.optimizer.cutting import CuttingPlanes
+from siting.optimizer.cutting import CuttingPlanes, reduced_cost_fixing
 
 #: A plan column counts as integral within this distance of 0 or 1.
 INTEGRAL = 1e-6
@@ -120,9 +120,7 @@ def branch_and_cut(planes: CuttingPlanes, *, incumbent: float, deadline: float, 
     xs = cs["x"]
     n_int = cs["y"].stop  # x then y: the plan columns
     index = np.arange(n_int, dtype=np.int32)
-    lp = h.getLp()
-    lower0 = np.asarray(lp.col_lower_[:n_int], dtype=float)
-    upper0 = np.asarray(lp.col_upper_[:n_int], dtype=float)
+    lower0, upper0 = planes.plan_bounds()
     upper = upper0.copy()
     if fix_zero is not None:
         held = xs.start + np.flatnonzero(fix_zero)
@@ -181,13 +179,8 @@ def branch_and_cut(planes: CuttingPlanes, *, incumbent: float, deadline: float, 
             node = None  # converged at an integral point: nothing better below this node
             continue
         # reduced-cost fixing below this node
-        d = sign * np.asarray(sol.col_dual)[:n_int]
-        slack = best - bound
-        lo, up = node.lower.copy(), node.upper.copy()
-        at_lower = (v <= lo + INTEGRAL) & (d > slack)
-        at_upper = (v >= up - INTEGRAL) & (-d > slack)
-        up[at_lower] = lo[at_lower]
-        lo[at_upper] = up[at_upper]
+        lo, up = reduced_cost_fixing(v, sign * np.asarray(sol.col_dual)[:n_int], node.lower, node.upper,
+                                     best - bound, tolerance=INTEGRAL)
         j = int(np.argmax(np.where(lo < up, frac, -1.0)))
         opened_lo, closed_up = lo.copy(), up.copy()
         opened_lo[j] = np.ceil(v[j])

@@ -86,6 +86,7 @@ class CuttingReport:
     converged: bool = False
     x: np.ndarray | None = None
     reduced_costs: np.ndarray | None = None  # of the x and y columns at the last master LP
+    plan: np.ndarray | None = None  # values of the x and y columns at the last master LP
     mip_rounds: int = 0
     infeasible: bool = False  # the master has no solution: neither has the problem
     log: list[str] = field(default_factory=list)
@@ -148,6 +149,17 @@ class CuttingPlanes:
         self.maximize = master.sense is Sense.MAXIMIZE
         self.report = CuttingReport()
 
+    def plan_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds of the plan columns (``x`` then ``y``) as the master holds them now."""
+        lp = self.h.getLp()
+        n = self.cs["y"].stop
+        return np.asarray(lp.col_lower_[:n], dtype=float), np.asarray(lp.col_upper_[:n], dtype=float)
+
+    def _agrees(self, h: Any, objective: float) -> bool:
+        """True when HiGHS's objective is its solution's own value (within rounding)."""
+        own = float(self.c @ np.asarray(h.getSolution().col_value) + self.master.offset)
+        return abs(own - objective) <= 1e-9 * max(1.0, abs(own), abs(objective))
+
     def _interrupt(self, event: Any) -> None:
         event.interrupt(bool(time.perf_counter() >= self.deadline or signalled()))
 
@@ -207,6 +219,7 @@ class CuttingPlanes:
             report.bound = bound
             report.x = xv[xs].copy()
             report.reduced_costs = np.asarray(sol.col_dual)[: cs["y"].stop].copy()
+            report.plan = xv[: cs["y"].stop].copy()
             x_master = xv[xs].copy()
             theta = xv
             history.append(bound)
@@ -276,6 +289,14 @@ class CuttingPlanes:
                 set_start(h, given)
             run_highs(h)
             info = h.getInfo()
+            if info.primal_solution_status == 2 and not self._agrees(h, info.objective_function_value):
+                # HiGHS's presolved master reported a value its (postsolved) solution does not have (seen on
+                # tiny walking-time masters with a site forced in): solved again without presolve
+                h.setOptionValue("presolve", "off")
+                h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 0.01))
+                run_highs(h)
+                h.setOptionValue("presolve", "choose")
+                info = h.getInfo()
             if info.primal_solution_status != 2:
                 self.report.infeasible = h.getModelStatus() == highspy.HighsModelStatus.kInfeasible
                 break
@@ -297,6 +318,41 @@ class CuttingPlanes:
                 break
             incumbent = x
         return x_best, bound
+
+
+def reduced_cost_fixing(values: np.ndarray, reduced_costs: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+                        slack: float, *, tolerance: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
+    """Columns an LP optimum holds at their bounds for every plan better than the best one (minimising sense).
+
+    A column at its lower bound whose reduced cost ``d`` exceeds ``slack`` (the best plan's value
+    less the LP bound) would lift the bound past the best plan if it moved up, so it stays at that
+    bound; likewise a column at its upper bound with ``-d`` above ``slack``. A column fixed at a
+    bound it cannot leave anyway (a site forced in sits at its lower bound 1) is left as it is.
+
+    Parameters
+    ----------
+    values, reduced_costs
+        The LP's column values and reduced costs (of a minimisation: negate them for a maximisation).
+    lower, upper
+        The columns' bounds in that LP.
+    slack
+        The best plan's value less the LP bound (nothing is fixed when negative).
+    tolerance
+        Distance to a bound within which a column counts as at it.
+
+    Returns
+    -------
+    lower, upper
+        The new bounds (copies).
+    """
+    lo, up = lower.copy(), upper.copy()
+    if slack < 0:
+        return lo, up
+    at_lower = (values <= lower + tolerance) & (reduced_costs > slack)
+    at_upper = (values >= upper - tolerance) & (-reduced_costs > slack)
+    up[at_lower] = lo[at_lower]
+    lo[at_upper] = up[at_upper]
+    return lo, up
 
 
 def _add_cuts(h: Any, oracles: list[tuple[CutOracle, int]], cs: dict[str, slice], point: np.ndarray,
@@ -389,4 +445,4 @@ def _lp(n_cols: int, c: np.ndarray, cl: np.ndarray, cu: np.ndarray, A: sparse.cs
 
 
 __all__ = ["CoverCuts", "CutOracle", "CuttingReport", "Master", "RadiusCuts", "chunk",
-           "neighbourhood_order"]
+           "neighbourhood_order", "reduced_cost_fixing"]

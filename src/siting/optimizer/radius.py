@@ -39,7 +39,15 @@ from siting.model.milp import Sense
 from siting.model.rules import PlanningRules, SiteData, plan_cost, usable_pairs
 from siting.model.structure import SiteColumns, site_columns
 from siting.optimizer.branching import branch_and_cut
-from siting.optimizer.cutting import CuttingPlanes, CuttingReport, Master, RadiusCuts, chunk, neighbourhood_order
+from siting.optimizer.cutting import (
+    CuttingPlanes,
+    CuttingReport,
+    Master,
+    RadiusCuts,
+    chunk,
+    neighbourhood_order,
+    reduced_cost_fixing,
+)
 from siting.optimizer.deadline import Deadline
 from siting.optimizer.formulations import master_for, scores_of
 from siting.optimizer.gains import WalkGains
@@ -121,24 +129,35 @@ class WalkingFormulation:
                                   replace(sites, allowed=sites.allowed & allowed), rules)
 
 
-def fixable(report: CuttingReport, cols: SiteColumns, incumbent: float) -> np.ndarray:
+def fixable(report: CuttingReport, cols: SiteColumns, incumbent: float, lower: np.ndarray,
+            upper: np.ndarray) -> np.ndarray:
     """(sites × services): pairs that cannot be in a plan walking less than ``incumbent`` (reduced-cost fixing).
 
     At the master LP's optimum ``L`` with reduced costs ``d``, every plan with column ``k`` open
-    walks at least ``L + d_k`` (``d_k ≥ 0`` for a column at zero); a site whose ``y`` column has
-    a reduced cost above the gap closes all its pairs the same way.
+    walks at least ``L + d_k`` (:func:`~siting.optimizer.cutting.reduced_cost_fixing`, the rule the
+    branch and bound applies at every node); a site whose ``y`` column is held at zero that way
+    closes all its pairs. A site forced in (``y`` fixed at 1) is never closed, whatever its reduced
+    cost: it pays its retrofit in every plan, so its pairs stay open to the plan.
+
+    Parameters
+    ----------
+    report
+        The converged cutting planes (plan values and reduced costs of the last master LP).
+    cols
+        The plan columns.
+    incumbent
+        The best plan's walking time.
+    lower, upper
+        Bounds of the plan columns in that master LP (:meth:`CuttingPlanes.plan_bounds`).
     """
     out = np.zeros((cols.n_sites, cols.n_services), dtype=bool)
-    if report.reduced_costs is None or not np.isfinite(report.bound) or report.x is None:
+    if report.reduced_costs is None or report.plan is None or not np.isfinite(report.bound):
         return out
-    K = cols.n_pairs
-    d = report.reduced_costs
     slack = incumbent - report.bound - 1e-9 * max(abs(incumbent), 1.0)
-    if slack < 0:
-        return out
-    dx, dy = d[:K], d[K:K + cols.n_sites]
-    drop = (report.x < 1e-9) & (dx > slack)
-    drop |= (dy[cols.x_site] > slack)
+    _lo, up = reduced_cost_fixing(report.plan, report.reduced_costs, lower, upper, slack)
+    closed = (up <= 0.0) & (upper > 0.0)  # held at zero by the fixing, not by the rules
+    K = cols.n_pairs
+    drop = closed[:K] | closed[K:K + cols.n_sites][cols.x_site]
     out[cols.x_site[drop], cols.x_service[drop]] = True
     return out
 
@@ -333,7 +352,8 @@ def optimize_walking(coverage: Coverage, distances: WalkDistances, weights: np.n
         return WalkingRun(search, stats, timings)
     if search.proven():
         return WalkingRun(search, stats, timings)
-    drop = fixable(report, cols, search.value) if search.best is not None else np.zeros_like(form.allowed)
+    drop = fixable(report, cols, search.value, *planes.plan_bounds()) if search.best is not None else \
+        np.zeros_like(form.allowed)
     allowed = form.allowed & ~drop
     stats["pairs_fixed_closed"] = int(drop.sum())
     say(f"reduced-cost fixing: {int(drop.sum())} of {cols.n_pairs} pairs closed for good")
