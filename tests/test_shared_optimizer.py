@@ -235,6 +235,22 @@ def test_large_path_reaches_the_brute_force_walking_optimum(seed: int, grouped: 
     assert run.search.bound == pytest.approx(best, rel=1e-6, abs=1e-6)
 
 
+def test_large_path_finds_a_walking_plan_the_greedy_misses(large_path: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seed 977 of the generator (found by running it on seeds 0-999): one plan meets the minimum numbers
+    of sites (both services at site 2); the greedy finds none, and the large path with grouped customers
+    used to stop there with "no plan". The kernel search now starts from nothing."""
+    monkeypatch.setattr(radius_mod, "EXACT_CUSTOMERS", 0)
+    monkeypatch.setattr(radius_mod, "GROUPS_PER_SERVICE", 2)
+    w = random_walk_tiny(977)
+    t = w.t
+    feasible = [h for h, _c in plans(t)]
+    assert len(feasible) == 1
+    run = optimize_walking(t.coverage, w.distances, _weights(t.coverage, w.speeds, t.rules), t.sites, t.rules,
+                           EXACT)
+    assert run.search.best is not None and (run.search.best == feasible[0]).all()
+    assert run.search.bound == pytest.approx(walking_minutes(w, feasible[0]), rel=1e-6)
+
+
 def test_highs_completes_a_partial_start_and_speaks_of_the_time_limit() -> None:
     t = random_tiny(5)
     cap = np.full(len(t.coverage.service_keys), 30.0)

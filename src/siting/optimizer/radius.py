@@ -390,8 +390,8 @@ def optimize_walking(coverage: Coverage, distances: WalkDistances, weights: np.n
         timings["branch_and_bound"] = time.perf_counter() - t
         search.stopped = search.stopped or not search.proven()
         return WalkingRun(search, stats, timings)
-    if search.best is None:
-        return WalkingRun(search, stats, timings)
+    # no plan from the heuristics (e.g. minimum numbers of sites the greedy could not meet): the restricted
+    # model or the kernel search below starts from nothing and may still find one
     left = int(allowed[cols.x_site[entries.column], cols.x_service[entries.column]].sum())
     stats["walk_pairs_left"] = left
     if 3 * left <= DIRECT_MAX_NONZEROS and deadline.usable() > SECONDS_PER_ENTRY * left:
