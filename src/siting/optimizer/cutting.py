@@ -38,7 +38,7 @@ from scipy import sparse
 from siting.model.milp import Sense
 from siting.model.rules import RuleRows, stack_rows
 from siting.optimizer.cuts import CoverCuts, CutOracle, RadiusCuts, chunk, neighbourhood_order
-from siting.solvers.highs import new_highs, run_highs, set_start, signalled
+from siting.solvers.highs import new_highs, run_highs, same_value, set_start, signalled
 
 
 @dataclass
@@ -157,8 +157,7 @@ class CuttingPlanes:
 
     def _agrees(self, h: Any, objective: float) -> bool:
         """True when HiGHS's objective is its solution's own value (within rounding)."""
-        own = float(self.c @ np.asarray(h.getSolution().col_value) + self.master.offset)
-        return abs(own - objective) <= 1e-9 * max(1.0, abs(own), abs(objective))
+        return same_value(float(self.c @ np.asarray(h.getSolution().col_value) + self.master.offset), objective)
 
     def _interrupt(self, event: Any) -> None:
         event.interrupt(bool(time.perf_counter() >= self.deadline or signalled()))

@@ -195,8 +195,12 @@ def value_of(model: MilpModel, solution: np.ndarray) -> float:
 
 
 def agrees(model: MilpModel, solution: np.ndarray, objective: float) -> bool:
-    """True when a solver's objective is its solution's own value (within rounding: 1e-9, relative)."""
-    own = value_of(model, solution)
+    """True when a solver's objective is its solution's own value (see :func:`same_value`)."""
+    return same_value(value_of(model, solution), objective)
+
+
+def same_value(own: float, objective: float) -> bool:
+    """True when a solution's own value and the solver's objective agree within rounding (1e-9, relative)."""
     return abs(own - objective) <= 1e-9 * max(1.0, abs(own), abs(objective))
 
 
