@@ -70,6 +70,26 @@ def test_no_quality_service_ranks_above_every_basic_service(default_plan: Path) 
     assert key == sorted(key)
 
 
+def test_the_report_shows_each_options_gaps_and_its_basic_value_in_percentage_points(default_plan: Path) -> None:
+    """The ranking's marginal values are shares of target populations (about 0.005): the report shows them as
+    percentage points beside the gaps each option closes, not rounded to 0 residents."""
+    import re
+    from html import unescape
+
+    ranking = pd.read_csv(default_plan / "ranking.csv")
+    report = (default_plan / "report.html").read_text(encoding="utf-8")
+    table = report[report.index('<table id="ranking"'):]
+    table = table[:table.index("</table>")]
+    heads = [unescape(h) for h in re.findall(r"<th>(.*?)</th>", table)]
+    gaps_col, value_col = heads.index("Gaps 短板"), heads.index("Marginal value (percentage points)")
+    rows = [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in re.findall(r"<tr><td class=\"n\".*?</tr>", table, re.S)]
+    assert len(rows) == len(ranking) > 0
+    for cells, (_i, option) in zip(rows, ranking.iterrows(), strict=True):
+        assert cells[gaps_col] == f"{option.marginal_gaps:,.0f}"
+        assert cells[value_col] == f"{100 * option.marginal_value:,.2f}"
+    assert ranking["marginal_value"].abs().max() > 1e-3  # some option is worth more than 0.1 points
+
+
 def test_the_summary_states_the_stages_and_the_compliance(default_plan: Path) -> None:
     summary = json.loads((default_plan / "summary.json").read_text(encoding="utf-8"))
     assert summary["objective_kind"] == "standards" and summary["synthetic_data"] is True

@@ -106,13 +106,24 @@ def run(
         console.print(f"walking time: {plan.walking_time.total_minutes:,.0f} weighted person-minutes to the nearest "
                       f"facility of each service (summary.json: walking_time); {plan.walking_time.treatment}")
     if extra is not None and extra.ranking is not None and not extra.ranking.options.empty:
-        top = Table("rank", "site", "service", "cost (yuan)", "marginal value", "robustness",
+        staged = plan.objective_kind == "standards"  # gaps first, then the basic shares, in percentage points
+        in_shares = plan.objective_kind in ("standards", "fairness")
+        top = Table("rank", "site", "service", "cost (yuan)", *(["gaps left open"] if staged else []),
+                    "marginal value" + (" (pp)" if in_shares else ""), "robustness",
                     title="Top retrofit options (ranking.csv)")
         for r in extra.ranking.options.head(5).itertuples():
             robust = getattr(r, "chosen_share_perturbed", float("nan"))
+            gaps = float(getattr(r, "marginal_gaps", float("nan")))
+            mv = float(r.marginal_value)  # type: ignore[arg-type]
+            value = f"{100 * mv:,.2f}" if in_shares else f"{mv:,.4g}"
             top.add_row(str(r.rank), escape(f"{r.site_id} {r.site_name}"), escape(f"{r.service_zh} {r.service_en}"),
-                        f"{r.cost:,.0f}", f"{r.marginal_value:,.4g}", "–" if robust != robust else f"{robust:.0%}")
+                        f"{r.cost:,.0f}", *([("–" if gaps != gaps else f"{gaps:,.0f}")] if staged else []),
+                        "–" if mv != mv else value,
+                        "–" if robust != robust else f"{robust:.0%}")
         console.print(top)
+        if staged:
+            console.print("gaps left open: community × basic service gaps the plan would no longer close without the "
+                          "option; marginal value: the basic services' shares it would lose, in percentage points")
     for note in result.prepared.walking.notes:
         print_note(note)
     from siting.report.raster import cjk_font_file

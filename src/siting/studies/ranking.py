@@ -317,6 +317,8 @@ def rank_options(prepared: Prepared, plan: Plan, results: Sequence[SolveOutcome]
             if c in options:
                 options[c] = options[c].round(digits)
         options["marginal_share"] = options["marginal_share"].round(6)
+        if staged:  # the gaps stage counts gaps: a whole number (a solver's -1e-9 is 0)
+            options["marginal_gaps"] = options["marginal_gaps"].round(0) + 0.0
         options.insert(0, "rank", np.arange(1, len(options) + 1))
     alternatives = _alternatives(prepared, plan, rules, (w_first, w_second), robust, settings.alternatives)
     return Ranking(options, alternatives, settings)
@@ -346,6 +348,7 @@ def _alternatives(prepared: Prepared, plan: Plan, rules: PlanningRules, weights:
         return pd.DataFrame()
     order = np.lexsort((cand_s, cand_j, extra_cost[cand_j, cand_s], -second[cand_j, cand_s],
                         -first[cand_j, cand_s]))[:limit]
+    digits = 6 if plan.objective_kind == "standards" else 2  # shares of target populations need more decimals
     rows = []
     for j, s in zip(cand_j[order], cand_s[order], strict=True):
         svc = catalogue.services[s]
@@ -354,12 +357,12 @@ def _alternatives(prepared: Prepared, plan: Plan, rules: PlanningRules, weights:
             "service": svc.key, "service_zh": svc.name_zh, "service_en": svc.name_en,
             "site_already_converted": bool(plan.hosts[j].any()),
             "extra_cost": round(float(extra_cost[j, s]), 2),
-            "added_value": round(float(value[j, s]), 6 if plan.objective_kind == "standards" else 2),
+            "added_value": round(float(value[j, s]), digits),
         }
         for g, gkey in enumerate(catalogue.group_keys):
             pairs_g = [p for p, (ps, pg) in enumerate(coverage.pairs) if ps == s and pg == g]
             row[f"added_{gkey}"] = round(float(gain[j, pairs_g[0]]), 1) if pairs_g else np.nan
-        row["value_per_10k_yuan"] = round(1e4 * float(value[j, s]) / float(extra_cost[j, s]), 3) \
+        row["value_per_10k_yuan"] = round(1e4 * float(value[j, s]) / float(extra_cost[j, s]), digits + 1) \
             if extra_cost[j, s] > 0 else np.nan
         if robust is not None:
             row["chosen_share_perturbed"] = float(robust[j, s])
