@@ -134,3 +134,14 @@ def test_png_map_renders_chinese(tiny_report: Path, tmp_path: Path) -> None:
     latin = latin_font_file()
     if latin is not None:  # the check itself: a font without Chinese fails it
         assert missing(latin) == chinese
+
+
+def test_objectives_in_shares_keep_their_decimals() -> None:
+    """The standards-first and fairness objectives are shares (0.57, 1.41): a frontier table rounding them to whole
+    numbers shows 1 for every budget; residents, minutes and yuan stay whole numbers."""
+    from siting.report.html import _env
+
+    template = _env().from_string('{% from "macros.html.j2" import num_td %}'
+                                  '{{ num_td(a, "objective") }}|{{ num_td(b, "objective") }}|{{ num_td(c, "points") }}')
+    cells = template.render(a=0.56657, b=12345.6, c=-0.003012).split("|")
+    assert [c[c.index(">") + 1:c.rindex("<")] for c in cells] == ["0.5666", "12,346", "-0.30"]
