@@ -62,8 +62,9 @@ def ranking_cost(ctx: Context) -> list[Row]:
 DEMO = ROOT / "scenarios" / "jiangbei-yubei.yaml"
 
 
-def _timed_run(src: Path, out: Path, *extra: str) -> tuple[float, dict[str, float]]:
-    """Wall seconds of ``siting run DEMO`` with the package of ``src`` (a ``src`` folder), and its timings."""
+def _timed_run(src: Path, out: Path, *extra: str, scenario: Path = DEMO) -> tuple[float, dict[str, float]]:
+    """Wall seconds of ``siting run`` (``make demo``'s scenario unless ``scenario``) with the package of ``src``
+    (a ``src`` folder), and its timings."""
     import json
     import os
     import shutil
@@ -73,7 +74,7 @@ def _timed_run(src: Path, out: Path, *extra: str) -> tuple[float, dict[str, floa
     shutil.rmtree(out, ignore_errors=True)
     env = {**os.environ, "PYTHONPATH": str(src)}
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "siting.cli", "run", str(DEMO), "--out", str(out), *extra], env=env,
+    subprocess.run([sys.executable, "-m", "siting.cli", "run", str(scenario), "--out", str(out), *extra], env=env,
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - t0
     timings = json.loads((out / "summary.json").read_text(encoding="utf-8")).get("timings_s", {})
@@ -109,4 +110,34 @@ def overhead_run(ctx: Context) -> list[Row]:
                          "median_s": round(statistics.median(r), 2), "runs_s": [round(x, 2) for x in r],
                          "solve_s": round(min(solve[(code, mode)]), 2),
                          "ratio_best_to_before": round(min(r) / ref, 3) if len(trees) > 1 else None})
+    return rows
+
+
+@case("overhead-run-objectives", title="siting run with the analysis on the walking-time and fairness scenarios, end "
+      "to end (a new process each time, 2 worker processes; one run each, alternating with the previous source tree "
+      "when SITING_BENCH_BEFORE names one)",
+      columns=("scenario", "code", "seconds", "solve_s", "objective", "bound", "ratio_to_before"))
+def overhead_run_objectives(ctx: Context) -> list[Row]:
+    """The re-solves of the ranking and frontier for the objectives other than the default."""
+    import json
+
+    trees = {"this checkout": ROOT / "src"}
+    before = before_tree()
+    if before:
+        trees["before (" + before.name + ")"] = before / "src"
+    rows: list[Row] = []
+    for name in ("median", "fairness"):
+        scenario = ROOT / "scenarios" / f"{name}.yaml"
+        got: dict[str, Row] = {}
+        for code, src in trees.items():
+            out = ctx.scratch / f"overhead-{name}"
+            wall, timings = _timed_run(src, out, "--scheduler", "processes", scenario=scenario)
+            summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+            got[code] = {"scenario": f"scenarios/{name}.yaml", "code": code, "seconds": round(wall, 2),
+                         "solve_s": round(timings.get("solver_total", float("nan")), 2),
+                         "objective": summary.get("objective"), "bound": summary.get("bound")}
+        ref = got[list(trees)[-1]]["seconds"]
+        for row in got.values():
+            row["ratio_to_before"] = round(float(row["seconds"]) / float(ref), 3) if len(trees) > 1 else None
+            rows.append(row)
     return rows
