@@ -113,7 +113,7 @@ def overhead_run(ctx: Context) -> list[Row]:
     return rows
 
 
-@case("overhead-run-objectives", title="siting run with the analysis on the walking-time and fairness scenarios, end "
+@case("analysis-objectives", title="siting run with the analysis on the walking-time and fairness scenarios, end "
       "to end (a new process each time, 2 worker processes; one run each, alternating with the previous source tree "
       "when SITING_BENCH_BEFORE names one)",
       columns=("scenario", "code", "seconds", "solve_s", "objective", "bound", "ratio_to_before"))
