@@ -68,6 +68,9 @@ def test_compare_command_on_default_district(tmp_path: Path) -> None:
         assert set(filter(None, d.sites_only_in_b.split(";"))) == b - a
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "siting-map-data" in html and "Jaccard" in html
+    # the basic stage is a sum of shares (about 1.4): shown to four decimals, not rounded to 1
+    basic = float(table.loc["stage basic 分阶段目标", "baseline"])
+    assert f'data-sort="{basic}">{basic:,.4f}</td>' in html
 
 
 def test_compare_needs_two_scenarios(tmp_path: Path) -> None:

@@ -113,6 +113,9 @@ def test_workbench_in_chromium(browser: Any, server: str) -> None:
     page.wait_for_selector("#map[data-ready='1']", timeout=20_000)
     _wait_for_plan(page, 0, 0)
     assert page.locator("#status").inner_text() == "optimal"
+    # the default objective is a sum of shares (about 1.4): shown with its decimals, not rounded to 1
+    assert re.search(r"Objective 目标\s*\d\.\d{2,4}\b", page.locator("#kpi").inner_text()), \
+        page.locator("#kpi").inner_text()
     first_sites = page.locator(".site-marker").count()
     assert first_sites >= 1
     assert page.locator(".cand-marker").count() == len(pd.read_csv(ROOT / "data" / "jiangbei-yubei" / "sites.csv"))

@@ -17,6 +17,7 @@
     if (text !== undefined && text !== null) { e.textContent = String(text); }
     return e;
   }
+  // digits: fraction digits (an objective in shares, about 1.4, needs four; residents and yuan none)
   function fmt(v, digits) {
     if (v === null || v === undefined || isNaN(v)) { return "–"; }
     return Number(v).toLocaleString("en", { maximumFractionDigits: digits || 0 });
@@ -274,7 +275,7 @@
     plan = p; showStatus(p); bump("data-plans-shown");
     var kpi = clear($("kpi"));
     [["Budget 预算", fmt(p.budget) + " 元"], ["Cost 费用", fmt(p.cost) + " 元"], ["Sites 场所", p.sites_used],
-     ["Services 设施", p.services_placed], ["Objective 目标", fmt(p.objective)]].forEach(function (k) {
+     ["Services 设施", p.services_placed], ["Objective 目标", fmt(p.objective, Math.abs(p.objective) < 100 ? 4 : 0)]].forEach(function (k) {
       var d = el("div", null, k[0]); d.appendChild(el("b", null, k[1])); kpi.appendChild(d);
     });
     var gb = clear($("groups").tBodies[0]);
