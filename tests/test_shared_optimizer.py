@@ -271,3 +271,29 @@ def test_median_of_other_backends_keeps_the_whole_model() -> None:
     ours = optimize_median(t.coverage, w.distances, w.speeds, t.sites, t.rules, options=EXACT)
     cbc = optimize_median(t.coverage, w.distances, w.speeds, t.sites, t.rules, backend="pulp-cbc", options=EXACT)
     assert ours.objective == pytest.approx(cbc.objective, rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_start_plan_never_changes_the_optimum_and_one_breaking_the_rules_is_dropped(seed: int) -> None:
+    """The re-solves of a ranking start from the plan without one option (which may break the numbers of sites
+    a walking-time scenario asks for) or the plan under perturbed demand: each objective reaches the brute-force
+    optimum from any start, the every-pair-open plan included (which breaks the budget)."""
+    w = random_walk_tiny(seed)
+    t = w.t
+    feasible = [h for h, _c in plans(t)]
+    if not feasible:
+        return
+    everything = t.sites.allowed.copy()
+    for start in (everything, feasible[0], feasible[-1]):
+        med = optimize_median(t.coverage, w.distances, w.speeds, t.sites, t.rules, options=EXACT, start=start)
+        assert med.result.status is Status.OPTIMAL
+        assert walking_minutes(w, med.hosts) == pytest.approx(min(walking_minutes(w, h) for h in feasible),
+                                                              rel=1e-7, abs=1e-6)
+        assert plan_violation(med.hosts, t.sites, t.rules) == ""
+        if not group_shares(t, feasible[0]).size:
+            continue
+        fair = optimize_objective(t.coverage, t.sites, t.rules, ObjectiveSpec("fairness"), options=EXACT,
+                                  start=start)
+        assert group_shares(t, fair.hosts).min() == pytest.approx(max(group_shares(t, h).min() for h in feasible),
+                                                                  abs=1e-7)
+        assert plan_violation(fair.hosts, t.sites, t.rules) == ""

@@ -19,7 +19,7 @@ from siting.data.catalogue import Catalogue
 from siting.data.scenario import Objective
 from siting.errors import CatalogueError, InfeasibleError, ScenarioError, SitingError, ValidationErrors
 from siting.model.capacitated import build_capacitated_model
-from siting.model.rules import PlanningRules, SiteData
+from siting.model.rules import PlanningRules, SiteData, plan_violation
 from siting.model.structure import ShareTarget, SitingModel
 from siting.optimizer.capacitated import optimize_capacitated
 from siting.optimizer.deadline import Deadline, no_plan_reason
@@ -202,7 +202,8 @@ def _empty(model: SitingModel) -> np.ndarray:
 
 def optimize_objective(coverage: Coverage, sites: SiteData, rules: PlanningRules, spec: ObjectiveSpec, *,
                        backend: str = "highs", options: SolveOptions | None = None,
-                       origin: str = "scenario", say: Progress | None = None) -> ObjectiveSolution:
+                       origin: str = "scenario", say: Progress | None = None,
+                       start: np.ndarray | None = None) -> ObjectiveSolution:
     """Solve the scenario's objective.
 
     Parameters
@@ -219,6 +220,11 @@ def optimize_objective(coverage: Coverage, sites: SiteData, rules: PlanningRules
         The scenario file, for messages.
     say
         Progress lines of the shared optimizer (HiGHS).
+    start
+        A boolean (sites × services) plan close to the answer (a re-solve of the ranking: the plan
+        without one option, the plan under perturbed demand) to start the shared optimizer from
+        beside its greedy plan; one that breaks the plan rules is dropped. The other backends
+        ignore it.
 
     Returns
     -------
@@ -245,8 +251,12 @@ def optimize_objective(coverage: Coverage, sites: SiteData, rules: PlanningRules
             raise ValueError("the capacitated objective needs service capacities")
     else:
         raise ValueError(f"unknown objective kind {spec.kind!r}; known: {KINDS}")
+    if start is not None and plan_violation(np.asarray(start, dtype=bool) & sites.allowed, sites, rules,
+                                            budget=spec.kind != "least_cost"):
+        start = None  # an edit lowered the budget...: the greedy plan alone
     if backend == "highs" and not options.isolate:
-        return _shared(coverage, sites, rules, spec, options, origin, Deadline(options.time_limit_s, t0), say)
+        return _shared(coverage, sites, rules, spec, options, origin, Deadline(options.time_limit_s, t0), say,
+                       start=None if start is None else np.asarray(start, dtype=bool) & sites.allowed)
     from siting.model.fairness import age_group_shares, build_fairness_model
     from siting.model.least_cost import build_least_cost_model
 
@@ -289,27 +299,28 @@ def _fair_shares(coverage: Coverage, by_service: bool) -> tuple[ShareTarget, ...
 
 
 def _shared(coverage: Coverage, sites: SiteData, rules: PlanningRules, spec: ObjectiveSpec, options: SolveOptions,
-            origin: str, deadline: Deadline, say: Progress | None = None) -> ObjectiveSolution:
+            origin: str, deadline: Deadline, say: Progress | None = None,
+            start: np.ndarray | None = None) -> ObjectiveSolution:
     """The objective through the shared optimizer (greedy, bound, kernel and neighbourhood search)."""
     from siting.optimizer.shares import ShareProblem, optimize_shares
 
     if spec.kind == "capacitated":
         assert spec.service_capacity is not None
         search = optimize_capacitated(coverage, sites, rules, spec.service_capacity, options, deadline=deadline,
-                                      say=say)
+                                      start=start, say=say)
         what = "capacitated covering"
     elif spec.kind == "least_cost":
         search = optimize_shares(coverage, sites, rules, ShareProblem("least_cost", targets=spec.targets), options,
-                                 deadline=deadline, say=say)
+                                 deadline=deadline, start=start, say=say)
         what = "least-cost covering"
     elif spec.kind == "fairness":
         balance = _fair_shares(coverage, spec.by_service)
         search = optimize_shares(coverage, sites, rules, ShareProblem("fairness", balance=balance, floors=spec.floors),
-                                 options, deadline=deadline, say=say)
+                                 options, deadline=deadline, start=start, say=say)
         what = "max-min share"
     else:
         search = optimize_shares(coverage, sites, rules, ShareProblem("floors", floors=spec.floors), options,
-                                 deadline=deadline, say=say)
+                                 deadline=deadline, start=start, say=say)
         what = "coverage with floors"
     result = search.result(f"{what}: greedy, bound, kernel and neighbourhood search")
     if search.best is None:

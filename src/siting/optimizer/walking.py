@@ -224,7 +224,8 @@ def _beyond_note(walking: WalkingTimes) -> str:
 
 def optimize_median(coverage: Coverage, distances: WalkDistances, speeds: np.ndarray, sites: SiteData,
                     rules: PlanningRules, *, backend: str = "highs", options: SolveOptions | None = None,
-                    origin: str = "scenario", say: Progress | None = None) -> WalkingSolution:
+                    origin: str = "scenario", say: Progress | None = None,
+                    start: np.ndarray | None = None) -> WalkingSolution:
     """The plan with the least total weighted walking time (the multi-service p-median).
 
     Parameters
@@ -244,6 +245,9 @@ def optimize_median(coverage: Coverage, distances: WalkDistances, speeds: np.nda
         The scenario file, for messages.
     say
         Progress lines of the shared optimizer (HiGHS).
+    start
+        A boolean (sites × services) plan to start from beside the greedy plan (the shared
+        optimizer only; one that breaks the rules, with the numbers of sites, is dropped).
 
     Raises
     ------
@@ -255,7 +259,7 @@ def optimize_median(coverage: Coverage, distances: WalkDistances, speeds: np.nda
     options = options or SolveOptions()
     t0 = time.perf_counter()
     if backend == "highs" and not options.isolate:
-        return _median_search(coverage, distances, speeds, sites, rules, options, origin, say)
+        return _median_search(coverage, distances, speeds, sites, rules, options, origin, say, start)
     model = build_median_model(coverage, distances, _weights(coverage, speeds, rules), sites, rules)
     build = time.perf_counter() - t0
     result = solve(model.milp, backend, options)
@@ -290,9 +294,10 @@ def _median_solution(hosts: np.ndarray, result: SolveResult, coverage: Coverage,
 
 def _median_search(coverage: Coverage, distances: WalkDistances, speeds: np.ndarray, sites: SiteData,
                    rules: PlanningRules, options: SolveOptions, origin: str,
-                   say: Progress | None = None) -> WalkingSolution:
+                   say: Progress | None = None, start: np.ndarray | None = None) -> WalkingSolution:
     """The p-median through the shared optimizer (:func:`siting.optimizer.radius.optimize_walking`)."""
-    run = optimize_walking(coverage, distances, _weights(coverage, speeds, rules), sites, rules, options, say=say)
+    run = optimize_walking(coverage, distances, _weights(coverage, speeds, rules), sites, rules, options, say=say,
+                           start=start)
     search = run.search
     result = search.result("radius formulation: greedy, swaps, cutting planes, branch and bound")
     if search.best is None:

@@ -54,8 +54,10 @@ def solve_prepared(prepared: Prepared, *, rules: PlanningRules | None = None,
     optimizer, of a stage of the standards-first default or of another objective's search (model
     size, heuristic plan, bound, result) — for a status line on long solves.
     ``start``, a boolean (sites × services) plan, warm-starts the coverage optimizer (see
-    :func:`siting.optimizer.covering.optimize_covering`) and the standards-first default's first
-    stage (:func:`siting.optimizer.standards.optimize_standards`); the other objectives ignore it.
+    :func:`siting.optimizer.covering.optimize_covering`), the standards-first default's first
+    stage (:func:`siting.optimizer.standards.optimize_standards`), walking time
+    (:func:`siting.optimizer.walking.optimize_median`) and the other objectives
+    (:func:`siting.optimizer.objectives.optimize_objective`); a start that breaks the rules is dropped.
     """
     scenario = prepared.scenario
     if scenario.phases:
@@ -69,11 +71,11 @@ def solve_prepared(prepared: Prepared, *, rules: PlanningRules | None = None,
     objective = scenario.objective
     t0 = time.perf_counter()
     if objective.kind == "median":
-        return _solve_median(prepared, rules, backend or opts.backend, progress)
+        return _solve_median(prepared, rules, backend or opts.backend, progress, start=start)
     if objective.kind == "standards":
         return _solve_standards(prepared, rules, backend or opts.backend, start=start, progress=progress)
     if objective.kind != "coverage" or objective.floors or objective.targets:
-        return _solve_objective(prepared, rules, backend or opts.backend, progress)
+        return _solve_objective(prepared, rules, backend or opts.backend, progress, start=start)
     from siting.optimizer.covering import optimize_covering
 
     solution = optimize_covering(
@@ -91,7 +93,7 @@ def solve_prepared(prepared: Prepared, *, rules: PlanningRules | None = None,
 
 
 def _solve_objective(prepared: Prepared, rules: PlanningRules, backend: str,
-                     progress: Callable[[str], None] | None = None) -> Plan:
+                     progress: Callable[[str], None] | None = None, *, start: np.ndarray | None = None) -> Plan:
     """Fairness, floors, least cost or capacity: see :mod:`siting.optimizer.objectives`."""
     scenario = prepared.scenario
     origin = str(scenario.source or scenario.name)
@@ -101,7 +103,7 @@ def _solve_objective(prepared: Prepared, rules: PlanningRules, backend: str,
     solution = optimize_objective(
         prepared.coverage, SiteData.of(sites), rules, spec,
         backend=backend, origin=origin,
-        options=solver_options(scenario), say=progress)
+        options=solver_options(scenario), say=progress, start=start)
     result = solution.result
     if result.solution is None:
         raise _no_plan(origin, result, scenario.solver.time_limit_s)
@@ -185,7 +187,7 @@ def _break_tie(prepared: Prepared, rules: PlanningRules, backend: str, hosts: np
 
 
 def _solve_median(prepared: Prepared, rules: PlanningRules, backend: str,
-                  progress: Callable[[str], None] | None = None) -> Plan:
+                  progress: Callable[[str], None] | None = None, *, start: np.ndarray | None = None) -> Plan:
     """The least total weighted walking time: see :mod:`siting.optimizer.walking`."""
     from siting.optimizer.walking import group_speeds, median_rules, optimize_median
 
@@ -196,7 +198,7 @@ def _solve_median(prepared: Prepared, rules: PlanningRules, backend: str,
     rules = median_rules(scenario.objective, prepared.catalogue, site_data, rules, origin=origin)
     solution = optimize_median(prepared.coverage, _distances(prepared), group_speeds(prepared.catalogue), site_data,
                                rules, backend=backend, options=solver_options(prepared.scenario), origin=origin,
-                               say=progress)
+                               say=progress, start=start)
     timings = {**prepared.timings, "model": solution.timings.get("build", 0.0)}
     return make_plan(scenario.name, solution.hosts, solution.result, prepared.coverage, sites, prepared.catalogue,
                      rules, timings, objective=solution.objective, objective_kind="median",
