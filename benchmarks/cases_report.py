@@ -141,3 +141,37 @@ def overhead_run_objectives(ctx: Context) -> list[Row]:
             row["ratio_to_before"] = round(float(row["seconds"]) / float(ref), 3) if len(trees) > 1 else None
             rows.append(row)
     return rows
+
+
+@case("analysis-starts", title="The re-solves of the analysis with and without the plan they vary as a start, in "
+      "pairs in one process (the order alternating), on the walking-time, fairness and default scenarios",
+      columns=("scenario", "resolves", "with_start_s", "without_start_s", "ratio", "same_objective"))
+def analysis_starts(ctx: Context) -> list[Row]:
+    """What starting each re-solve from the plan it varies saves, task by task."""
+    import dataclasses
+
+    from siting.studies.analysis import analysis_tasks
+    from siting.studies.resolve import solve_task
+
+    rows: list[Row] = []
+    for name in ("median", "fairness", "jiangbei-yubei"):
+        run = run_scenario(load_scenario(ROOT / "scenarios" / f"{name}.yaml"))
+        tasks = [t for t in analysis_tasks(run) if t.start is not None]
+        seconds = {True: 0.0, False: 0.0}
+        same = 0
+        for i, task in enumerate(tasks):
+            pair = [task, dataclasses.replace(task, start=None)]
+            values = {}
+            for t in (pair if i % 2 == 0 else pair[::-1]):
+                t0 = time.perf_counter()
+                got = solve_task(t)
+                seconds[t.start is not None] += time.perf_counter() - t0
+                values[t.start is not None] = got.plan.objective if got.plan is not None else None
+            a, b = values[True], values[False]
+            same += int((a is None and b is None)
+                        or (a is not None and b is not None and abs(a - b) <= 1e-6 * max(1.0, abs(b))))
+        rows.append({"scenario": f"scenarios/{name}.yaml", "resolves": len(tasks),
+                     "with_start_s": round(seconds[True], 2), "without_start_s": round(seconds[False], 2),
+                     "ratio": round(seconds[True] / seconds[False], 3) if seconds[False] else None,
+                     "same_objective": f"{same} of {len(tasks)}"})
+    return rows
