@@ -81,16 +81,22 @@ def _timed_run(src: Path, out: Path, *extra: str, scenario: Path = DEMO) -> tupl
     return wall, {k: float(v) for k, v in timings.items()}
 
 
+def _source_trees() -> dict[str, Path]:
+    """The ``src`` folders to time: this checkout's, then the one ``SITING_BENCH_BEFORE`` names (if any)."""
+    trees = {"this checkout": ROOT / "src"}
+    before = before_tree()
+    if before:
+        trees["before (" + before.name + ")"] = before / "src"
+    return trees
+
+
 @case("overhead-run", title="siting run on the default scenario, end to end (a new process each time; best and "
       "median of 3, alternating with the previous source tree when SITING_BENCH_BEFORE names one)",
       columns=("code", "mode", "best_s", "median_s", "runs_s", "solve_s", "ratio_best_to_before"))
 def overhead_run(ctx: Context) -> list[Row]:
     import statistics
 
-    trees = {"this checkout": ROOT / "src"}
-    before = before_tree()
-    if before:
-        trees["before (" + before.name + ")"] = before / "src"
+    trees = _source_trees()
     modes = {"--no-analysis": ("--no-analysis",), "with the analysis, sync": ("--scheduler", "sync"),
              "with the analysis, processes (2 cores)": ("--scheduler", "processes")}
     runs: dict[tuple[str, str], list[float]] = {}
@@ -117,14 +123,11 @@ def overhead_run(ctx: Context) -> list[Row]:
       "to end (a new process each time, 2 worker processes; one run each, alternating with the previous source tree "
       "when SITING_BENCH_BEFORE names one)",
       columns=("scenario", "code", "seconds", "solve_s", "objective", "bound", "ratio_to_before"))
-def overhead_run_objectives(ctx: Context) -> list[Row]:
+def analysis_objectives(ctx: Context) -> list[Row]:
     """The re-solves of the ranking and frontier for the objectives other than the default."""
     import json
 
-    trees = {"this checkout": ROOT / "src"}
-    before = before_tree()
-    if before:
-        trees["before (" + before.name + ")"] = before / "src"
+    trees = _source_trees()
     rows: list[Row] = []
     for name in ("median", "fairness"):
         scenario = ROOT / "scenarios" / f"{name}.yaml"
