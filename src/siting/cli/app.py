@@ -107,7 +107,7 @@ def run(
                       f"facility of each service (summary.json: walking_time); {plan.walking_time.treatment}")
     if extra is not None and extra.ranking is not None and not extra.ranking.options.empty:
         staged = plan.objective_kind == "standards"  # gaps first, then the basic shares, in percentage points
-        in_shares = plan.objective_kind in ("standards", "fairness")
+        in_shares = plan.in_shares
         top = Table("rank", "site", "service", "cost (yuan)", *(["gaps left open"] if staged else []),
                     "marginal value" + (" (pp)" if in_shares else ""), "robustness",
                     title="Top retrofit options (ranking.csv)")

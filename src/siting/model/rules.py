@@ -444,6 +444,20 @@ def plan_violation(hosts: np.ndarray, sites: SiteData, rules: PlanningRules, *, 
                           min_sites=rules.min_sites, max_sites=rules.max_sites)
 
 
+def usable_start(start: np.ndarray | None, sites: SiteData, rules: PlanningRules, *,
+                 budget: bool = True) -> np.ndarray | None:
+    """A start plan restricted to the allowed pairs, or ``None`` when it breaks the plan rules.
+
+    Re-solves start from a plan close to the answer (the ranking's plan without one option, the
+    plan before an edit); an edit may have lowered the budget, or a walking-time scenario's numbers
+    of sites may rule the plan out: then the optimizer starts from its own plan alone.
+    """
+    if start is None:
+        return None
+    hosts = np.asarray(start, dtype=bool) & sites.allowed
+    return None if plan_violation(hosts, sites, rules, budget=budget) else hosts
+
+
 __all__ = [
     "ABS_TOL",
     "REL_TOL",
@@ -468,4 +482,5 @@ __all__ = [
     "site_bounds",
     "stack_rows",
     "usable_pairs",
+    "usable_start",
 ]

@@ -19,7 +19,7 @@ from siting.data.catalogue import Catalogue
 from siting.data.scenario import Objective
 from siting.errors import CatalogueError, InfeasibleError, ScenarioError, SitingError, ValidationErrors
 from siting.model.capacitated import build_capacitated_model
-from siting.model.rules import PlanningRules, SiteData, plan_violation
+from siting.model.rules import PlanningRules, SiteData, usable_start
 from siting.model.structure import ShareTarget, SitingModel
 from siting.optimizer.capacitated import optimize_capacitated
 from siting.optimizer.deadline import Deadline, no_plan_reason
@@ -251,12 +251,10 @@ def optimize_objective(coverage: Coverage, sites: SiteData, rules: PlanningRules
             raise ValueError("the capacitated objective needs service capacities")
     else:
         raise ValueError(f"unknown objective kind {spec.kind!r}; known: {KINDS}")
-    if start is not None and plan_violation(np.asarray(start, dtype=bool) & sites.allowed, sites, rules,
-                                            budget=spec.kind != "least_cost"):
-        start = None  # an edit lowered the budget...: the greedy plan alone
+    start = usable_start(start, sites, rules, budget=spec.kind != "least_cost")
     if backend == "highs" and not options.isolate:
         return _shared(coverage, sites, rules, spec, options, origin, Deadline(options.time_limit_s, t0), say,
-                       start=None if start is None else np.asarray(start, dtype=bool) & sites.allowed)
+                       start=start)
     from siting.model.fairness import age_group_shares, build_fairness_model
     from siting.model.least_cost import build_least_cost_model
 

@@ -36,7 +36,7 @@ from scipy import sparse
 from siting.coverage import Coverage
 from siting.model.median import MedianModel, WalkEntries, build_median_model, walk_entries
 from siting.model.milp import Sense
-from siting.model.rules import PlanningRules, SiteData, plan_cost, plan_violation, usable_pairs
+from siting.model.rules import PlanningRules, SiteData, plan_cost, usable_pairs, usable_start
 from siting.model.structure import SiteColumns, site_columns
 from siting.optimizer.branching import branch_and_cut
 from siting.optimizer.cutting import (
@@ -319,10 +319,8 @@ def optimize_walking(coverage: Coverage, distances: WalkDistances, weights: np.n
     t = time.perf_counter()
     gains = WalkGains(entries.customer, entries.column, entries.metres, entries.weight[entries.customer],
                       entries.fallback, cols.n_pairs)
-    if start is not None:
-        start = np.asarray(start, dtype=bool) & form.allowed
-        if plan_violation(start, sites, rules):  # a start is offered with its walking time, unchecked: check it
-            start = None
+    if start is not None:  # offered below with its walking time, unchecked: the rules are checked here
+        start = usable_start(np.asarray(start, dtype=bool) & form.allowed, sites, rules)
     plans = [h for h in (greedy_plan(cols, sites, rules, gains, time_limit_s=deadline.share(0.1)), start)
              if h is not None]
     for hosts in plans:

@@ -33,7 +33,7 @@ import numpy as np
 
 from siting.coverage import Coverage
 from siting.data.catalogue import Catalogue
-from siting.model.rules import PlanningRules, SiteData, plan_violation
+from siting.model.rules import PlanningRules, SiteData, usable_start
 from siting.model.standards import StandardsModel, build_standards_model
 from siting.model.structure import ShareTarget
 from siting.optimizer.deadline import Deadline, stopped_at_limit
@@ -150,8 +150,7 @@ def optimize_standards(coverage: Coverage, catalogue: Catalogue, sites: SiteData
     """
     opts = options or SolveOptions()
     deadline = Deadline(opts.time_limit_s)
-    if start is not None and plan_violation(np.asarray(start, dtype=bool) & sites.allowed, sites, rules):
-        start = None  # a start that breaks the rules (an edit lowered the budget...): the greedy plan instead
+    start = usable_start(start, sites, rules)  # None when it breaks the rules: the greedy plan instead
     weights = standards_weights(coverage, catalogue, rules)
     cap = catalogue.service_capacity() if capacity else np.full(len(catalogue.services), np.inf)
     codes = np.zeros(coverage.n_demand, dtype=np.int64) if communities is None else communities

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 #: Objective kinds where a lower value is better.
 MINIMISED_KINDS = ("least_cost", "median")
+#: Objectives whose value is a share or a sum of shares.
+SHARE_KINDS = ("standards", "fairness")
 
 #: What a plan's objective value means, per objective kind.
 OBJECTIVE_MEANING = {
@@ -120,6 +122,12 @@ class Plan:
             if s.name == name:
                 return s.objective
         return float("nan")
+
+    @property
+    def in_shares(self) -> bool:
+        """True when the objective is a share or a sum of shares (standards first, fairness), not residents,
+        minutes or yuan: shown in percentage points or to four decimals."""
+        return self.objective_kind in SHARE_KINDS
 
     @property
     def minimises(self) -> bool:

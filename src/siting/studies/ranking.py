@@ -311,7 +311,7 @@ def rank_options(prepared: Prepared, plan: Plan, results: Sequence[SolveOutcome]
         options = (options.assign(_g=-gaps.round(9), _k=-key, _q=-second, _sole=-options["sole_value"])
                    .sort_values(["_g", "_k", "_q", "_sole", "site_id", "service"], kind="stable")
                    .drop(columns=["_g", "_k", "_q", "_sole"]).reset_index(drop=True))
-        digits = 6 if plan.objective_kind in ("standards", "fairness") else 2  # shares need more than two decimals
+        digits = 6 if plan.in_shares else 2  # shares need more than two decimals
         for c in ("marginal_value", "marginal_low", "marginal_high", "sole_value", "marginal_gaps",
                   "marginal_quality"):
             if c in options:
