@@ -1,7 +1,8 @@
 """The optimizer every objective shares: its pieces against independent truths, its paths against brute force.
 
-- the cutting-plane bounds equal the LP relaxation of the whole model (HiGHS on the whole LP),
-  or lie above the MILP optimum where they relax capacity;
+- the cutting-plane bounds equal the LP relaxation of the whole model with the sets of services
+  each site can hold (HiGHS on that LP; the masters carry those sets, the whole models only the
+  floor-area row), or lie above the MILP optimum where they relax capacity;
 - the greedy plans keep the plan rules and never beat the optimum;
 - the large-model path (bound, kernel and neighbourhood search, forced on tiny instances) ends
   at the brute-force optimum of every objective;
@@ -14,6 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from scipy import sparse
 
 import siting.optimizer.formulations as formulations_mod
 import siting.optimizer.generic as generic
@@ -22,9 +24,9 @@ from siting.model.capacitated import build_capacitated_model
 from siting.model.fairness import build_fairness_model
 from siting.model.least_cost import build_least_cost_model
 from siting.model.median import build_median_model, walk_entries
-from siting.model.milp import Sense
-from siting.model.rules import plan_violation
-from siting.model.structure import ShareTarget, site_columns
+from siting.model.milp import MilpModel, Sense
+from siting.model.rules import define_site_packing, plan_violation
+from siting.model.structure import ShareTarget, SiteColumns, site_columns
 from siting.optimizer.capacitated import capacity_gains, coverage_bound, optimize_capacitated
 from siting.optimizer.cutting import CoverCuts, CuttingPlanes
 from siting.optimizer.deadline import Deadline
@@ -44,6 +46,27 @@ EXACT = SolveOptions(time_limit_s=30, mip_gap=0.0)
 SEEDS = range(12)
 
 
+def with_site_sets(milp: MilpModel, cols: SiteColumns, floor_area: np.ndarray, area: np.ndarray) -> MilpModel:
+    """The whole model with the rows of :func:`define_site_packing` over its ``x, y`` and new ``pack`` columns."""
+    rows, n = define_site_packing(cols.x_site, area[cols.x_service], np.asarray(floor_area, dtype=float))
+    if n == 0:
+        return milp
+    N = milp.A.shape[1]
+    xs, ys = milp.col_blocks["x"], milp.col_blocks["y"]
+    new = sparse.lil_matrix((rows.n_rows, N + n))
+    new[:, xs] = rows.parts["x"]
+    new[:, ys] = rows.parts["y"]
+    new[:, N:] = rows.parts["pack"]
+    A = sparse.vstack([sparse.hstack([milp.A, sparse.csr_matrix((milp.A.shape[0], n))]), new.tocsr()], format="csr")
+    return replace(milp, A=A, objective=np.concatenate([milp.objective, np.zeros(n)]),
+                   row_lower=np.concatenate([milp.row_lower, rows.lower]),
+                   row_upper=np.concatenate([milp.row_upper, rows.upper]),
+                   col_lower=np.concatenate([milp.col_lower, np.zeros(n)]),
+                   col_upper=np.concatenate([milp.col_upper, np.ones(n)]),
+                   integer=np.concatenate([milp.integer, np.zeros(n, dtype=bool)]), implied_integer=None,
+                   col_blocks={**milp.col_blocks, "pack": slice(N, N + n)})
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_coverage_cuts_reach_the_lp_bound_of_the_whole_model(seed: int) -> None:
     t = random_tiny(seed)
@@ -55,11 +78,14 @@ def test_coverage_cuts_reach_the_lp_bound_of_the_whole_model(seed: int) -> None:
     planes = CuttingPlanes(master_for(model.cols, t.sites, t.rules, Sense.MAXIMIZE, H),
                            [(CoverCuts(model.rows.R, w, group, H), 0)])
     report = planes.lp(start=None, deadline=1e18, tolerance=1e-9)
-    lp = solve_relaxation(model.milp, deadline=1e18)
+    lp = solve_relaxation(with_site_sets(model.milp, model.cols, t.sites.floor_area, t.rules.service_area),
+                          deadline=1e18)
     if lp.status is Status.INFEASIBLE:
         assert report.infeasible
         return
     assert report.bound == pytest.approx(lp.objective, rel=1e-6, abs=1e-6)
+    plain = solve_relaxation(model.milp, deadline=1e18)  # the floor-area row alone: never tighter
+    assert plain.objective is not None and plain.objective >= report.bound - 1e-6
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -72,7 +98,8 @@ def test_least_cost_cuts_reach_the_lp_bound_and_the_master_mip_stays_below_the_o
     model = build_least_cost_model(t.coverage, t.sites, t.rules, list(targets))
     if model.cols.n_pairs == 0 or model.rows.n_rows == 0:
         return
-    lp = solve_relaxation(model.milp, deadline=1e18)
+    lp = solve_relaxation(with_site_sets(model.milp, model.cols, t.sites.floor_area, t.rules.service_area),
+                          deadline=1e18)
     form = SitingFormulation(t.sites, t.rules, lambda s: build_least_cost_model(t.coverage, s, t.rules,
                                                                                 list(targets)), budget=False)
     tot = t.coverage.total_population()
@@ -128,7 +155,8 @@ def test_radius_cuts_reach_the_lp_bound_of_the_radius_formulation(seed: int) -> 
     if entries.n_customers == 0:
         return
     model = build_median_model(t.coverage, w.distances, weights, t.sites, t.rules)
-    lp = solve_relaxation(model.milp, deadline=1e18)
+    lp = solve_relaxation(with_site_sets(model.milp, model.cols, t.sites.floor_area, t.rules.service_area),
+                          deadline=1e18)
     oracle, master = radius_bound(entries, cols, t.sites, t.rules)
     report = CuttingPlanes(master, [(oracle, 0)]).lp(start=None, deadline=1e18, tolerance=1e-10)
     if lp.status is Status.INFEASIBLE:

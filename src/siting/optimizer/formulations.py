@@ -35,6 +35,7 @@ from siting.model.rules import (
     define_budget,
     define_link,
     define_site_counts,
+    define_site_packing,
     site_bounds,
     usable_pairs,
 )
@@ -99,16 +100,25 @@ class SitingFormulation:
 
 
 def plan_master(cols: SiteColumns, sites: SiteData, rules: PlanningRules, *, budget: bool = True
-                ) -> tuple[list[RuleRows], dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """The plan rules over the master's ``x, y`` columns: rows, and the ``y`` bounds (forced sites).
+                ) -> tuple[list[RuleRows], dict[str, np.ndarray], dict[str, np.ndarray], dict[str, int]]:
+    """The plan rules over the master's ``x, y`` columns: rows, the ``y`` bounds (forced sites), set columns.
+
+    The floor areas are written twice: the row per site, and the sets of services each site
+    can hold together (:func:`~siting.model.rules.define_site_packing`, over columns of their
+    own), whose relaxation is the convex hull of the site's plans — the masters' LP bounds rise
+    with them where sites cannot hold every service they allow.
 
     Returns
     -------
-    rows, col_lower, col_upper
-        Row blocks (link, area, budget, counts) and the bounds of ``y``.
+    rows, col_lower, col_upper, blocks
+        Row blocks (link, area, packing, budget, counts), the bounds of ``y``, and the column
+        blocks the rows add beyond ``x, y`` (``pack``: one per set; put after ``theta``).
     """
-    rows = [define_link(cols.x_site, cols.n_sites),
-            define_area(cols.x_site, rules.service_area[cols.x_service], sites.floor_area)]
+    area = rules.service_area[cols.x_service]
+    packing, n_sets = define_site_packing(cols.x_site, area, np.asarray(sites.floor_area, dtype=float))
+    rows = [define_link(cols.x_site, cols.n_sites), define_area(cols.x_site, area, sites.floor_area)]
+    if n_sets:
+        rows.append(packing)
     if budget:
         rows.append(define_budget(column_costs(cols.x_site, cols.x_service, sites, rules),
                                   np.asarray(sites.retrofit_cost, dtype=float), rules.budget))
@@ -116,7 +126,7 @@ def plan_master(cols: SiteColumns, sites: SiteData, rules: PlanningRules, *, bud
     if counts.n_rows:
         rows.append(counts)
     lo, hi = site_bounds(rules)
-    return rows, {"y": lo}, {"y": hi}
+    return rows, {"y": lo}, {"y": hi}, ({"pack": n_sets} if n_sets else {})
 
 
 def row_service(R: sparse.csr_matrix, cols: SiteColumns) -> np.ndarray:
@@ -357,8 +367,8 @@ def master_for(cols: SiteColumns, sites: SiteData, rules: PlanningRules, sense: 
                objective: dict[str, np.ndarray] | None = None, rows: list[RuleRows] | None = None,
                offset: float = 0.0, evaluable: bool = True) -> Master:
     """A master over ``x, y`` (the plan rules), ``theta`` groups, and the objective's own columns and rows."""
-    plan_rows, lo, hi = plan_master(cols, sites, rules, budget=budget)
-    sizes = {"x": cols.n_pairs, "y": cols.n_sites, "theta": int(theta), **(extra or {})}
+    plan_rows, lo, hi, blocks = plan_master(cols, sites, rules, budget=budget)
+    sizes = {"x": cols.n_pairs, "y": cols.n_sites, "theta": int(theta), **(extra or {}), **blocks}
     return Master(sizes, plan_rows + (rows or []), objective or {"theta": np.ones(theta)}, sense, lo, hi,
                   offset=offset, evaluable=evaluable)
 

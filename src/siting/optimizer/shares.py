@@ -184,7 +184,7 @@ def share_bound(model: SitingModel, coverage: Coverage, sites: SiteData, rules: 
             rows_extra.append(RuleRows("fair", {"theta": pick(first, -1.0), "t": sparse.csr_matrix([[total]])},
                                        np.array([-np.inf]), np.array([base])))
     budget = problem.kind != "least_cost"
-    plan_rows, lo, hi = plan_master(cols, sites, rules, budget=budget)
+    plan_rows, lo, hi, set_cols = plan_master(cols, sites, rules, budget=budget)
     sense = Sense.MINIMIZE if problem.kind == "least_cost" else Sense.MAXIMIZE
     if problem.kind == "least_cost":
         objective = {"x": column_costs(cols.x_site, cols.x_service, sites, rules),
@@ -195,8 +195,9 @@ def share_bound(model: SitingModel, coverage: Coverage, sites: SiteData, rules: 
         c = np.zeros(n_theta)
         c[main:main + H] = 1.0
         objective = {"theta": c}
-    master = Master({"x": cols.n_pairs, "y": cols.n_sites, "theta": n_theta, **extra}, plan_rows + rows_extra,
-                    objective, sense, lo, {**hi, **({"t": np.ones(1)} if extra else {})}, evaluable=False)
+    master = Master({"x": cols.n_pairs, "y": cols.n_sites, "theta": n_theta, **extra, **set_cols},
+                    plan_rows + rows_extra, objective, sense, lo, {**hi, **({"t": np.ones(1)} if extra else {})},
+                    evaluable=False)
 
     def step(search: PlanSearch, seconds: float) -> np.ndarray | None:
         start = None if search.best is None else search.best[cols.x_site, cols.x_service].astype(float)

@@ -164,11 +164,12 @@ def stage_bound(built: StandardsModel, name: str, keeps: list[tuple[str, float]]
                                  shape=(1, n_theta))
         extra.append(RuleRows("keep", {"theta": pick}, np.array([value - 1e-9 * max(abs(value), 1.0)]),
                               np.array([np.inf])))
-    plan_rows, lo, hi = plan_master(cols, sites, rules)
+    plan_rows, lo, hi, set_cols = plan_master(cols, sites, rules)
     c = np.zeros(n_theta)
     a, b = first_of.get(name, (0, 0))
     c[a:b] = 1.0
-    sizes = {"x": cols.n_pairs, "y": cols.n_sites, "theta": n_theta, **({"share": n_share} if n_share else {})}
+    sizes = {"x": cols.n_pairs, "y": cols.n_sites, "theta": n_theta, **({"share": n_share} if n_share else {}),
+             **set_cols}
     master = Master(sizes, plan_rows + extra, {"theta": c}, Sense.MAXIMIZE, lo, hi,
                     evaluable=not keeps and not n_share)
 
