@@ -99,14 +99,17 @@ class SitingFormulation:
         return None
 
 
-def plan_master(cols: SiteColumns, sites: SiteData, rules: PlanningRules, *, budget: bool = True
-                ) -> tuple[list[RuleRows], dict[str, np.ndarray], dict[str, np.ndarray], dict[str, int]]:
+def plan_master(cols: SiteColumns, sites: SiteData, rules: PlanningRules, *, budget: bool = True,
+                sets: bool = True) -> tuple[list[RuleRows], dict[str, np.ndarray], dict[str, np.ndarray],
+                                            dict[str, int]]:
     """The plan rules over the master's ``x, y`` columns: rows, the ``y`` bounds (forced sites), set columns.
 
     The floor areas are written twice: the row per site, and the sets of services each site
     can hold together (:func:`~siting.model.rules.define_site_packing`, over columns of their
     own), whose relaxation is the convex hull of the site's plans — the masters' LP bounds rise
     with them where sites cannot hold every service they allow.
+
+    ``sets=False`` leaves the sets out (the floor-area row alone).
 
     Returns
     -------
@@ -115,9 +118,10 @@ def plan_master(cols: SiteColumns, sites: SiteData, rules: PlanningRules, *, bud
         blocks the rows add beyond ``x, y`` (``pack``: one per set; put after ``theta``).
     """
     area = rules.service_area[cols.x_service]
-    packing, n_sets = define_site_packing(cols.x_site, area, np.asarray(sites.floor_area, dtype=float))
+    packing, n_sets = define_site_packing(cols.x_site, area, np.asarray(sites.floor_area, dtype=float)) if sets \
+        else (None, 0)
     rows = [define_link(cols.x_site, cols.n_sites), define_area(cols.x_site, area, sites.floor_area)]
-    if n_sets:
+    if packing is not None and n_sets:
         rows.append(packing)
     if budget:
         rows.append(define_budget(column_costs(cols.x_site, cols.x_service, sites, rules),
