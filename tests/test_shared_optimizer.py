@@ -25,7 +25,8 @@ from siting.model.fairness import build_fairness_model
 from siting.model.least_cost import build_least_cost_model
 from siting.model.median import build_median_model, walk_entries
 from siting.model.milp import MilpModel, Sense
-from siting.model.rules import define_site_packing, plan_violation
+from siting.model.patterns import define_site_packing
+from siting.model.rules import plan_violation
 from siting.model.structure import ShareTarget, SiteColumns, site_columns
 from siting.optimizer.capacitated import capacity_gains, coverage_bound, optimize_capacitated
 from siting.optimizer.cutting import CoverCuts, CuttingPlanes
@@ -48,7 +49,8 @@ SEEDS = range(12)
 
 def with_site_sets(milp: MilpModel, cols: SiteColumns, floor_area: np.ndarray, area: np.ndarray) -> MilpModel:
     """The whole model with the rows of :func:`define_site_packing` over its ``x, y`` and new ``pack`` columns."""
-    rows, n = define_site_packing(cols.x_site, area[cols.x_service], np.asarray(floor_area, dtype=float))
+    rows, n = define_site_packing(cols.x_site, cols.x_service, np.asarray(floor_area, dtype=float),
+                                  np.asarray(area, dtype=float))
     if n == 0:
         return milp
     N = milp.A.shape[1]

@@ -9,7 +9,7 @@ assembles its rows from them; the heuristics check their plans with :func:`plan_
 
     x_k ≤ y_j(k)                          a service needs its site converted      define_link
     Σ_{k at j} a_s(k) x_k ≤ F_j y_j        services fit the site's floor area      define_area
-    x_k ≤ Σ_{S∋k} λ_S, Σ_S λ_S ≤ y_j       ... as sets that fit (relaxations only)  define_site_packing
+    x_k ≤ Σ_{S∋k} λ_S, Σ_S λ_S ≤ y_j       ... as sets that fit (relaxations only)  patterns.define_site_packing
     Σ_j c_j y_j + Σ_k f_k x_k ≤ B          conversion once per site + per service  define_budget
     min_s ≤ Σ_{k of s} x_k ≤ max_s         sites per service                       define_site_counts
     y_j = 1 (forced in), y_j = 0 (forced out)                                      site_bounds
@@ -194,113 +194,6 @@ def define_area(x_site: np.ndarray, x_area: np.ndarray, site_area: np.ndarray) -
     return RuleRows("area", {"x": sparse.csr_matrix((x_area, (x_site, np.arange(K))), shape=(m, K)),
                              "y": -sparse.diags(np.asarray(site_area, dtype=float), format="csr")},
                     np.full(m, -np.inf), np.zeros(m))
-
-
-#: Sites with more allowed services than this keep their floor-area row alone (2^n service sets per site).
-PACKING_MAX_SERVICES = 12
-#: Sites whose service sets are enumerated together (memory: sites × 2^n booleans).
-PACKING_CHUNK = 2048
-
-
-def site_packings(x_site: np.ndarray, x_area: np.ndarray, site_area: np.ndarray
-                  ) -> tuple[np.ndarray, sparse.csr_matrix]:
-    """The largest sets of services that fit together, at every site where not all its services fit.
-
-    A site whose floor area holds all the services it allows gains nothing (its only largest
-    set is all of them, which ``x_k ≤ y_j`` already says); nor does a site allowing more than
-    :data:`PACKING_MAX_SERVICES` services (left to its floor-area row).
-
-    Parameters
-    ----------
-    x_site, x_area
-        Site and floor area of every column (allowed (site, service) pair).
-    site_area
-        Floor area of every site.
-
-    Returns
-    -------
-    pack_site, members
-        Site of every set, and (sets × columns) membership: a set's columns fit the site's
-        floor area together and no other column of the site fits beside them.
-    """
-    K, m = x_site.size, site_area.size
-    order = np.argsort(x_site, kind="stable")
-    counts = np.bincount(x_site, minlength=m)
-    total = np.bincount(x_site, weights=x_area, minlength=m)
-    tol = ABS_TOL + REL_TOL * np.abs(site_area)
-    need = np.flatnonzero((total > site_area + tol) & (counts >= 2) & (counts <= PACKING_MAX_SERVICES))
-    sites_out, rows_out, cols_out, n_sets = [], [], [], 0
-    if need.size == 0:
-        return np.zeros(0, dtype=np.int64), sparse.csr_matrix((0, K))
-    first = np.concatenate([[0], np.cumsum(counts)])[:-1]
-    for lo in range(0, need.size, PACKING_CHUNK):
-        js = need[lo:lo + PACKING_CHUNK]
-        n = int(counts[js].max())
-        local = np.arange(n)
-        valid = local[None, :] < counts[js][:, None]  # sites × local slots
-        slot_col = np.where(valid, order[np.minimum(first[js][:, None] + local[None, :], K - 1)], -1)
-        area = np.where(valid, x_area[np.maximum(slot_col, 0)], 0.0)
-        masks = np.arange(1 << n)
-        bits = (masks[:, None] >> local[None, :]) & 1  # masks × slots
-        allowed_mask = (valid * (1 << local)[None, :]).sum(axis=1)  # sites
-        inside = (masks[None, :] & ~allowed_mask[:, None]) == 0
-        fits = inside & (area @ bits.T <= site_area[js][:, None] + tol[js][:, None])
-        largest = fits.copy()
-        for i in range(n):  # a set is largest when adding any other allowed service breaks the floor area
-            grow = (masks & (1 << i)) == 0
-            other = valid[:, i][:, None] & grow[None, :]
-            largest &= ~(other & fits[:, masks | (1 << i)])
-        largest[:, 0] = False
-        s_idx, mk = np.nonzero(largest)
-        member = bits[mk].astype(bool) & valid[s_idx]  # sets × slots
-        r, slot = np.nonzero(member)
-        sites_out.append(js[s_idx])
-        rows_out.append(r + n_sets)
-        cols_out.append(slot_col[s_idx[r], slot])
-        n_sets += s_idx.size
-    members = sparse.csr_matrix((np.ones(sum(c.size for c in cols_out)),
-                                 (np.concatenate(rows_out), np.concatenate(cols_out))), shape=(n_sets, K))
-    return np.concatenate(sites_out).astype(np.int64), members
-
-
-def define_site_packing(x_site: np.ndarray, x_area: np.ndarray, site_area: np.ndarray
-                        ) -> tuple[RuleRows, int]:
-    """The sets of services each site can hold together, over set columns ``λ`` (block ``pack``)::
-
-        x_k ≤ Σ_{S ∋ k} λ_S        every column k at a site with sets
-        Σ_{S at j} λ_S ≤ y_j       every such site j,         λ_S ≥ 0
-
-    with ``S`` the largest sets of services that fit site ``j``'s floor area together
-    (:func:`site_packings`). Every plan meets them (its services at a site fit, so lie in one
-    largest set: ``λ_S = y_j``); their linear relaxation is the convex hull of the site's plans,
-    where the floor-area row lets a site host, say, two services of 60 % of its area each at
-    0.83 apiece. On the 20,000 × 1,000 district's walking time the master LP bound rises 4.1 %
-    with them (222.45 to 231.68 million person-minutes) — more than the minimal covers
-    ``Σ_{k∈C} x_k ≤ (|C|−1) y_j`` (1.6 %) and HiGHS's MIP presolve (3.4 %). Used by the
-    relaxations of :mod:`siting.optimizer` (the masters of the cutting planes); the models
-    handed whole to a solver keep the floor-area row, which the solver's own presolve and cuts
-    strengthen.
-
-    Returns
-    -------
-    rows, n_sets
-        The rows (over ``x``, ``y`` and ``pack``) and the number of ``λ`` columns.
-    """
-    pack_site, members = site_packings(x_site, x_area, site_area)
-    n_sets, K, m = members.shape[0], x_site.size, site_area.size
-    sites = np.unique(pack_site)
-    cols = np.flatnonzero(np.isin(x_site, sites))  # a column in no set (it fits nowhere) is held at zero
-    n_cols = cols.size
-    x_rows = sparse.csr_matrix((np.ones(n_cols), (np.arange(n_cols), cols)), shape=(n_cols, K))
-    x_pack = -sparse.csr_matrix(members.T.tocsr()[cols])
-    site_row = np.searchsorted(sites, pack_site)
-    s_pack = sparse.csr_matrix((np.ones(n_sets), (site_row, np.arange(n_sets))), shape=(sites.size, n_sets))
-    s_y = sparse.csr_matrix((-np.ones(sites.size), (np.arange(sites.size), sites)), shape=(sites.size, m))
-    rows = RuleRows("packing", {"x": sparse.vstack([x_rows, sparse.csr_matrix((sites.size, K))], format="csr"),
-                                "pack": sparse.vstack([x_pack, s_pack], format="csr"),
-                                "y": sparse.vstack([sparse.csr_matrix((n_cols, m)), s_y], format="csr")},
-                    np.full(n_cols + sites.size, -np.inf), np.zeros(n_cols + sites.size))
-    return rows, n_sets
 
 
 def define_budget(x_cost: np.ndarray, y_cost: np.ndarray, budget: float, *, fixed: float = 0.0,
@@ -568,7 +461,6 @@ def usable_start(start: np.ndarray | None, sites: SiteData, rules: PlanningRules
 
 __all__ = [
     "ABS_TOL",
-    "PACKING_MAX_SERVICES",
     "REL_TOL",
     "PlanningRules",
     "RuleRows",
@@ -581,7 +473,6 @@ __all__ = [
     "define_link",
     "define_phased_budget",
     "define_site_counts",
-    "define_site_packing",
     "pair_columns",
     "phase_spending",
     "phased_budget_violation",
@@ -590,7 +481,6 @@ __all__ = [
     "plan_violation",
     "rule_violation",
     "site_bounds",
-    "site_packings",
     "stack_rows",
     "usable_pairs",
     "usable_start",

@@ -26,6 +26,7 @@ import numpy as np
 from scipy import sparse
 
 from siting.model.milp import Sense
+from siting.model.patterns import define_site_packing
 from siting.model.rules import (
     PlanningRules,
     RuleRows,
@@ -35,7 +36,6 @@ from siting.model.rules import (
     define_budget,
     define_link,
     define_site_counts,
-    define_site_packing,
     site_bounds,
     usable_pairs,
 )
@@ -105,7 +105,7 @@ def plan_master(cols: SiteColumns, sites: SiteData, rules: PlanningRules, *, bud
     """The plan rules over the master's ``x, y`` columns: rows, the ``y`` bounds (forced sites), set columns.
 
     The floor areas are written twice: the row per site, and the sets of services each site
-    can hold together (:func:`~siting.model.rules.define_site_packing`, over columns of their
+    can hold together (:func:`~siting.model.patterns.define_site_packing`, over columns of their
     own), whose relaxation is the convex hull of the site's plans — the masters' LP bounds rise
     with them where sites cannot hold every service they allow.
 
@@ -117,10 +117,10 @@ def plan_master(cols: SiteColumns, sites: SiteData, rules: PlanningRules, *, bud
         Row blocks (link, area, packing, budget, counts), the bounds of ``y``, and the column
         blocks the rows add beyond ``x, y`` (``pack``: one per set; put after ``theta``).
     """
-    area = rules.service_area[cols.x_service]
-    packing, n_sets = define_site_packing(cols.x_site, area, np.asarray(sites.floor_area, dtype=float)) if sets \
-        else (None, 0)
-    rows = [define_link(cols.x_site, cols.n_sites), define_area(cols.x_site, area, sites.floor_area)]
+    packing, n_sets = define_site_packing(cols.x_site, cols.x_service, np.asarray(sites.floor_area, dtype=float),
+                                          np.asarray(rules.service_area, dtype=float)) if sets else (None, 0)
+    rows = [define_link(cols.x_site, cols.n_sites),
+            define_area(cols.x_site, rules.service_area[cols.x_service], sites.floor_area)]
     if packing is not None and n_sets:
         rows.append(packing)
     if budget:
