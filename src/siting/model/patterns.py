@@ -178,25 +178,19 @@ def define_site_packing(x_site: np.ndarray, x_service: np.ndarray, site_area: np
         return empty, 0
     site, members = found
     several = np.bincount(site, minlength=m) > 1  # one pattern: all the site's services fit together
-    site, members = site[several[site]], members[several[site]]
-    n_sets = int(site.size)
-    if n_sets == 0:
+    pat = Patterns(site[several[site]], members[several[site]], col_of)
+    if pat.n == 0:
         return empty, 0
-    p, s = np.nonzero(members)
-    sites = np.unique(site)
+    sites = np.unique(pat.site)
     cols = np.flatnonzero(several[x_site])
-    n_cols = cols.size
-    row_of_col = np.full(K, -1, dtype=np.int64)
-    row_of_col[cols] = np.arange(n_cols)
-    x_part = sparse.csr_matrix((np.ones(n_cols), (np.arange(n_cols), cols)), shape=(n_cols + sites.size, K))
-    in_set = sparse.csr_matrix((-np.ones(p.size), (row_of_col[col_of[site[p], s]], p)), shape=(n_cols, n_sets))
-    per_site = sparse.csr_matrix((np.ones(n_sets), (np.searchsorted(sites, site), np.arange(n_sets))),
-                                 shape=(sites.size, n_sets))
-    y_part = sparse.csr_matrix((-np.ones(sites.size), (n_cols + np.arange(sites.size), sites)),
-                               shape=(n_cols + sites.size, m))
-    rows = RuleRows("packing", {"x": x_part, "pack": sparse.vstack([in_set, per_site], format="csr"), "y": y_part},
-                    np.full(n_cols + sites.size, -np.inf), np.zeros(n_cols + sites.size))
-    return rows, n_sets
+    one_per_site = sparse.csr_matrix((np.ones(pat.n), (pat.site, np.arange(pat.n))), shape=(m, pat.n))
+    x_part = sparse.vstack([sparse.identity(K, format="csr")[cols], sparse.csr_matrix((sites.size, K))], format="csr")
+    y_part = sparse.vstack([sparse.csr_matrix((cols.size, m)), -sparse.identity(m, format="csr")[sites]],
+                           format="csr")
+    rows = RuleRows("packing", {"x": x_part, "pack": sparse.vstack([-pat.link()[cols], one_per_site[sites]],
+                                                                    format="csr"), "y": y_part},
+                    np.full(cols.size + sites.size, -np.inf), np.zeros(cols.size + sites.size))
+    return rows, pat.n
 
 
 def site_patterns(instance: CoveringInstance) -> Patterns | None:
