@@ -305,38 +305,64 @@ def test_standards_first_over_time_against_brute_force() -> None:
     phase 2 may be converted; stage values (gaps closed, basic and quality shares served within
     capacity, by max flow) come from :func:`test_standards.stage_values`.
     """
+    for seed in (0, 3, 5):
+        check_standards_over_time(seed)
+
+
+def test_a_later_stage_over_time_with_nothing_to_gain_is_proven_by_one_feasibility_solve(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The joint plan's shortcut for a later stage that no plan keeping the earlier values can score
+    in (one feasibility solve instead of branch and bound) gives the brute force's lexicographic
+    optimum, on instances where it proves the stage's 0 and where it does not."""
+    import siting.optimizer.phases as phases_module
+
+    answers: list[str] = []
+    original = phases_module._nothing_to_gain
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        out = original(*args, **kwargs)
+        answers.append("not asked" if out is None else out.status.value)
+        return out
+
+    monkeypatch.setattr(phases_module, "_nothing_to_gain", spy)
+    for seed in range(8, 20):
+        check_standards_over_time(seed)
+    assert "infeasible" in answers and any(a != "infeasible" for a in answers), answers
+
+
+def check_standards_over_time(seed: int) -> None:
+    """The joint standards-first plan of the standards test's instance ``seed`` against brute force."""
     from test_standards import all_plans, instance, stage_values
 
-    for seed in (0, 3, 5):
-        cat, cov, sites, rules, communities = instance(seed)
-        budgets = np.array([0.45, 0.55]) * rules.budget
-        ph = PhaseRules(("a", "b"), budgets, np.array([seed % 2 == 0, True]), np.array([1.0, 2.0]),
-                        np.zeros(2, dtype=np.int64), np.full(2, -1, dtype=np.int64),
-                        np.zeros(sites.floor_area.size, dtype=np.int64), np.zeros(sites.floor_area.size, dtype=bool))
-        plans = list(all_plans(cat, sites, rules))
-        values = {h.tobytes(): np.array(stage_values(cov, cat, h, communities)) for h in plans}
-        best = None
-        for h2 in plans:
-            for h1 in plans:
-                if np.any(h1 & ~h2):
+    cat, cov, sites, rules, communities = instance(seed)
+    budgets = np.array([0.45, 0.55]) * rules.budget
+    ph = PhaseRules(("a", "b"), budgets, np.array([seed % 2 == 0, True]), np.array([1.0, 2.0]),
+                    np.zeros(2, dtype=np.int64), np.full(2, -1, dtype=np.int64),
+                    np.zeros(sites.floor_area.size, dtype=np.int64), np.zeros(sites.floor_area.size, dtype=bool))
+    plans = list(all_plans(cat, sites, rules))
+    values = {h.tobytes(): np.array(stage_values(cov, cat, h, communities)) for h in plans}
+    best = None
+    for h2 in plans:
+        for h1 in plans:
+            if np.any(h1 & ~h2):
+                continue
+            pair_phase = np.where(h1, 0, np.where(h2, 1, -1))
+            late = np.flatnonzero(h2.any(axis=1) & ~h1.any(axis=1))
+            for early in itertools.product([0, 1], repeat=late.size):
+                site_phase = np.where(h1.any(axis=1), 0, -1)
+                site_phase[late] = early
+                if phased_violation(site_phase, pair_phase, sites, rules, ph.budget, ph.carry):
                     continue
-                pair_phase = np.where(h1, 0, np.where(h2, 1, -1))
-                late = np.flatnonzero(h2.any(axis=1) & ~h1.any(axis=1))
-                for early in itertools.product([0, 1], repeat=late.size):
-                    site_phase = np.where(h1.any(axis=1), 0, -1)
-                    site_phase[late] = early
-                    if phased_violation(site_phase, pair_phase, sites, rules, ph.budget, ph.carry):
-                        continue
-                    v = tuple(np.round(values[h1.tobytes()] * 1.0 + values[h2.tobytes()] * 2.0, 9))
-                    best = v if best is None or v > best else best
-                    break
-        problem = standards_problem(cov, cat, sites, rules, communities=communities)
-        joint = optimize_joint(problem, ph, options=EXACT)
-        assert joint.result.status is Status.OPTIMAL
-        got = joint.totals()
-        h1, h2 = joint.schedule.hosts(0), joint.schedule.hosts(1)
-        mine = values[h1.tobytes()] * 1.0 + values[h2.tobytes()] * 2.0
-        assert best is not None and tuple(mine) == pytest.approx(best, abs=1e-6)
-        for name, i in (("gaps", 0), ("basic", 1), ("quality", 2)):
-            if name in got:
-                assert got[name] == pytest.approx(best[i], abs=1e-6)
+                v = tuple(np.round(values[h1.tobytes()] * 1.0 + values[h2.tobytes()] * 2.0, 9))
+                best = v if best is None or v > best else best
+                break
+    problem = standards_problem(cov, cat, sites, rules, communities=communities)
+    joint = optimize_joint(problem, ph, options=EXACT)
+    assert joint.result.status is Status.OPTIMAL
+    got = joint.totals()
+    h1, h2 = joint.schedule.hosts(0), joint.schedule.hosts(1)
+    mine = values[h1.tobytes()] * 1.0 + values[h2.tobytes()] * 2.0
+    assert best is not None and tuple(mine) == pytest.approx(best, abs=1e-6)
+    for name, i in (("gaps", 0), ("basic", 1), ("quality", 2)):
+        if name in got:
+            assert got[name] == pytest.approx(best[i], abs=1e-6), (seed, name)

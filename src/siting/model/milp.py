@@ -96,3 +96,45 @@ class MilpModel:
             np.max(np.abs(x[self.integer] - np.round(x[self.integer])), initial=0.0),
         ]
         return float(max(viol))
+
+
+def gaining_columns(milp: MilpModel, objective: np.ndarray) -> np.ndarray | None:
+    """The integer columns of which at least one must be 1 for ``objective`` (maximised) to be above 0.
+
+    Read off the rows of the form ``a_v u_v − Σ_i a_i u_i ≤ b`` with ``a_v > 0``, every ``a_i > 0``
+    on an integer column with lower bound 0, and ``b ≤ 0`` — a coverage row
+    ``z_r ≤ Σ_{k reaching r} x_k``: while all its other columns are 0, such a row holds ``u_v`` at
+    0 or below. When every column the objective values (``c_v > 0``) has such a row, the columns of
+    all those rows are returned (a boolean mask over the model's columns): a solution with each of
+    them at 0 scores 0 or less, and every solution scores 0 or more. On a plan in phases the rows of
+    every phase's copy are read alike.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        The mask; ``None`` when the objective has an entry below 0, a valued column may go below 0,
+        or some valued column has no such row.
+    """
+    c = np.asarray(objective, dtype=float)
+    if np.any(c < 0):
+        return None
+    valued = c > 0
+    if np.any(milp.col_lower[valued] < 0):
+        return None
+    A = sparse.csr_matrix(milp.A)
+    row_of = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
+    positive, negative = A.data > 0, A.data < 0
+    n_positive = np.bincount(row_of[positive], minlength=A.shape[0])
+    plain = milp.integer[A.indices] & (milp.col_lower[A.indices] >= 0)
+    n_other = np.bincount(row_of[negative & ~plain], minlength=A.shape[0])
+    head = np.full(A.shape[0], -1, dtype=np.int64)
+    head[row_of[positive]] = A.indices[positive]  # the positive column of each row with exactly one
+    rows = (n_positive == 1) & (n_other == 0) & (milp.row_upper <= 0) & (head >= 0)
+    rows &= valued[np.maximum(head, 0)]
+    held = np.zeros(milp.n_cols, dtype=bool)
+    held[head[rows]] = True
+    if np.any(valued & ~held):
+        return None
+    out = np.zeros(milp.n_cols, dtype=bool)
+    out[A.indices[negative & rows[row_of]]] = True
+    return out

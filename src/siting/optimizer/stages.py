@@ -29,7 +29,7 @@ import numpy as np
 from scipy import sparse
 
 from siting.coverage import Coverage
-from siting.model.milp import Sense
+from siting.model.milp import MilpModel, Sense, gaining_columns
 from siting.model.rules import PlanningRules, RuleRows, SiteData
 from siting.model.standards import StandardsModel, with_stage
 from siting.model.structure import SitingModel
@@ -242,21 +242,23 @@ def solve_stage(built: StandardsModel, build: Callable[[SiteData], StandardsMode
     return StageOutcome(search.best, float(search.value), replace(result, solution=search.best.ravel().astype(float)))
 
 
-def gaining_pairs(built: StandardsModel, name: str) -> np.ndarray | None:
-    """Per ``x`` column: whether opening it can add to the stage's objective (it reaches a row the
-    objective values); ``None`` when the objective is not over the coverage rows alone."""
-    milp = built.model.milp
-    objective = built.objectives.get(name)
-    if objective is None:
-        return None
-    z = milp.col_blocks["z"]
-    elsewhere = np.ones(milp.n_cols, dtype=bool)
-    elsewhere[z] = False
-    if np.any(objective[elsewhere] != 0):
-        return None
-    valued = objective[z] > 0
-    out: np.ndarray = np.asarray(built.model.rows.R[valued].sum(axis=0)).ravel() > 0
-    return out
+def can_gain(stage: MilpModel, gaining: np.ndarray, options: SolveOptions, seconds: float) -> SolveResult:
+    """Ask whether a solution of a stage's model can set one of its ``gaining`` columns to 1.
+
+    ``stage`` is a later stage's model (its objective, the earlier values kept, as
+    :func:`~siting.model.standards.with_stage` writes it) and ``gaining`` the mask of
+    :func:`~siting.model.milp.gaining_columns` over its objective: the model with ``Σ gaining ≥ 1``
+    and no objective, solved by HiGHS within ``seconds``. ``INFEASIBLE`` proves the stage's optimum
+    is 0 (every solution keeping the earlier values scores 0 in it); a solution found is one that
+    may gain (a better start than one that cannot).
+    """
+    cols = np.flatnonzero(gaining)
+    row = sparse.csr_matrix((np.ones(cols.size), (np.zeros(cols.size, dtype=np.int64), cols)),
+                            shape=(1, stage.n_cols))
+    check = replace(stage, objective=np.zeros(stage.n_cols), A=sparse.vstack([stage.A, row], format="csr"),
+                    row_lower=np.r_[stage.row_lower, 1.0], row_upper=np.r_[stage.row_upper, np.inf],
+                    name=f"{stage.name}: can a plan keeping the earlier stages open a pair this stage values?")
+    return solve(check, "highs", replace(options, time_limit_s=max(seconds, 0.05), warm_start=None, isolate=False))
 
 
 def nothing_to_gain(built: StandardsModel, model: SitingModel, name: str, start: np.ndarray,
@@ -280,20 +282,16 @@ def nothing_to_gain(built: StandardsModel, model: SitingModel, name: str, start:
     :data:`~siting.solvers.highs.SMALL_MODEL_NONZEROS`: on the 2,000 × 200 district (34,000
     nonzeros) finding the plan that answers "yes" took 8.9 s, a third of the whole solve.
     """
-    pairs = gaining_pairs(built, name)
-    cols_of = built.model.cols
-    if pairs is None or np.any(pairs & np.asarray(start, dtype=bool)[cols_of.x_site, cols_of.x_service]):
-        return None  # the previous plan itself gains in this stage already: solve it as usual
     milp = model.milp
+    gaining = gaining_columns(milp, milp.objective)
     xs = milp.col_blocks["x"]
-    cols = np.flatnonzero(pairs) + xs.start
-    row = sparse.csr_matrix((np.ones(cols.size), (np.zeros(cols.size, dtype=np.int64), cols)), shape=(1, milp.n_cols))
-    check = replace(milp, objective=np.zeros(milp.n_cols), A=sparse.vstack([milp.A, row], format="csr"),
-                    row_lower=np.r_[milp.row_lower, 1.0], row_upper=np.r_[milp.row_upper, np.inf],
-                    name=f"{milp.name}: can a plan keeping the earlier stages open a pair this stage values?")
+    if gaining is None or gaining[:xs.start].any() or gaining[xs.stop:].any():
+        return None  # the objective is not over coverage rows of the plan's pairs
+    cols_of = built.model.cols
+    if np.any(gaining[xs] & np.asarray(start, dtype=bool)[cols_of.x_site, cols_of.x_service]):
+        return None  # the previous plan itself gains in this stage already: solve it as usual
     t0 = time.perf_counter()
-    r = solve(check, "highs", replace(options, time_limit_s=max(deadline.share(0.3), 0.05), warm_start=None,
-                                      isolate=False))
+    r = can_gain(milp, gaining, options, deadline.share(0.3))
     if r.status is not Status.INFEASIBLE:
         return None if r.solution is None else model.hosts(r.solution)
     seconds = time.perf_counter() - t0
