@@ -65,8 +65,14 @@ STAGE_KERNEL_ROUND = 0.8
 #: stage of the default district's re-solves (18,811 of 21,632 in the slowest one). Measured on the
 #: default scenario's 31 analysis re-solves, one after the other, alternating three times: the basic
 #: stages 7.2 / 7.4 / 7.5 s against 8.3 / 8.1 / 8.5 s, every objective the same. The gaps stage
-#: keeps strong branching: with pseudocosts it was 12 % slower.
+#: keeps strong branching: with pseudocosts it was 12 % slower. Only up to
+#: :data:`PSEUDOCOST_MAX_NONZEROS`: on the shared district generator's standards scenario, one run
+#: each, 1,200 × 120 (about 9,000 nonzeros) took 0.86 s against 1.19 s, 2,000 × 150 (18,000) 6.4 s
+#: against 5.6 s (its basic stage 1.6 s against 0.85 s); and the basic stage over time of
+#: ``scenarios/phased.yaml`` (11,000 nonzeros, not this path) found no optimum in 60 s with them,
+#: against 7.4 s without.
 PSEUDOCOST_STAGES = frozenset({"basic", "quality"})
+PSEUDOCOST_MAX_NONZEROS = 10_000
 
 
 @dataclass(frozen=True)
@@ -208,7 +214,7 @@ def solve_stage(built: StandardsModel, build: Callable[[SiteData], StandardsMode
     """One stage through the shared search (module docstring)."""
     form = SitingFormulation(sites, rules, lambda s: stage_of(build(s), name, keeps))
     full = stage_of(built, name, keeps)
-    if name in PSEUDOCOST_STAGES and full.milp.A.nnz <= SMALL_MODEL_NONZEROS:
+    if name in PSEUDOCOST_STAGES and full.milp.A.nnz <= PSEUDOCOST_MAX_NONZEROS:
         options = replace(options, pseudocosts=True)
     starts: list[np.ndarray] = []
     if start is not None and keeps and full.milp.A.nnz <= SMALL_MODEL_NONZEROS:
