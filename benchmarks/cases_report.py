@@ -119,6 +119,36 @@ def overhead_run(ctx: Context) -> list[Row]:
     return rows
 
 
+@case("overhead-phased", title="siting run scenarios/phased.yaml --no-analysis, end to end (a new process each time; "
+      "three runs each, alternating with the previous source tree when SITING_BENCH_BEFORE names one)",
+      columns=("code", "best_s", "median_s", "runs_s", "stages", "same_schedule", "ratio_best_to_before"))
+def overhead_phased(ctx: Context) -> list[Row]:
+    """The plan in three phases of the embedded district: the joint model's stages on HiGHS."""
+    import json
+    import statistics
+
+    trees = _source_trees()
+    scenario = ROOT / "scenarios" / "phased.yaml"
+    runs: dict[str, list[float]] = {code: [] for code in trees}
+    stages: dict[str, str] = {}
+    schedules: dict[str, bytes] = {}
+    for _rep in range(3):
+        for code, src in trees.items():
+            out = ctx.scratch / "overhead-phased"
+            wall, _timings = _timed_run(src, out, "--no-analysis", scenario=scenario)
+            runs[code].append(wall)
+            summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+            stages[code] = "; ".join(f"{s['stage']} {s['status']} {s['objective']:.6g}"
+                                     for s in summary["phases"]["objective_over_time"])
+            schedules[code] = (out / "schedule.csv").read_bytes()
+    ref = min(runs[list(trees)[-1]])
+    first = schedules[next(iter(trees))]
+    return [{"code": code, "best_s": round(min(r), 2), "median_s": round(statistics.median(r), 2),
+             "runs_s": [round(x, 2) for x in r], "stages": stages[code], "same_schedule": schedules[code] == first,
+             "ratio_best_to_before": round(min(r) / ref, 3) if len(trees) > 1 else None}
+            for code, r in runs.items()]
+
+
 @case("analysis-objectives", title="siting run with the analysis on the walking-time and fairness scenarios, end "
       "to end (a new process each time, 2 worker processes; one run each, alternating with the previous source tree "
       "when SITING_BENCH_BEFORE names one)",
