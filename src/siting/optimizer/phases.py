@@ -210,6 +210,7 @@ def solve_stages(milp: MilpModel, objectives: dict[str, np.ndarray], main: str, 
             if asked is not None and asked.solution is not None and (warm is None or
                                                                      float(c @ asked.solution) > float(c @ warm)):
                 stage_options = replace(stage_options, warm_start=asked.solution)
+            stage_options = replace(stage_options, time_limit_s=max(end - time.perf_counter(), 0.1))  # after it
         r = solve(stage, backend, stage_options)
         if r.solution is None:
             if solution is None:
