@@ -48,6 +48,10 @@ class SolveOptions:
         Branch on pseudocost estimates from the first node instead of strong branching (HiGHS;
         other backends ignore it). Asked for by the coverage optimizer's whole-model solve, where
         strong branching took most of HiGHS's LP iterations (docs/model.md).
+    root_cuts_only
+        Separate cutting planes at the root node only, not at the nodes of the search tree
+        (HiGHS; other backends ignore it). Asked for by the coverage optimizer's whole-model solve
+        (docs/model.md).
     """
 
     time_limit_s: float = 60.0
@@ -58,6 +62,7 @@ class SolveOptions:
     verbose: bool = False
     isolate: bool = False
     pseudocosts: bool = False
+    root_cuts_only: bool = False
 
 
 @dataclass(frozen=True)

@@ -133,6 +133,8 @@ class HighsBackend:
                 h.setOptionValue(name, value)
         if options.pseudocosts and model.integer.any():
             h.setOptionValue("mip_pscost_minreliable", 0)
+        if options.root_cuts_only and model.integer.any():
+            h.setOptionValue("mip_allow_cut_separation_at_nodes", False)
         h.passModel(highs_lp(model))
         if options.warm_start is not None:
             set_start(h, options.warm_start)
