@@ -317,14 +317,14 @@ def test_a_later_stage_over_time_with_nothing_to_gain_is_proven_by_one_feasibili
     import siting.optimizer.phases as phases_module
 
     answers: list[str] = []
-    original = phases_module._nothing_to_gain
+    original = phases_module.gain_question
 
     def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
         out = original(*args, **kwargs)
         answers.append("not asked" if out is None else out.status.value)
         return out
 
-    monkeypatch.setattr(phases_module, "_nothing_to_gain", spy)
+    monkeypatch.setattr(phases_module, "gain_question", spy)
     for seed in range(8, 20):
         check_standards_over_time(seed)
     assert "infeasible" in answers and any(a != "infeasible" for a in answers), answers

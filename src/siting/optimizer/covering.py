@@ -50,9 +50,9 @@ from siting.solvers.base import relative_gap
 METHODS = ("auto", "direct", "benders", "kernel")
 DIRECT_MAX_NONZEROS = 60_000  # auto: hand the whole pattern model to the solver up to this size
 #: The whole-model solve separates cutting planes at the root only (``SolveOptions.root_cuts_only``):
-#: on maximal covering, uniform 2,000 × 200, p = 20, seed 0 (the hardest of seeds 0–4), HiGHS took
-#: 8.3 / 9.4 s against 13.2 / 12.9 s with cuts at every node, alternating; seeds 1–4 the same
-#: either way (3.7–4.8 s); the same optima.
+#: on maximal covering, uniform 2,000 × 200, p = 20, seed 0 (the hardest of seeds 0–4), 8.0 / 8.2 s
+#: end to end against 12.6 / 13.4 s with cuts at every node, alternating; seeds 1–3 4–8 % slower
+#: (4.99–5.84 s against 4.77–5.57 s), seed 4 the same; the same optima.
 ROOT_CUTS_ONLY = True
 FINISH_MAX_NONZEROS = 300_000  # kernel method: finish with the whole model up to this size, else LNS
 BENDERS_MAX_COLUMNS = 400  # auto: Benders master MIP rounds up to this many (site, service) columns

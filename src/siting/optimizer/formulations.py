@@ -118,11 +118,10 @@ def plan_master(cols: SiteColumns, sites: SiteData, rules: PlanningRules, *, bud
         blocks the rows add beyond ``x, y`` (``pack``: one per set; put after ``theta``).
     """
     packing, n_sets = define_site_packing(cols.x_site, cols.x_service, np.asarray(sites.floor_area, dtype=float),
-                                          np.asarray(rules.service_area, dtype=float))
-    n_sets = n_sets if sets else 0
+                                          np.asarray(rules.service_area, dtype=float)) if sets else (None, 0)
     rows = [define_link(cols.x_site, cols.n_sites),
             define_area(cols.x_site, rules.service_area[cols.x_service], sites.floor_area)]
-    if n_sets:
+    if packing is not None and n_sets:
         rows.append(packing)
     if budget:
         rows.append(define_budget(column_costs(cols.x_site, cols.x_service, sites, rules),

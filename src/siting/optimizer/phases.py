@@ -31,13 +31,13 @@ from siting.coverage import Coverage
 from siting.data.catalogue import Catalogue
 from siting.model.covering import covering_milp
 from siting.model.instance import covering_instance
-from siting.model.milp import MilpModel, gaining_columns
+from siting.model.milp import MilpModel
 from siting.model.phases import PhasedModel, PhasedProblem, PhaseRules, Schedule, fix_columns
 from siting.model.reduce import drop_useless_columns, merge_rows, reduce_instance
 from siting.model.rules import PlanningRules, SiteData
 from siting.model.standards import KEEP_TOL, build_standards_model, with_stage
 from siting.model.structure import ShareTarget, plan_cost_vector
-from siting.optimizer.stages import can_gain
+from siting.optimizer.stages import gain_question
 from siting.optimizer.standards import standards_weights
 from siting.solvers import SolveOptions, SolveResult, Status, solve
 from siting.solvers.base import StageFigures, relative_gap
@@ -141,17 +141,6 @@ def _keeps_hold(keeps: list[tuple[np.ndarray, float]], x: np.ndarray) -> bool:
     return all(float(c @ x) >= v - KEEP_TOL * max(abs(v), 1.0) for c, v in keeps)
 
 
-def _nothing_to_gain(stage: MilpModel, objective: np.ndarray, solution: np.ndarray, options: SolveOptions,
-                     seconds: float) -> SolveResult | None:
-    """A later stage's feasibility question (:func:`siting.optimizer.stages.can_gain`), asked when the
-    previous stage's ``solution`` opens none of the columns the stage needs to score above 0;
-    ``None`` when not asked."""
-    gaining = gaining_columns(stage, objective)
-    if gaining is None or np.any(solution[gaining] > 0.5):
-        return None
-    return can_gain(stage, gaining, options, seconds)
-
-
 def solve_stages(milp: MilpModel, objectives: dict[str, np.ndarray], main: str, *, backend: str,
                  options: SolveOptions, start: np.ndarray | None = None,
                  deadline: float | None = None) -> tuple[np.ndarray | None, SolveResult, tuple[StageFigures, ...],
@@ -202,7 +191,7 @@ def solve_stages(milp: MilpModel, objectives: dict[str, np.ndarray], main: str, 
         stage_options = SolveOptions(time_limit_s=max(left, 0.1), mip_gap=options.mip_gap, threads=options.threads,
                                      seed=options.seed, warm_start=warm, isolate=options.isolate)
         if solution is not None and backend == "highs" and stage.A.nnz <= SMALL_MODEL_NONZEROS:
-            asked = _nothing_to_gain(stage, c, solution, stage_options, 0.3 * left)
+            asked = gain_question(stage, solution, stage_options, 0.3 * left)
             if asked is not None and asked.status is Status.INFEASIBLE:  # the stage's optimum is 0: proven
                 stages.append(StageFigures(name, Status.OPTIMAL, float(c @ solution) + 0.0, 0.0, 0.0))
                 keeps.append((c, 0.0))

@@ -218,7 +218,7 @@ def solve_stage(built: StandardsModel, build: Callable[[SiteData], StandardsMode
         options = replace(options, pseudocosts=True)
     starts: list[np.ndarray] = []
     if start is not None and keeps and full.milp.A.nnz <= SMALL_MODEL_NONZEROS:
-        proven = nothing_to_gain(built, full, name, start, options, deadline)
+        proven = nothing_to_gain(full, name, start, options, deadline)
         if isinstance(proven, StageOutcome):
             return proven
         if proven is not None:  # a plan keeping the earlier values that gains here: the better start
@@ -267,7 +267,18 @@ def can_gain(stage: MilpModel, gaining: np.ndarray, options: SolveOptions, secon
     return solve(check, "highs", replace(options, time_limit_s=max(seconds, 0.05), warm_start=None, isolate=False))
 
 
-def nothing_to_gain(built: StandardsModel, model: SitingModel, name: str, start: np.ndarray,
+def gain_question(stage: MilpModel, previous: np.ndarray, options: SolveOptions, seconds: float
+                  ) -> SolveResult | None:
+    """A later stage's feasibility question (:func:`can_gain`), asked when the ``previous`` stage's
+    solution (its column values; ``nan`` where not given) opens none of the columns the stage needs to
+    score above 0 (:func:`~siting.model.milp.gaining_columns`); ``None`` when not asked."""
+    gaining = gaining_columns(stage, stage.objective)
+    if gaining is None or np.any(np.nan_to_num(previous[gaining]) > 0.5):
+        return None
+    return can_gain(stage, gaining, options, seconds)
+
+
+def nothing_to_gain(model: SitingModel, name: str, start: np.ndarray,
                     options: SolveOptions, deadline: Deadline) -> StageOutcome | np.ndarray | None:
     """The stage's answer when no plan keeping the earlier stages' values can open a pair it values.
 
@@ -288,16 +299,10 @@ def nothing_to_gain(built: StandardsModel, model: SitingModel, name: str, start:
     :data:`~siting.solvers.highs.SMALL_MODEL_NONZEROS`: on the 2,000 × 200 district (34,000
     nonzeros) finding the plan that answers "yes" took 8.9 s, a third of the whole solve.
     """
-    milp = model.milp
-    gaining = gaining_columns(milp, milp.objective)
-    xs = milp.col_blocks["x"]
-    if gaining is None or gaining[:xs.start].any() or gaining[xs.stop:].any():
-        return None  # the objective is not over coverage rows of the plan's pairs
-    cols_of = built.model.cols
-    if np.any(gaining[xs] & np.asarray(start, dtype=bool)[cols_of.x_site, cols_of.x_service]):
-        return None  # the previous plan itself gains in this stage already: solve it as usual
     t0 = time.perf_counter()
-    r = can_gain(milp, gaining, options, deadline.share(0.3))
+    r = gain_question(model.milp, plan_start(model, np.asarray(start, dtype=bool)), options, deadline.share(0.3))
+    if r is None:  # the objective is not over coverage rows, or the previous plan gains already: solve as usual
+        return None
     if r.status is not Status.INFEASIBLE:
         return None if r.solution is None else model.hosts(r.solution)
     seconds = time.perf_counter() - t0
