@@ -129,7 +129,7 @@ SETTINGS = settings(max_examples=60, deadline=None, derandomize=True, suppress_h
 def test_every_method_reaches_the_brute_force_optimum(seed: int, m: int, services: int) -> None:
     problem = random_problem(seed, m=m, services=services)
     expected = brute_force(problem)
-    for method in ("direct", "benders", "kernel"):
+    for method in ("direct", "benders", "kernel", "lagrangian"):
         sol = optimize_covering(*problem, options=OPTS, method=method)
         r = sol.result
         if expected is None:
@@ -206,9 +206,31 @@ def test_benders_equals_the_plain_mip_on_bds_like_instances(seed: int) -> None:
     assert sol.result.bound >= plain.objective - 1e-6
 
 
-def test_a_time_limit_returns_a_plan_with_a_finite_gap() -> None:
+@pytest.mark.parametrize("seed", range(3))
+def test_auto_bounds_large_districts_with_the_lagrangian_and_reaches_the_plain_optimum(
+        seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from siting.optimizer import covering
+
+    monkeypatch.setattr(covering, "LAGRANGIAN_MIN_COLUMNS", 30)  # "large" from 30 columns on
+    monkeypatch.setattr(covering, "DIRECT_MAX_NONZEROS", 0)
+    monkeypatch.setattr(covering, "BENDERS_MAX_COLUMNS", 0)
+    problem = bds_like(seed, n=3000, m=40, budget=5, radius=0.15)
+    instance = reduce_instance(covering_instance(*problem))
+    assert covering.choose_method(instance, "highs") == "lagrangian"
+    plain = solve(plain_covering_model(*problem).milp, "highs", OPTS)
+    sol = optimize_covering(*problem, options=OPTS)
+    assert sol.result.solver.endswith("method lagrangian")
+    assert sol.result.status is Status.OPTIMAL and plain.status is Status.OPTIMAL
+    assert sol.result.objective == pytest.approx(plain.objective, rel=1e-9)
+    assert sol.result.bound >= plain.objective - 1e-6
+
+
+@pytest.mark.parametrize("method", ["benders", "lagrangian"])
+def test_a_time_limit_returns_a_plan_with_a_finite_gap(method: str) -> None:
     problem = bds_like(3, n=30000, m=400, budget=30, radius=0.08)
-    sol = optimize_covering(*problem, options=SolveOptions(time_limit_s=1.0, mip_gap=0.0), method="benders")
+    t0 = time.perf_counter()
+    sol = optimize_covering(*problem, options=SolveOptions(time_limit_s=1.0, mip_gap=0.0), method=method)
+    assert time.perf_counter() - t0 < 1.0 + 4.0  # the limit holds (the build is inside it)
     r = sol.result
     assert r.status is Status.TIME_LIMIT
     assert r.solution is not None and sol.hosts.any()

@@ -19,7 +19,12 @@ the model, reductions, heuristics, which backend — stays behind this one funct
      instance — by large-neighbourhood search (:mod:`siting.optimizer.lns`); then, with the
      time left, branch and bound on the whole model when it is of moderate size (to tighten
      the bound), else neighbourhood search over the whole instance. For large districts,
-     whose full MILP no solver gets through in minutes: the bound is the LP bound.
+     whose full MILP no solver gets through in minutes: the bound is the LP bound;
+   - ``lagrangian``: the same kernel search, bounded and guided by the Lagrangian relaxation of
+     the coverage rows and the budget (:mod:`siting.optimizer.lagrangian`, the volume
+     algorithm) instead of the Benders LP — the largest districts (from
+     :data:`LAGRANGIAN_MIN_COLUMNS` columns), where each master LP of the Benders method takes
+     tens of seconds.
 
 Every answer carries the status, the objective, the best proven bound, the gap and timings; a
 time limit is honoured (each phase works to one deadline, HiGHS is interrupted at it) and the
@@ -43,11 +48,13 @@ from siting.model.rules import PlanningRules, SiteData
 from siting.optimizer.benders import BendersCovering, BendersReport, row_groups
 from siting.optimizer.bounds import knapsack_bound
 from siting.optimizer.heuristics import greedy, local_search
+from siting.optimizer.lagrangian import lagrangian_bound
 from siting.optimizer.lns import LnsReport, lns
 from siting.solvers import SolveOptions, SolveResult, Status, solve
 from siting.solvers.base import relative_gap
+from siting.solvers.highs import new_highs
 
-METHODS = ("auto", "direct", "benders", "kernel")
+METHODS = ("auto", "direct", "benders", "kernel", "lagrangian")
 DIRECT_MAX_NONZEROS = 60_000  # auto: hand the whole pattern model to the solver up to this size
 #: The whole-model solve separates cutting planes at the root only (``SolveOptions.root_cuts_only``):
 #: on maximal covering, uniform 2,000 × 200, p = 20, seed 0 (the hardest of seeds 0–4), 8.0 / 8.2 s
@@ -57,6 +64,11 @@ ROOT_CUTS_ONLY = True
 FINISH_MAX_NONZEROS = 300_000  # kernel method: finish with the whole model up to this size, else LNS
 BENDERS_MAX_COLUMNS = 400  # auto: Benders master MIP rounds up to this many (site, service) columns
 KERNEL_MAX_COLUMNS = 600  # kernel method: columns of the kernel
+#: ``auto`` bounds large districts with the Lagrangian (:mod:`siting.optimizer.lagrangian`, method
+#: ``lagrangian``) instead of the Benders LP (``kernel``) from this many site-service columns on,
+#: for this share of the time left.
+LAGRANGIAN_MIN_COLUMNS = 10_000
+LAGRANGIAN_SHARE = 0.4
 KERNEL_SHARE = 0.75  # kernel method: share of the time left after the LP spent in the kernel
 
 Progress = Callable[[str], None]
@@ -96,7 +108,7 @@ def choose_method(instance: CoveringInstance, backend: str) -> str:
         return "benders"
     if nonzeros <= DIRECT_MAX_NONZEROS:
         return "direct"
-    return "kernel"
+    return "lagrangian" if instance.n_cols >= LAGRANGIAN_MIN_COLUMNS else "kernel"
 
 
 def optimize_covering(coverage: Coverage, sites: SiteData, rules: PlanningRules, *, backend: str = "highs",
@@ -156,6 +168,8 @@ def optimize_covering(coverage: Coverage, sites: SiteData, rules: PlanningRules,
         run.bound = 0.0
     elif chosen == "direct":
         run.direct()
+    elif chosen == "lagrangian":
+        run.lagrangian_kernel()
     else:
         run.benders(kernel=chosen == "kernel")
     timings["total"] = time.perf_counter() - t0
@@ -298,11 +312,7 @@ class _Run:
         if kernel:
             if not self.proven() and master.last_lp_x is not None:
                 self.kernel(master.last_lp_x)
-            if not self.proven() and self.left() > 2 * self.margin:
-                if self.nonzeros() <= FINISH_MAX_NONZEROS:  # small enough for branch and bound to tighten the bound
-                    self.direct()
-                else:
-                    self.neighbourhoods(master.last_lp_x)
+            self.finish(master.last_lp_x)
             return
         if not self.proven() and self.left() > self.margin and self.x_best is not None:
             x, _value, bound = master.solve_mip(
@@ -314,6 +324,37 @@ class _Run:
             if report.log:
                 self.say(report.log[-1])
         self.stats.update(benders_cuts=report.cuts, benders_mip_rounds=report.mip_rounds)
+
+    def lagrangian_kernel(self) -> None:
+        """The kernel method with the Lagrangian bound in place of the Benders LP (large districts)."""
+        t = time.perf_counter()
+        if self.x_best is None:  # no start plan: the solver decides
+            self.direct()
+            return
+        report = lagrangian_bound(self.inst, self.patterns, target=self.best_value,
+                                  deadline=t + LAGRANGIAN_SHARE * max(self.left(), 0.0),
+                                  stop_bound=self.best_value * (1 + self.opts.mip_gap), progress=self.say)
+        self.bound = min(self.bound, report.bound)
+        self.solver = f"HiGHS {new_highs().version()} (Lagrangian bound)"
+        self.timings["lagrangian"] = report.seconds
+        self.stats.update(lagrangian_steps=report.iterations)
+        self.say(report.log[-1])
+        x_lp = report.average
+        if not self.proven() and x_lp is not None:
+            self.kernel(x_lp)
+        self.finish(x_lp)
+
+    def finish(self, x_lp: np.ndarray | None) -> None:
+        """After the kernel search, the time left: branch and bound on a moderate model (to tighten
+        the bound), else neighbourhood search over the whole instance."""
+        if self.proven():
+            return
+        if self.left() <= 2 * self.margin:
+            self.stopped = True  # no time for more: the plan so far, at the time limit
+        elif self.nonzeros() <= FINISH_MAX_NONZEROS:
+            self.direct()
+        else:
+            self.neighbourhoods(x_lp)
 
     def kernel(self, x_lp: np.ndarray) -> None:
         """Search the kernel: the columns the LP solution uses, and the best plan's.
