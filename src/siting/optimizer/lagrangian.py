@@ -164,7 +164,8 @@ class CoveringLagrangian:
         best, first, _, col = self._sites(A, lam)
         chosen = np.zeros(self.link.shape[0])
         chosen[first[best - lam * self.site_cost > 0]] = 1.0
-        return ((self.link_t @ chosen > 0) & (col > 0)).astype(np.float64)
+        taken = np.asarray(self.link_t @ chosen) > 0
+        return (taken & (col > 0)).astype(np.float64)
 
     def bound(self, mu: np.ndarray, hint: float = 1.0) -> tuple[float, float, np.ndarray]:
         """``L(μ, λ*)`` with the best ``λ*``: the bound, ``λ*`` and the relaxed plan ``x``."""
