@@ -217,6 +217,9 @@ def test_auto_bounds_large_districts_with_the_lagrangian_and_reaches_the_plain_o
     problem = bds_like(seed, n=3000, m=40, budget=5, radius=0.15)
     instance = reduce_instance(covering_instance(*problem))
     assert covering.choose_method(instance, "highs") == "lagrangian"
+    coverage, sites, rules = problem  # a limit on the number of sites is not priced: the Benders LP bounds it
+    capped = reduce_instance(covering_instance(coverage, sites, replace(rules, max_sites=np.array([5]))))
+    assert covering.choose_method(capped, "highs") == "kernel"
     plain = solve(plain_covering_model(*problem).milp, "highs", OPTS)
     sol = optimize_covering(*problem, options=OPTS)
     assert sol.result.solver.endswith("method lagrangian")

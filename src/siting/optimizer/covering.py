@@ -108,7 +108,10 @@ def choose_method(instance: CoveringInstance, backend: str) -> str:
         return "benders"
     if nonzeros <= DIRECT_MAX_NONZEROS:
         return "direct"
-    return "lagrangian" if instance.n_cols >= LAGRANGIAN_MIN_COLUMNS else "kernel"
+    # the Lagrangian prices the budget, not the numbers of sites per service: without a budget that
+    # binds, or with a limit on the number of sites, its bound would be loose
+    budgeted = np.isfinite(instance.budget) and bool((instance.max_sites < 0).all())
+    return "lagrangian" if instance.n_cols >= LAGRANGIAN_MIN_COLUMNS and budgeted else "kernel"
 
 
 def optimize_covering(coverage: Coverage, sites: SiteData, rules: PlanningRules, *, backend: str = "highs",
