@@ -17,7 +17,7 @@ from siting.model.patterns import pattern_milp, site_patterns
 from siting.model.reduce import reduce_instance
 from siting.optimizer.lagrangian import CoveringLagrangian, lagrangian_bound
 from siting.solvers import SolveOptions, Status, solve
-from test_optimizer import bds_like, brute_force, random_problem
+from test_optimizer import bds_like, brute_force, one_service_problem, random_problem
 
 OPTS = SolveOptions(time_limit_s=60, mip_gap=0.0)
 
@@ -71,3 +71,18 @@ def test_the_volume_algorithm_converges_near_the_lp_bound(seed: int) -> None:
                               deadline=time.perf_counter() + 10.0)
     assert lp.objective - 1e-6 <= report.bound <= lp.objective * 1.005, (report.bound, lp.objective)
     assert report.average is not None and report.average.shape == (instance.n_cols,)
+
+
+@pytest.mark.parametrize("fit_out", [0.0, 0.5])
+def test_a_hand_case_converges_to_its_optimum(fit_out: float) -> None:
+    """By hand: weights 5, 3, 2, 7, 1, 4; site 0 reaches residents {0, 1} (8), site 1 {1, 2, 3} (12),
+    site 2 {3, 4, 5} (12); money for one site. The best plan covers 12, and so does the LP (half
+    of sites 1 and 2 also gives 12), so the prices must bring the bound down to 12."""
+    reach = np.zeros((6, 3), dtype=bool)
+    reach[[0, 1], 0] = reach[[1, 2, 3], 1] = reach[[3, 4, 5], 2] = True
+    coverage, sites, rules = one_service_problem(reach, [5, 3, 2, 7, 1, 4], np.ones(3), 1.0 + fit_out)
+    rules = replace(rules, service_fitout=np.array([fit_out]))
+    instance = covering_instance(coverage, sites, rules, merge=False)
+    assert instance.n_cols == 3
+    report = lagrangian_bound(instance, site_patterns(instance), target=12.0, deadline=time.perf_counter() + 2.0)
+    assert 12.0 - 1e-6 <= report.bound <= 12.0 * 1.01

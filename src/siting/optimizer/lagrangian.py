@@ -132,6 +132,8 @@ class CoveringLagrangian:
             if cost[take].sum() <= self.budget:
                 return 0.0
             paid = take & (cost > 0)
+            if not paid.any():  # only free sites, and still over a budget below 0: nothing to price
+                return 0.0
             ratio = best[paid] / cost[paid]
             order = np.argsort(-ratio, kind="stable")
             spent = float(cost[take & (cost <= 0)].sum()) + np.cumsum(cost[paid][order])
@@ -145,7 +147,9 @@ class CoveringLagrangian:
         if slope(0.0) >= 0:
             return 0.0
         lo, hi = 0.0, max(hint, 1e-12)
-        while slope(hi) < 0:
+        for _ in range(200):  # a budget below 0 never turns the slope: stop doubling
+            if slope(hi) >= 0:
+                break
             lo, hi = hi, 2 * hi
         for _ in range(BISECTION_STEPS):
             mid = 0.5 * (lo + hi)
