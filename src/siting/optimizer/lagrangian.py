@@ -9,14 +9,17 @@ the budget with ``λ ≥ 0``. For any such prices the relaxed problem separates 
 
 with ``A = Rᵀ μ`` (what the priced rows pay a column), ``c_k`` a column's fit-out, ``C_j`` the
 site's conversion and ``T`` the site's patterns (the maximal sets of services its floor area
-holds; any subset of one fits too). Every plan within the budget whose sites hold one pattern
-each is worth at most ``L(μ, λ)`` (weak duality: ``w z ≤ (w − μ) z + μ R x`` and
-``λ (B − cost) ≥ 0``); the numbers of sites per service and the forced sites are left out,
-which only loosens it. So ``L`` is a valid upper bound for *any* prices, however they were
-found, and the best of them over ``(μ, λ)`` equals the LP bound of that relaxation.
+holds; any subset of one fits too); a site the rules force in has its conversion taken out of
+``B`` and ``C_j = 0``. Every plan within the budget whose sites hold one pattern each is worth
+at most ``L(μ, λ)`` (weak duality: ``w z ≤ (w − μ) z + μ R x`` and ``λ (B − cost) ≥ 0``); the
+numbers of sites per service are left out, which only loosens it. So ``L`` is a valid upper
+bound for *any* prices, however they were found, and the best of them over ``(μ, λ)`` equals
+the LP bound of that relaxation. At ``μ = w`` it is the bound of
+:func:`siting.optimizer.bounds.knapsack_bound`, computed before anything else.
 
-For fixed ``μ`` the best ``λ`` is found by bisection on the slope ``B − cost`` of the chosen
-sites (``L`` is convex in ``λ``). The prices ``μ`` follow the volume algorithm (Barahona &
+For fixed ``μ`` the best ``λ`` is the knapsack's LP price (the value per yuan of the site the
+budget runs out on) when no service has a fit-out cost, else found by bisection on the slope
+``B − cost`` of the chosen sites (``L`` is convex in ``λ``). The prices ``μ`` follow the volume algorithm (Barahona &
 Anbil, *Math. Program.* 87, 2000): a step from the best prices along the averaged subgradient
 ``R x̄ − z̄`` (``x̄``, ``z̄`` the running averages of the relaxed problem's solutions, also an
 approximate LP solution the kernel search starts from), of Polyak's length toward the best
@@ -83,7 +86,6 @@ class CoveringLagrangian:
         self.R = inst.cover.astype(np.float64).tocsr()
         self.RT = self.R.T.tocsr()
         self.w = np.asarray(inst.weight, dtype=np.float64)
-        self.budget = float(inst.budget)
         self.fit_out = np.asarray(inst.x_cost, dtype=np.float64)
         self.has_fit_out = bool((self.fit_out > 0).any())
         if patterns is not None and patterns.n:
@@ -102,7 +104,11 @@ class CoveringLagrangian:
         self.starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if owner.size else np.zeros(0, np.int64)
         self.site = owner[self.starts]  # the site of each block of patterns
         self.pattern_site = np.repeat(np.arange(self.starts.size), np.diff(np.r_[self.starts, owner.size]))
-        self.site_cost = np.asarray(inst.site_cost, dtype=np.float64)[self.site]
+        # a forced site's conversion is paid whatever the plan: out of the budget, and free to use
+        cost = np.asarray(inst.site_cost, dtype=np.float64)
+        forced = np.asarray(inst.force_in, dtype=bool)
+        self.budget = float(inst.budget) - float(cost[forced].sum())
+        self.site_cost = np.where(forced[self.site], 0.0, cost[self.site])
 
     def _sites(self, A: np.ndarray, lam: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per site at ``λ``: the value of its best pattern net of fit-out (before its conversion), that
