@@ -377,6 +377,8 @@ class _Run:
             if keep.sum() <= KERNEL_MAX_COLUMNS:
                 break
         cols = np.flatnonzero(keep)
+        if cols.size == 0:  # neither the relaxation nor the best plan opens anything: no kernel to search
+            return
         sub = merge_rows(inst.select_columns(keep))
         budget = max(self.left(), 0.0)
         start = self.x_best[cols] if self.x_best is not None else None
