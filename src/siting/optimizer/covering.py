@@ -68,7 +68,7 @@ KERNEL_MAX_COLUMNS = 600  # kernel method: columns of the kernel
 #: ``lagrangian``) instead of the Benders LP (``kernel``) from this many site-service columns on,
 #: for this share of the time left. Between the districts measured (docs/model.md): 2,962 columns
 #: (20,000 × 1,000) better with the Benders LP, whose vertex picks a better kernel; 8,814
-#: (100,000 × 3,000: 1 % proven in 77 s against 1.21 % at 300 s) and 32,618 (200,000 buildings)
+#: (100,000 × 3,000: 1 % proven in 61.7 s against 1.19 % at 300 s) and 32,618 (200,000 buildings)
 #: better with the Lagrangian.
 LAGRANGIAN_MIN_COLUMNS = 5_000
 LAGRANGIAN_SHARE = 0.4
