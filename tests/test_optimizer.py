@@ -220,6 +220,12 @@ def test_auto_bounds_large_districts_with_the_lagrangian_and_reaches_the_plain_o
     coverage, sites, rules = problem  # a limit on the number of sites is not priced: the Benders LP bounds it
     capped = reduce_instance(covering_instance(coverage, sites, replace(rules, max_sites=np.array([5]))))
     assert covering.choose_method(capped, "highs") == "kernel"
+    # below the size, a time limit short for the model's size also takes the Lagrangian
+    monkeypatch.setattr(covering, "LAGRANGIAN_MIN_COLUMNS", 10**9)
+    hurried = covering.LAGRANGIAN_SECONDS_PER_MILLION * (instance.cover.nnz + instance.n_rows) / 1e6
+    assert covering.choose_method(instance, "highs", 0.9 * hurried) == "lagrangian"
+    assert covering.choose_method(instance, "highs", 1.1 * hurried) == "kernel"
+    monkeypatch.setattr(covering, "LAGRANGIAN_MIN_COLUMNS", 30)
     plain = solve(plain_covering_model(*problem).milp, "highs", OPTS)
     sol = optimize_covering(*problem, options=OPTS)
     assert sol.result.solver.endswith("method lagrangian")

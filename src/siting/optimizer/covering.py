@@ -71,6 +71,12 @@ KERNEL_MAX_COLUMNS = 600  # kernel method: columns of the kernel
 #: (100,000 × 3,000: 1 % proven in 61.7 s against 1.19 % at 300 s) and 32,618 (200,000 buildings)
 #: better with the Lagrangian.
 LAGRANGIAN_MIN_COLUMNS = 5_000
+#: ... and on smaller ones when the time limit is short: under this many seconds per million
+#: nonzeros of the model. The Benders LP needs about 25 s per million to converge on the 20,000 ×
+#: 1,000 district (36–47 s for 1.6 million); there, gap at the limit with the Lagrangian / the
+#: Benders LP, one run each: 10 s 2.34–2.39 % / 4.17–4.19 % (two each), 30 s 1.78 / 2.14 %, 60 s
+#: 1.38 / 1.38 %, 120 s 1.25 % / proven 1 % at 76 s. Twice the LP's need: 82 s there.
+LAGRANGIAN_SECONDS_PER_MILLION = 50.0
 LAGRANGIAN_SHARE = 0.4
 KERNEL_SHARE = 0.75  # kernel method: share of the time left after the LP spent in the kernel
 
@@ -102,8 +108,8 @@ class CoveringSolution:
     greedy_objective: float = float("nan")
 
 
-def choose_method(instance: CoveringInstance, backend: str) -> str:
-    """The method ``auto`` picks for an instance (see the module docstring)."""
+def choose_method(instance: CoveringInstance, backend: str, time_limit_s: float = float("inf")) -> str:
+    """The method ``auto`` picks for an instance and a time limit (see the module docstring)."""
     if backend != "highs":
         return "direct"
     nonzeros = int(instance.cover.nnz) + instance.n_rows
@@ -114,7 +120,8 @@ def choose_method(instance: CoveringInstance, backend: str) -> str:
     # the Lagrangian prices the budget, not the numbers of sites per service: without a budget that
     # binds, or with a limit on the number of sites, its bound would be loose
     budgeted = np.isfinite(instance.budget) and bool((instance.max_sites < 0).all())
-    return "lagrangian" if instance.n_cols >= LAGRANGIAN_MIN_COLUMNS and budgeted else "kernel"
+    hurried = time_limit_s < LAGRANGIAN_SECONDS_PER_MILLION * nonzeros / 1e6
+    return "lagrangian" if budgeted and (instance.n_cols >= LAGRANGIAN_MIN_COLUMNS or hurried) else "kernel"
 
 
 def optimize_covering(coverage: Coverage, sites: SiteData, rules: PlanningRules, *, backend: str = "highs",
@@ -165,7 +172,7 @@ def optimize_covering(coverage: Coverage, sites: SiteData, rules: PlanningRules,
     run.heuristic()
     if start is not None and start.shape == (instance.n_sites, instance.n_services):
         run.offer(instance.columns_of(start))
-    chosen = choose_method(instance, backend) if method == "auto" else method
+    chosen = choose_method(instance, backend, float(opts.time_limit_s)) if method == "auto" else method
     if chosen != "direct" and backend != "highs":
         raise ValueError(f"method {chosen!r} needs the HiGHS backend, not {backend!r}")
     if instance.n_cols == 0 or (instance.n_rows == 0 and not (instance.min_sites > 0).any()):
