@@ -24,7 +24,8 @@ the model, reductions, heuristics, which backend — stays behind this one funct
      the coverage rows and the budget (:mod:`siting.optimizer.lagrangian`, the volume
      algorithm) instead of the Benders LP — the largest districts (from
      :data:`LAGRANGIAN_MIN_COLUMNS` columns), where each master LP of the Benders method takes
-     tens of seconds.
+     tens of seconds, and smaller ones whose time limit is too short for the Benders LP to
+     converge (:data:`LAGRANGIAN_SECONDS_PER_MILLION`).
 
 Every answer carries the status, the objective, the best proven bound, the gap and timings; a
 time limit is honoured (each phase works to one deadline, HiGHS is interrupted at it) and the
