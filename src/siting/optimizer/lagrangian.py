@@ -222,7 +222,7 @@ def lagrangian_bound(instance: CoveringInstance, patterns: Patterns | None, *, t
     x_bar, z_bar, rx_bar = x, z, lg.R @ x  # the averages, and R x̄ kept alongside
     step, reds = FIRST_STEP, 0
     history = [best]
-    while time.perf_counter() < deadline and best > stop_bound:
+    while time.perf_counter() < deadline and best > stop_bound and best > target:  # else the plan is proven
         g = rx_bar - z_bar
         d = w * g
         norm = float(g @ d)
