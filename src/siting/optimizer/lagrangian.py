@@ -167,12 +167,15 @@ class CoveringLagrangian:
 
     def value(self, A: np.ndarray, lam: float) -> float:
         """``λ B + Σ_j max(0, value_j(λ) − λ C_j)``: the sites' part of ``L``."""
-        best, _, _, _ = self._sites(A, lam)
+        return self._value(self._sites(A, lam), lam)
+
+    def _value(self, sites: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], lam: float) -> float:
+        best = sites[0]
         return lam * self.budget + float(np.maximum(best - lam * self.site_cost, 0.0).sum())
 
-    def choice(self, A: np.ndarray, lam: float) -> np.ndarray:
+    def _plan(self, sites: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], lam: float) -> np.ndarray:
         """The relaxed problem's plan at ``λ``: 0/1 per column."""
-        best, first, _, col = self._sites(A, lam)
+        best, first, _, col = sites
         chosen = np.zeros(self.link.shape[0])
         chosen[first[best - lam * self.site_cost > 0]] = 1.0
         taken = np.asarray(self.link_t @ chosen) > 0
@@ -182,8 +185,8 @@ class CoveringLagrangian:
         """``L(μ, λ*)`` with the best ``λ*``: the bound, ``λ*`` and the relaxed plan ``x``."""
         A = self.RT @ mu
         lam = self.best_budget_price(A, hint)
-        return float(np.maximum(self.w - mu, 0.0).sum()) + self.value(A, lam), lam, self.choice(A, lam)
-
+        sites = self._sites(A, lam)  # once for the value and the plan
+        return float(np.maximum(self.w - mu, 0.0).sum()) + self._value(sites, lam), lam, self._plan(sites, lam)
 
 def lagrangian_bound(instance: CoveringInstance, patterns: Patterns | None, *, target: float, deadline: float,
                      stop_bound: float = -np.inf, progress: Callable[[str], None] | None = None,
