@@ -65,6 +65,7 @@ class LagrangianReport:
     iterations: int = 0
     seconds: float = 0.0
     average: np.ndarray | None = None  # x̄: the averaged relaxed plan, an approximate LP solution
+    prices: np.ndarray | None = None  # the prices of the best bound
     log: list[str] = field(default_factory=list)
 
 
@@ -181,22 +182,39 @@ class CoveringLagrangian:
         taken = np.asarray(self.link_t @ chosen) > 0
         return (taken & (col > 0)).astype(np.float64)
 
-    def bound(self, mu: np.ndarray, hint: float = 1.0) -> tuple[float, float, np.ndarray]:
-        """``L(μ, λ*)`` with the best ``λ*``: the bound, ``λ*`` and the relaxed plan ``x``."""
+    def bound(self, mu: np.ndarray, hint: float = 1.0, w: np.ndarray | None = None) -> tuple[float, float, np.ndarray]:
+        """``L(μ, λ*)`` with the best ``λ*``: the bound, ``λ*`` and the relaxed plan ``x``.
+
+        ``w`` replaces the rows' weights (a relaxation that prices the weights too, as the max-min
+        share's in :mod:`siting.optimizer.share_lagrangian`).
+        """
         A = self.RT @ mu
         lam = self.best_budget_price(A, hint)
         sites = self._sites(A, lam)  # once for the value and the plan
-        return float(np.maximum(self.w - mu, 0.0).sum()) + self._value(sites, lam), lam, self._plan(sites, lam)
+        rows = float(np.maximum((self.w if w is None else w) - mu, 0.0).sum())
+        return rows + self._value(sites, lam), lam, self._plan(sites, lam)
 
-def lagrangian_bound(instance: CoveringInstance, patterns: Patterns | None, *, target: float, deadline: float,
-                     stop_bound: float = -np.inf, progress: Callable[[str], None] | None = None,
-                     ) -> LagrangianReport:
-    """The volume algorithm on ``L`` until the deadline, a stall, or the bound falls to ``stop_bound``.
+
+Relaxation = Callable[[np.ndarray, float], tuple[float, np.ndarray, np.ndarray, float]]
+
+
+def volume(relax: Relaxation, prices: np.ndarray, *, scale: np.ndarray,
+           project: Callable[[np.ndarray], np.ndarray], target: float, deadline: float,
+           stop_bound: float = -np.inf, progress: Callable[[str], None] | None = None) -> LagrangianReport:
+    """The volume algorithm (Barahona & Anbil 2000) on any Lagrangian relaxation that bounds a maximum.
 
     Parameters
     ----------
-    instance, patterns
-        The covering instance and its sites' patterns (``None``: see :class:`CoveringLagrangian`).
+    relax
+        ``relax(prices, hint)`` → the relaxed problem's value at ``prices`` (an upper bound), its
+        subgradient there (the rows' slacks of the relaxed solution), the relaxed plan (columns;
+        averaged for the kernel search) and a hint for the next call (the budget's price).
+    prices
+        The first prices (already projected).
+    scale
+        Per price: how far a step may move it (steps are ``scale ⊙ ḡ``).
+    project
+        Back onto the prices' domain after a step.
     target
         The value of the best plan known (Polyak's step aims at it).
     deadline
@@ -213,35 +231,23 @@ def lagrangian_bound(instance: CoveringInstance, patterns: Patterns | None, *, t
     """
     report = LagrangianReport()
     t0 = time.perf_counter()
-    lg = CoveringLagrangian(instance, patterns)
-    w = lg.w
-    if w.size == 0:
-        report.bound = lg.value(np.zeros(instance.n_cols), lg.best_budget_price(np.zeros(instance.n_cols)))
-        report.average = np.zeros(instance.n_cols)
-        return report
-    mu = 0.5 * w
-    best, lam, x = lg.bound(mu)
-    z = (mu < w).astype(np.float64)
-    x_bar, z_bar, rx_bar = x, z, lg.R @ x  # the averages, and R x̄ kept alongside
+    best, g_bar, x_bar, hint = relax(prices, 1.0)
     step, reds = FIRST_STEP, 0
     history = [best]
     while time.perf_counter() < deadline and best > stop_bound and best > target:  # else the plan is proven
-        g = rx_bar - z_bar
-        d = w * g
-        norm = float(g @ d)
-        if norm <= 0:  # the averaged plan is feasible for every row: nothing to move
+        d = scale * g_bar
+        norm = float(g_bar @ d)
+        if norm <= 0:  # the averaged plan is feasible for every priced row: nothing to move
             break
-        trial = np.clip(mu - step * (best - target) / norm * d, 0.0, w)
-        value, lam, x = lg.bound(trial, hint=lam if lam > 0 else 1.0)
-        z = (trial < w).astype(np.float64)
-        rx = lg.R @ x
+        trial = project(prices - step * (best - target) / norm * d)
+        value, g, x, hint = relax(trial, hint if hint > 0 else 1.0)
         x_bar = AVERAGE_WEIGHT * x + (1 - AVERAGE_WEIGHT) * x_bar
-        z_bar = AVERAGE_WEIGHT * z + (1 - AVERAGE_WEIGHT) * z_bar
-        rx_bar = AVERAGE_WEIGHT * rx + (1 - AVERAGE_WEIGHT) * rx_bar
+        agrees = float(g @ g_bar) >= 0  # the new subgradient agrees with the averaged one
+        g_bar = AVERAGE_WEIGHT * g + (1 - AVERAGE_WEIGHT) * g_bar
         if value < best:
-            if float((rx - z) @ g) >= 0:  # the new subgradient agrees: longer steps
+            if agrees:  # longer steps
                 step = min(step * GROW, MAX_STEP)
-            best, mu, reds = value, trial, 0
+            best, prices, reds = value, trial, 0
         else:
             reds += 1
             if reds >= PATIENCE:
@@ -251,12 +257,46 @@ def lagrangian_bound(instance: CoveringInstance, patterns: Patterns | None, *, t
         if len(history) > STALL_WINDOW and history[-STALL_WINDOW - 1] - best <= STALL_TOLERANCE * abs(best):
             break
         if progress is not None and report.iterations % 100 == 0:
-            progress(f"Lagrangian bound {best:,.1f} after {report.iterations} steps, {time.perf_counter() - t0:.1f} s")
+            progress(f"Lagrangian bound {best:,.8g} after {report.iterations} steps, {time.perf_counter() - t0:.1f} s")
     report.bound = best
     report.average = x_bar
+    report.prices = prices
     report.seconds = time.perf_counter() - t0
-    report.log.append(f"Lagrangian: bound {best:,.1f} after {report.iterations} steps, {report.seconds:.1f} s")
+    report.log.append(f"Lagrangian: bound {best:,.8g} after {report.iterations} steps, {report.seconds:.1f} s")
     return report
 
 
-__all__ = ["CoveringLagrangian", "LagrangianReport", "lagrangian_bound"]
+def lagrangian_bound(instance: CoveringInstance, patterns: Patterns | None, *, target: float, deadline: float,
+                     stop_bound: float = -np.inf, progress: Callable[[str], None] | None = None,
+                     ) -> LagrangianReport:
+    """The volume algorithm on ``L`` until the deadline, a stall, or the bound falls to ``stop_bound``.
+
+    Parameters
+    ----------
+    instance, patterns
+        The covering instance and its sites' patterns (``None``: see :class:`CoveringLagrangian`).
+    target, deadline, stop_bound, progress
+        As :func:`volume`.
+
+    Returns
+    -------
+    LagrangianReport
+        The best bound found (valid whatever happened) and the averaged plan.
+    """
+    lg = CoveringLagrangian(instance, patterns)
+    w = lg.w
+    if w.size == 0:
+        report = LagrangianReport()
+        report.bound = lg.value(np.zeros(instance.n_cols), lg.best_budget_price(np.zeros(instance.n_cols)))
+        report.average = np.zeros(instance.n_cols)
+        return report
+
+    def relax(mu: np.ndarray, hint: float) -> tuple[float, np.ndarray, np.ndarray, float]:
+        value, lam, x = lg.bound(mu, hint)
+        return value, lg.R @ x - (mu < w), x, lam
+
+    return volume(relax, 0.5 * w, scale=w, project=lambda mu: np.clip(mu, 0.0, w), target=target,
+                  deadline=deadline, stop_bound=stop_bound, progress=progress)
+
+
+__all__ = ["CoveringLagrangian", "LagrangianReport", "Relaxation", "lagrangian_bound", "volume"]

@@ -17,7 +17,12 @@ pieces of :mod:`siting.optimizer.formulations` apply with:
 
   ``θ`` over-estimates what a fractional plan covers, so each master is a relaxation and its LP
   optimum a bound. The converged master is then solved as a MIP (:func:`share_bound`); least cost
-  completes the master's plans into plans reaching the targets.
+  completes the master's plans into plans reaching the targets;
+- fairness is bounded instead by its Lagrangian (:mod:`siting.optimizer.share_lagrangian`), whose
+  averaged relaxed plan guides the kernel search: on the shared 20,000 × 1,000 district, 120 s,
+  side by side, 1.37 % within 53 s against 2.69 % at 120 s with the cutting planes after it (their
+  master LP stood at 0.678 after 55 s, the Lagrangian at 0.641 after 13 s). The max-min master
+  stays for a fairness with floors that no start plan meets (its LP tells when none can).
 """
 
 from __future__ import annotations
@@ -45,12 +50,14 @@ from siting.optimizer.formulations import (
     keep_if_better,
     knapsack_bound,
     plan_master,
+    scores_of,
     search_plan,
     site_reach,
 )
 from siting.optimizer.gains import RowGains, ShareGains, StackedGains
 from siting.optimizer.generic import PlanSearch, Progress
 from siting.optimizer.greedy import Gains, greedy_plan
+from siting.optimizer.share_lagrangian import max_min_bound
 from siting.solvers.base import SolveOptions
 
 #: Least cost: share of the usable time for its bound (LP, then the master MIP, whose plan, repaired,
@@ -143,6 +150,10 @@ def share_bound(model: SitingModel, coverage: Coverage, sites: SiteData, rules: 
                 ) -> Callable[[PlanSearch, float], np.ndarray | None]:
     """The cutting-plane bound of the problem (module docstring), as a bound step for the search.
 
+    Fairness takes its Lagrangian bound instead (:func:`~siting.optimizer.share_lagrangian.max_min_bound`,
+    until the bound stalls), and the kernel search starts from its averaged relaxed plan; with floors
+    and no start plan it keeps the cutting planes, whose master tells when no plan meets the floors.
+
     The converged master is then solved as a MIP over the plan columns with the rest of the step's
     time (:func:`~siting.optimizer.formulations.master_mip`): its bound holds for the whole problem
     (a relaxation). Least cost, whose LP bound is weak (at 2,000 × 200 on the shared district 59.5
@@ -207,6 +218,14 @@ def share_bound(model: SitingModel, coverage: Coverage, sites: SiteData, rules: 
                     evaluable=False)
 
     def step(search: PlanSearch, seconds: float) -> np.ndarray | None:
+        if problem.kind == "fairness" and (search.best is not None or not problem.floors):
+            target = float(search.value) if search.best is not None else 0.0
+            report = max_min_bound(model, sites, rules, problem.balance, problem.floors, target=target,
+                                   deadline=search.deadline.until(seconds),
+                                   stop_bound=target * (1 + search.options.mip_gap), progress=search.say)
+            search.tighten(report.bound, "Lagrangian")
+            search.say(report.log[-1])
+            return scores_of(cols, report.average)
         start = None if search.best is None else search.best[cols.x_site, cols.x_service].astype(float)
         planes = CuttingPlanes(master, oracles, threads=search.options.threads, seed=search.options.seed)
 
