@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 
 from siting.model.fairness import age_group_shares, build_fairness_model
-from siting.model.structure import ShareTarget
-from siting.optimizer.share_lagrangian import MaxMinLagrangian, max_min_bound
+from siting.model.structure import ShareTarget, weighted_row_values
+from siting.optimizer.share_lagrangian import ShareLagrangian, floors_bound, max_min_bound
 from siting.solvers import Status
 from siting.solvers.highs import solve_relaxation
 from test_shared_optimizer import with_site_sets
-from tiny_models import Tiny, covered, group_shares, make_tiny, plans, random_tiny
+from tiny_models import Tiny, covered, group_shares, make_tiny, plans, random_tiny, weighted_new
 
 
 def _balance(t: Tiny) -> tuple[ShareTarget, ...]:
@@ -60,7 +60,7 @@ def test_any_prices_bound_the_brute_force_fairest_plan(seed: int) -> None:
     if expected is None or not balance:
         return
     model = build_fairness_model(t.coverage, t.sites, t.rules, balance=list(balance), floors=list(floors))
-    lg = MaxMinLagrangian(model, t.sites, t.rules, balance, floors)
+    lg = ShareLagrangian(model, t.sites, t.rules, balance, floors)
     rng = np.random.default_rng(seed)
     n_s = lg.n_shares
     for _ in range(20):
@@ -89,6 +89,39 @@ def test_the_volume_algorithm_lies_above_the_optimum_and_the_lp(seed: int) -> No
     assert lp.status is Status.OPTIMAL
     # a Lagrangian dual never lies below the LP of the model it relaxes (this one has more rows still)
     assert report.bound >= lp.objective - 1e-7
+
+
+def _best_weighted(t: Tiny, floors: tuple[ShareTarget, ...]) -> float | None:
+    """The brute-force most weighted coverage among the plans meeting the floors."""
+    tot = t.coverage.total_population()
+    values = [weighted_new(t, hosts) for hosts, _cost in plans(t)
+              if all(covered(t, hosts)[list(f.pairs)].sum() >= f.share * tot[list(f.pairs)].sum() - 1e-9
+                     for f in floors)]
+    return max(values) if values else None
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_floors_any_prices_and_the_volume_algorithm_bound_the_brute_force_optimum(seed: int) -> None:
+    t = random_tiny(seed)
+    floors = _floors(t, seed)
+    expected = _best_weighted(t, floors)
+    if expected is None:
+        return
+    model = build_fairness_model(t.coverage, t.sites, t.rules, mode="floors", floors=list(floors))
+    weight = weighted_row_values(t.coverage, t.rules, model.rows)
+    lg = ShareLagrangian(model, t.sites, t.rules, (), floors, weight=weight)
+    rng = np.random.default_rng(seed)
+    for _ in range(20):
+        u = np.concatenate([rng.uniform(0, 2, lg.n_shares) * weight.sum(), rng.uniform(0, 1, lg.n_rows)])
+        u[lg.n_shares:] *= lg.weights(u) * rng.choice([0.0, 1.0, 3.0])
+        for prices in (u, lg.project(u), lg.first_prices()):
+            assert lg.relax(prices)[0] >= expected - 1e-6, (seed, prices)
+    report = floors_bound(model, t.sites, t.rules, floors, weight, target=expected, deadline=time.perf_counter() + 2.0)
+    assert report.bound >= expected - 1e-6
+    lp = solve_relaxation(with_site_sets(model.milp, model.cols, t.sites.floor_area, t.rules.service_area),
+                          deadline=time.perf_counter() + 30)
+    assert lp.status is Status.OPTIMAL
+    assert report.bound >= lp.objective - 1e-6 * max(1.0, lp.objective)
 
 
 def _medium(seed: int) -> Tiny:

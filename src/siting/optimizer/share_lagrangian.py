@@ -22,6 +22,10 @@ scaled by 1 instead, the age groups (3 shares) end at the same bound (0.6407-0.6
 0.6410) but the services × age groups (16 shares) stall at 0.4005 against 0.3328; by 0.1, 0.6418
 and 0.3320; by 0.01, 0.6785 and 0.3499.
 
+The weighted coverage kept above floors (the ``coverage`` objective with ``floors``, and the
+fairness's second stage) is relaxed the same way (:func:`floors_bound`): no ``t`` and no groups
+balanced, each row's weight its own plus what the floors' prices add.
+
 Measured (docs/model.md): on the shared 20,000 × 1,000 district the bound reaches 0.6410 in
 about 6 s (1,200 steps), where the cutting planes of the max-min master stood at 0.676 after 120 s
 and the LP with the sets of services per site at 0.642.
@@ -64,23 +68,30 @@ def _per_share(model: SitingModel, shares: tuple[ShareTarget, ...]) -> tuple[spa
     return (sparse.diags(scale) @ coef).T.tocsr(), base * scale
 
 
-class MaxMinLagrangian:
-    """The relaxed max-min problem ``L(π, ν, μ, λ)`` of one model (module docstring).
+class ShareLagrangian:
+    """The relaxed problem ``L(π, ν, μ, λ)`` of a share model (module docstring).
 
     The prices are one vector ``u = (π, ν, μ)``: the balanced shares', the floors', the rows'.
+    Without ``weight`` the model is the max-min one (its value ``t``); with it, the weighted
+    coverage ``Σ_r weight_r z_r`` kept above the floors (``balance`` then empty): ``L`` loses the
+    ``t`` term and each row's weight is ``weight_r`` plus what the floors' prices add.
 
     Parameters
     ----------
     model
-        The max-min model (its coverage rows and plan columns).
+        The model (its coverage rows and plan columns).
     sites, rules
         Candidate sites; budget and requirements.
     balance, floors
         The shares balanced and the floors kept, as the model was built with.
+    weight
+        The rows' weights of a weighted-coverage objective; ``None`` for the max-min.
     """
 
     def __init__(self, model: SitingModel, sites: SiteData, rules: PlanningRules, balance: tuple[ShareTarget, ...],
-                 floors: tuple[ShareTarget, ...] = ()) -> None:
+                 floors: tuple[ShareTarget, ...] = (), *, weight: np.ndarray | None = None) -> None:
+        if weight is not None and balance:
+            raise ValueError("a weighted-coverage objective balances no shares")
         inst = model_instance(model, sites, rules)
         self.covering = CoveringLagrangian(inst, site_patterns(inst))
         Pb, b = _per_share(model, balance)
@@ -90,10 +101,12 @@ class MaxMinLagrangian:
         self.PT = self.P.T.tocsr()
         self.constant = np.concatenate([b, bf - np.array([f.share for f in floors])])
         self.n_rows = inst.n_rows
+        self.weight = None if weight is None else np.asarray(weight, dtype=np.float64)
 
     def weights(self, u: np.ndarray) -> np.ndarray:
         """The rows' weights ``w`` at the shares' prices."""
-        return np.asarray(self.P @ u[:self.n_shares]).ravel()
+        w = np.asarray(self.P @ u[:self.n_shares]).ravel()
+        return w if self.weight is None else w + self.weight
 
     def relax(self, u: np.ndarray, hint: float = 1.0) -> tuple[float, np.ndarray, np.ndarray, float]:
         """``L`` at the prices ``u`` with the best budget price: the bound, the subgradient, the relaxed
@@ -102,11 +115,13 @@ class MaxMinLagrangian:
         w = self.weights(u)
         mu = u[n_s:]
         value, lam, x = self.covering.bound(mu, hint, w=w)
-        pi_sum = float(u[:self.n_balance].sum())
-        value += max(0.0, 1.0 - pi_sum) + float(self.constant @ u[:n_s])
+        value += float(self.constant @ u[:n_s])
         z = (mu < w).astype(np.float64)
         g_shares = self.constant + self.PT @ z
-        g_shares[:self.n_balance] -= 1.0 if pi_sum < 1.0 else 0.0  # t = 1 while the prices sum below 1
+        if self.weight is None:
+            pi_sum = float(u[:self.n_balance].sum())
+            value += max(0.0, 1.0 - pi_sum)
+            g_shares[:self.n_balance] -= 1.0 if pi_sum < 1.0 else 0.0  # t = 1 while the prices sum below 1
         return value, np.concatenate([g_shares, self.covering.R @ x - z]), x, lam
 
     def project(self, u: np.ndarray) -> np.ndarray:
@@ -123,10 +138,14 @@ class MaxMinLagrangian:
         return u
 
     def scale(self) -> np.ndarray:
-        """Each price's step scaled by its typical size: ``1 / n`` for the ``n`` shares' prices (they
-        sum to about 1), a row's weight at those first prices for the rows' (``μ_r ≤ w_r``)."""
+        """Each price's step scaled by its typical size: the objective's largest value over ``n`` for the
+        ``n`` shares' prices (1 for the max-min, whose prices sum to about 1; the total weight for the
+        weighted coverage), a row's weight at the first prices for the rows' (``μ_r ≤ w_r``)."""
         n = max(self.n_shares, 1)
-        return np.concatenate([np.full(self.n_shares, 1.0 / n), np.asarray(self.P.sum(axis=1)).ravel() / n])
+        size = 1.0 if self.weight is None else max(float(self.weight.sum()), 1e-300)
+        rows = self.weights(self.first_prices()) if self.weight is not None else \
+            np.asarray(self.P.sum(axis=1)).ravel() / n
+        return np.concatenate([np.full(self.n_shares, size / n), rows])
 
 
 def max_min_bound(model: SitingModel, sites: SiteData, rules: PlanningRules, balance: tuple[ShareTarget, ...],
@@ -137,7 +156,7 @@ def max_min_bound(model: SitingModel, sites: SiteData, rules: PlanningRules, bal
     Parameters
     ----------
     model, sites, rules, balance, floors
-        As :class:`MaxMinLagrangian`.
+        As :class:`ShareLagrangian`.
     target, deadline, stop_bound, progress
         As :func:`siting.optimizer.lagrangian.volume` (``target``: the best plan's smallest share).
 
@@ -146,9 +165,31 @@ def max_min_bound(model: SitingModel, sites: SiteData, rules: PlanningRules, bal
     LagrangianReport
         The bound (valid whatever happened), and the averaged relaxed plan over the model's columns.
     """
-    lg = MaxMinLagrangian(model, sites, rules, balance, floors)
+    lg = ShareLagrangian(model, sites, rules, balance, floors)
     return volume(lg.relax, lg.first_prices(), scale=lg.scale(), project=lg.project, target=target,
                   deadline=deadline, stop_bound=stop_bound, progress=progress)
 
 
-__all__ = ["MaxMinLagrangian", "max_min_bound", "model_instance"]
+def floors_bound(model: SitingModel, sites: SiteData, rules: PlanningRules, floors: tuple[ShareTarget, ...],
+                 weight: np.ndarray, *, target: float, deadline: float, stop_bound: float = -np.inf,
+                 progress: Callable[[str], None] | None = None) -> LagrangianReport:
+    """The Lagrangian bound of the weighted coverage ``Σ_r weight_r z_r`` kept above ``floors``.
+
+    Parameters
+    ----------
+    model, sites, rules, floors, weight
+        As :class:`ShareLagrangian`.
+    target, deadline, stop_bound, progress
+        As :func:`siting.optimizer.lagrangian.volume` (``target``: the best plan's value).
+
+    Returns
+    -------
+    LagrangianReport
+        The bound (valid whatever happened), and the averaged relaxed plan over the model's columns.
+    """
+    lg = ShareLagrangian(model, sites, rules, (), floors, weight=weight)
+    return volume(lg.relax, lg.first_prices(), scale=lg.scale(), project=lg.project, target=target,
+                  deadline=deadline, stop_bound=stop_bound, progress=progress)
+
+
+__all__ = ["ShareLagrangian", "floors_bound", "max_min_bound", "model_instance"]
