@@ -27,6 +27,10 @@ plan's value, scaled per row by ``w_r`` (our choice: ``μ_r`` lives in ``[0, w_r
 the scaling the light rows stall the heavy ones; on the 20,000 × 1,000 district, 30 s: 0.07 %
 above the LP bound with it, 1.0 % without).
 
+The volume algorithm itself (:func:`volume`) takes any relaxation that bounds a maximum: the
+max-min share and the coverage kept above floors price more rows with it
+(:mod:`siting.optimizer.share_lagrangian`).
+
 Measured (docs/model.md, benchmark case ``optimizer-growing-200k``): on the 200,000-building
 district (10,000 sites, 295,000 merged coverage rows) the Benders LP took 12–32 s per master LP
 and stood 7.9 % above the best plan at 300 s; this bound converges in about 1,000 steps (56 s) and

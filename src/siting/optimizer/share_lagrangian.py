@@ -26,9 +26,10 @@ The weighted coverage kept above floors (the ``coverage`` objective with ``floor
 fairness's second stage) is relaxed the same way (:func:`floors_bound`): no ``t`` and no groups
 balanced, each row's weight its own plus what the floors' prices add.
 
-Measured (docs/model.md): on the shared 20,000 × 1,000 district the bound reaches 0.6410 in
-about 6 s (1,200 steps), where the cutting planes of the max-min master stood at 0.676 after 120 s
-and the LP with the sets of services per site at 0.642.
+Measured (docs/model.md): on the shared 20,000 × 1,000 district the bound of the age groups
+reaches 0.6406-0.6415 in 900-1,100 steps (6-13 s alone on the machine), where the cutting planes
+of the max-min master stood at 0.676 after 120 s and the LP with the sets of services per site at
+0.642.
 """
 
 from __future__ import annotations
