@@ -69,7 +69,6 @@ class LagrangianReport:
     iterations: int = 0
     seconds: float = 0.0
     average: np.ndarray | None = None  # x̄: the averaged relaxed plan, an approximate LP solution
-    prices: np.ndarray | None = None  # the prices of the best bound
     log: list[str] = field(default_factory=list)
 
 
@@ -87,7 +86,6 @@ class CoveringLagrangian:
 
     def __init__(self, instance: CoveringInstance, patterns: Patterns | None) -> None:
         inst = instance
-        self.inst = inst
         self.R = inst.cover.astype(np.float64).tocsr()
         self.RT = self.R.T.tocsr()
         self.w = np.asarray(inst.weight, dtype=np.float64)
@@ -264,7 +262,6 @@ def volume(relax: Relaxation, prices: np.ndarray, *, scale: np.ndarray,
             progress(f"Lagrangian bound {best:,.8g} after {report.iterations} steps, {time.perf_counter() - t0:.1f} s")
     report.bound = best
     report.average = x_bar
-    report.prices = prices
     report.seconds = time.perf_counter() - t0
     report.log.append(f"Lagrangian: bound {best:,.8g} after {report.iterations} steps, {report.seconds:.1f} s")
     return report
