@@ -149,12 +149,24 @@ class CoveringInstance:
                        stats={**self.stats, **stats})
 
 
-def merge_identical_rows(R: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+def merge_identical_rows(R: sparse.csr_matrix, *,
+                         segment_start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Group identical rows of a boolean csr matrix, without a Python loop over rows.
 
     Rows are hashed by two random projections and their length; every row is then compared
     entry by entry with its group's representative, and a row that differs (a hash
     collision, in practice never) becomes a group of its own. The grouping is therefore exact.
+
+    Parameters
+    ----------
+    R
+        The rows to group.
+    segment_start
+        Column segments ``segment_start[b]:segment_start[b + 1]`` (ascending, the last equal to
+        the number of columns) whose rows are grouped as if each segment were merged on its own:
+        every non-empty row must lie within one segment. The groups come segment by segment, in
+        the order and with the representatives a separate call per segment gives (one call
+        instead of one per service in :func:`siting.model.structure.cover_rows`).
 
     Returns
     -------
@@ -167,9 +179,18 @@ def merge_identical_rows(R: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
     if R.shape[0] == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     rng = np.random.default_rng(20240607)
-    H = rng.random((R.shape[1], 2)) + 1.0
-    h = R.astype(np.float64) @ H
-    keys = np.column_stack([h, R.getnnz(axis=1).astype(np.float64)])
+    if segment_start is None:
+        H = rng.random((R.shape[1], 2)) + 1.0
+        keys = np.column_stack([R.astype(np.float64) @ H, R.getnnz(axis=1).astype(np.float64)])
+    else:  # each segment's columns get the weights a call on that segment alone draws
+        bounds = np.asarray(segment_start, dtype=np.int64)
+        seg_of_col = np.repeat(np.arange(bounds.size - 1), np.diff(bounds))
+        local = np.arange(R.shape[1]) - bounds[seg_of_col]
+        H = (rng.random((int(np.diff(bounds).max(initial=0)), 2)) + 1.0)[local]
+        nnz = R.getnnz(axis=1)
+        seg = np.zeros(R.shape[0])
+        seg[nnz > 0] = seg_of_col[R.indices[R.indptr[:-1][nnz > 0]]]
+        keys = np.column_stack([seg, R.astype(np.float64) @ H, nnz.astype(np.float64)])
     _, first, group = np.unique(keys, axis=0, return_index=True, return_inverse=True)
     group = group.ravel()
     differs = np.flatnonzero((R[first[group]] != R).getnnz(axis=1) > 0)

@@ -102,9 +102,10 @@ def presence_matrix(coverage: Coverage, communities: np.ndarray, services: np.nd
         for p in pairs:
             g = coverage.pairs[p][1]
             has = coverage.population[:, g] > 0
-            member = sparse.csr_matrix((np.ones(int(has.sum())), (communities[has], np.flatnonzero(has))),
-                                       shape=(n_comm, coverage.n_demand))
-            reach |= (member @ coverage.reach[p]).toarray() > 0
+            within = coverage.reach[p].tocsr()
+            point = np.repeat(np.arange(within.shape[0]), np.diff(within.indptr))
+            on = has[point] & (within.data != 0)
+            reach[communities[point[on]], within.indices[on]] = True
             present |= np.bincount(communities[has & coverage.baseline[p]], minlength=n_comm) > 0
             people |= np.bincount(communities[has], minlength=n_comm) > 0
         for k in np.flatnonzero(people & ~present & reach.any(axis=1)):

@@ -112,41 +112,55 @@ class CoverRows:
 
 
 def cover_rows(coverage: Coverage, cols: SiteColumns) -> CoverRows:
-    """Merge demand points with identical reach, per service, keeping residents per pair."""
+    """Merge demand points with identical reach, per service, keeping residents per pair.
+
+    One pass over the (service, age group) pairs gathers each pair's demand points (those not
+    covered already, with residents, reached by a column of the service) as rows over the
+    columns; one merge then groups identical rows service by service
+    (:func:`~siting.model.instance.merge_identical_rows` with the services' column segments).
+    """
     K = cols.n_pairs
     P = len(coverage.pairs)
-    blocks: list[sparse.csr_matrix] = []
-    res_blocks: list[sparse.csr_matrix] = []
-    w_blocks: list[sparse.csr_matrix] = []
-    for s in range(cols.n_services):
-        sites_s = cols.x_site[cols.x_start[s]:cols.x_start[s + 1]]
-        reach, pair_of, pops, wpops = [], [], [], []
-        for p, (ps, g) in enumerate(coverage.pairs):
-            if ps != s or sites_s.size == 0:
-                continue
-            pop = coverage.population[:, g]
-            R = coverage.reach[p][:, sites_s]
-            keep = ~coverage.baseline[p] & (R.getnnz(axis=1) > 0) & (pop > 0)
-            reach.append(R[keep])
-            pair_of.append(np.full(int(keep.sum()), p))
-            pops.append(pop[keep])
-            wpops.append(coverage.objective_population(p)[keep])
-        if not reach or sum(r.shape[0] for r in reach) == 0:
+    col_of = np.full((cols.n_sites, cols.n_services), -1, dtype=np.int64)
+    col_of[cols.x_site, cols.x_service] = np.arange(K)
+    # per pair, in the order of the services and then of the pairs: the kept demand points' entries
+    order = sorted((s, p) for p, (s, _g) in enumerate(coverage.pairs) if cols.x_start[s + 1] > cols.x_start[s])
+    rows_of, cols_of, data_of, pair_of, pops, wpops = [], [], [], [], [], []
+    n_rows = 0
+    for s, p in order:
+        g = coverage.pairs[p][1]
+        reach = coverage.reach[p].tocsr()
+        col = col_of[reach.indices, s]
+        valid = col >= 0
+        point = np.repeat(np.arange(reach.shape[0]), np.diff(reach.indptr))
+        counts = np.bincount(point[valid], minlength=reach.shape[0])
+        pop = coverage.population[:, g]
+        keep = ~coverage.baseline[p] & (counts > 0) & (pop > 0)
+        if not keep.any():
             continue
-        R = sparse.vstack(reach, format="csr")
-        first, inverse = merge_identical_rows(R)
-        Rg = R[first].tocoo()
-        blocks.append(sparse.csr_matrix((np.ones(Rg.nnz), (Rg.row, Rg.col + cols.x_start[s])),
-                                        shape=(first.size, K)))
-        res_blocks.append(sparse.csr_matrix((np.concatenate(pops), (inverse, np.concatenate(pair_of))),
-                                            shape=(first.size, P)))
-        w_blocks.append(sparse.csr_matrix((np.concatenate(wpops), (inverse, np.concatenate(pair_of))),
-                                          shape=(first.size, P)))
-    R_all = sparse.vstack(blocks, format="csr") if blocks else sparse.csr_matrix((0, K))
-    res = sparse.vstack(res_blocks, format="csr") if res_blocks else sparse.csr_matrix((0, P))
+        new_row = np.cumsum(keep) - 1 + n_rows
+        take = valid & keep[point]
+        rows_of.append(new_row[point[take]])
+        cols_of.append(col[take])
+        data_of.append(reach.data[take])
+        pair_of.append(np.full(int(keep.sum()), p))
+        pops.append(pop[keep])
+        wpops.append(coverage.objective_population(p)[keep])
+        n_rows += int(keep.sum())
+    if n_rows == 0:
+        empty_res = sparse.csr_matrix((0, P))
+        return CoverRows(sparse.csr_matrix((0, K)), empty_res, coverage.baseline_population(),
+                         coverage.total_population(), empty_res.copy() if coverage.need_weight is not None else None)
+    R = sparse.csr_matrix((np.concatenate(data_of), (np.concatenate(rows_of), np.concatenate(cols_of))),
+                          shape=(n_rows, K))
+    first, inverse = merge_identical_rows(R, segment_start=cols.x_start)
+    Rg = R[first].tocoo()
+    R_all = sparse.csr_matrix((np.ones(Rg.nnz), (Rg.row, Rg.col)), shape=(first.size, K))
+    pair_col = np.concatenate(pair_of)
+    res = sparse.csr_matrix((np.concatenate(pops), (inverse, pair_col)), shape=(first.size, P))
     weighted = None
     if coverage.need_weight is not None:
-        weighted = sparse.vstack(w_blocks, format="csr") if w_blocks else sparse.csr_matrix((0, P))
+        weighted = sparse.csr_matrix((np.concatenate(wpops), (inverse, pair_col)), shape=(first.size, P))
     return CoverRows(R_all, res, coverage.baseline_population(), coverage.total_population(), weighted)
 
 
