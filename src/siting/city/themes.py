@@ -36,13 +36,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import cache
-from importlib import resources
 from typing import Any
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from siting.data.catalogue.shipped import read_shipped_yaml
 from siting.errors import ScenarioError
 
 
@@ -95,8 +94,7 @@ class CircleSettings(BaseModel):
 @cache
 def default_themes() -> tuple[Theme, ...]:
     """The built-in presets of ``themes.yaml``."""
-    text = resources.files("siting.data.catalogue").joinpath("themes.yaml").read_text(encoding="utf-8")
-    return tuple(Theme.model_validate(t) for t in yaml.safe_load(text)["themes"])
+    return tuple(Theme.model_validate(t) for t in read_shipped_yaml("themes.yaml")["themes"])
 
 
 def theme_presets(own: Mapping[str, Mapping[str, Any]], origin: str) -> dict[str, Theme]:

@@ -13,14 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from typing import Any, Literal
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from siting.data.catalogue.names import ServiceNames, default_aliases, normalise_name
+from siting.data.catalogue.shipped import read_shipped_yaml
 from siting.errors import CatalogueError
 
 Category = Literal["basic", "quality"]
@@ -217,9 +216,8 @@ class Catalogue:
 
 @cache
 def _default_raw() -> dict[str, Any]:
-    pkg = resources.files("siting.data.catalogue")
-    services = yaml.safe_load(pkg.joinpath("services.yaml").read_text(encoding="utf-8"))
-    groups = yaml.safe_load(pkg.joinpath("age_groups.yaml").read_text(encoding="utf-8"))
+    services = read_shipped_yaml("services.yaml")
+    groups = read_shipped_yaml("age_groups.yaml")
     return {"services": services["services"], "age_groups": groups["age_groups"],
             "reference_speed_m_s": float(groups["reference_speed_m_s"]),
             "reference_speed_source": str(groups.get("reference_speed_source", "")),

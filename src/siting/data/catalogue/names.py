@@ -12,10 +12,9 @@ import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
-from importlib import resources
 from typing import Any
 
-import yaml
+from siting.data.catalogue.shipped import read_shipped_yaml
 
 _BRACKETED = re.compile(r"[(（\[【][^)）\]】]*[)）\]】]")
 _SPACES = re.compile(r"[\s_\-·/]+")
@@ -29,8 +28,7 @@ def normalise_name(name: str) -> str:
 @cache
 def default_aliases() -> dict[str, tuple[str, ...]]:
     """The shipped ``aliases.yaml``: service key → other names."""
-    text = resources.files("siting.data.catalogue").joinpath("aliases.yaml").read_text(encoding="utf-8")
-    raw = yaml.safe_load(text) or {}
+    raw = read_shipped_yaml("aliases.yaml") or {}
     return {str(k): tuple(str(n) for n in v) for k, v in raw.items()}
 
 
