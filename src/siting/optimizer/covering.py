@@ -62,6 +62,12 @@ DIRECT_MAX_NONZEROS = 60_000  # auto: hand the whole pattern model to the solver
 #: end to end against 12.6 / 13.4 s with cuts at every node, alternating; seeds 1–3 4–8 % slower
 #: (4.99–5.84 s against 4.77–5.57 s), seed 4 the same; the same optima.
 ROOT_CUTS_ONLY = True
+#: The whole-model solve starts from the greedy and local search's plan and skips HiGHS's sub-MIP
+#: on the root's reduced costs (``SolveOptions.start_given``): on the five seeds above, with the
+#: small models' cut pool (:data:`siting.solvers.highs.SMALL_MODEL_OPTIONS`), HiGHS's solve took
+#: 6.1, 3.3–3.4, 1.4, 3.1 and 1.8 s against 6.8–7.1, 3.2–3.3, 1.9, 3.1 and 2.5 s, the same optima
+#: (seed 0's sub-MIPs took 1.0 s of its 8.2 s before).
+START_GIVEN = True
 FINISH_MAX_NONZEROS = 300_000  # kernel method: finish with the whole model up to this size, else LNS
 BENDERS_MAX_COLUMNS = 400  # auto: Benders master MIP rounds up to this many (site, service) columns
 KERNEL_MAX_COLUMNS = 600  # kernel method: columns of the kernel
@@ -278,9 +284,10 @@ class _Run:
         self.stats["nonzeros"] = int(model.milp.A.nnz)
         # the caller's options (threads, seed, isolation...) with the time left and the start plan;
         # branching on pseudocosts from the first node: strong branching took three quarters of
-        # HiGHS's LP iterations on maximal covering (docs/model.md)
+        # HiGHS's LP iterations on maximal covering (docs/model.md); the greedy and local search's plan
+        # as the start, without HiGHS's own search on the root's reduced costs (START_GIVEN)
         opts = replace(self.opts, time_limit_s=max(self.left(), 0.01), warm_start=start, pseudocosts=True,
-                       root_cuts_only=ROOT_CUTS_ONLY)
+                       root_cuts_only=ROOT_CUTS_ONLY, start_given=START_GIVEN)
         result = solve(model.milp, self.backend, opts)
         self.timings["solve"] = result.timings.get("solve", time.perf_counter() - t)
         self.solver = result.solver

@@ -52,6 +52,10 @@ class SolveOptions:
         Separate cutting planes at the root node only, not at the nodes of the search tree
         (HiGHS; other backends ignore it). Asked for by the coverage optimizer's whole-model solve
         (docs/model.md).
+    start_given
+        The caller hands over a plan from its own search (``warm_start``): HiGHS's sub-MIP on the
+        root's reduced costs, one more search for a first plan, is skipped (HiGHS; other backends
+        ignore it). Asked for by the coverage optimizer's whole-model solve (docs/model.md).
     """
 
     time_limit_s: float = 60.0
@@ -63,6 +67,7 @@ class SolveOptions:
     isolate: bool = False
     pseudocosts: bool = False
     root_cuts_only: bool = False
+    start_given: bool = False
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,8 @@ class HighsBackend:
             h.setOptionValue("mip_pscost_minreliable", 0)
         if options.root_cuts_only and model.integer.any():
             h.setOptionValue("mip_allow_cut_separation_at_nodes", False)
+        if options.start_given and options.warm_start is not None and model.integer.any():
+            h.setOptionValue("mip_heuristic_run_root_reduced_cost", False)
         h.passModel(highs_lp(model))
         if options.warm_start is not None:
             set_start(h, options.warm_start)
