@@ -166,7 +166,8 @@ def merge_identical_rows(R: sparse.csr_matrix, *,
         the number of columns) whose rows are grouped as if each segment were merged on its own:
         every non-empty row must lie within one segment. The groups come segment by segment, in
         the order and with the representatives a separate call per segment gives (one call
-        instead of one per service in :func:`siting.model.structure.cover_rows`).
+        instead of one per service in :func:`siting.model.structure.cover_rows`); only the rows
+        split off after a hash collision come last, after every segment's groups.
 
     Returns
     -------

@@ -89,7 +89,8 @@ def new_highs(verbose: bool = False) -> Any:
 
 #: Models up to this many nonzeros are solved without restarts and without the RINS and RENS
 #: sub-MIP heuristics, and with a cut pool kept small (``mip_pool_soft_limit`` 10 instead of
-#: 10,000: cuts age out of the pool at once, so each separation round checks few of them): on
+#: 10,000: past it HiGHS ages its cuts faster, so cuts that stop binding leave the pool and each
+#: separation round works on few of them): on
 #: small models (the default district's standards stages, 3,000–4,000 nonzeros; maximal covering
 #: 2,000 × 200, 14,000) these cost more time than they save (measured in alternating runs,
 #: docs/model.md: the pool alone took the default plan's 124 analysis solves from 12.4 s to 9.5 s
