@@ -107,7 +107,7 @@ def test_no_eval_no_unsafe_yaml_no_pickle_of_inputs() -> None:
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and _calls(node)[:1] == ["yaml.load"]:
                 loader = {k.arg: k.value for k in node.keywords}.get("Loader")
-                assert isinstance(loader, ast.Name) and loader.id == "_UniqueKeyLoader", path
+                assert isinstance(loader, ast.Name) and loader.id in ("_UniqueKeyLoader", "_ShippedLoader"), path
         if path.name != "isolated.py":
             assert not [c for c in calls if c.startswith(("pickle.", "pd.read_pickle"))], path
             assert "allow_pickle" not in path.read_text(encoding="utf-8"), path
@@ -119,6 +119,17 @@ def test_unique_key_loader_is_a_safe_loader() -> None:
     from siting.data.scenario import _UniqueKeyLoader
 
     assert issubclass(_UniqueKeyLoader, yaml.SafeLoader)
+
+
+def test_the_catalogue_files_loader_is_a_safe_loader() -> None:
+    """The catalogue's own YAML files: libyaml's safe loader or the pure-Python one, nothing fuller."""
+    import yaml
+
+    from siting.data.catalogue.shipped import _ShippedLoader
+
+    assert _ShippedLoader in (yaml.SafeLoader, getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    with pytest.raises(yaml.constructor.ConstructorError):
+        yaml.load("!!python/object/apply:os.system ['true']", Loader=_ShippedLoader)
 
 
 @pytest.mark.parametrize(("cell", "written"), [
