@@ -64,7 +64,7 @@ DIRECT_MAX_NONZEROS = 60_000  # auto: hand the whole pattern model to the solver
 ROOT_CUTS_ONLY = True
 #: The whole-model solve starts from the greedy and local search's plan and skips HiGHS's sub-MIP
 #: on the root's reduced costs (``SolveOptions.start_given``): on the five seeds above, with the
-#: small models' cut pool (:data:`siting.solvers.highs.SMALL_MODEL_OPTIONS`), HiGHS's solve took
+#: small models' cut pool (:data:`siting.solvers.highs.SMALL_MODEL_POOL`), HiGHS's solve took
 #: 6.1, 3.3–3.4, 1.4, 3.1 and 1.8 s against 6.8–7.1, 3.2–3.3, 1.9, 3.1 and 2.5 s, the same optima
 #: (seed 0's sub-MIPs took 1.0 s of its 8.2 s before).
 START_GIVEN = True

@@ -88,21 +88,25 @@ def new_highs(verbose: bool = False) -> Any:
 
 
 #: Models up to this many nonzeros are solved without restarts and without the RINS and RENS
-#: sub-MIP heuristics, and with a cut pool kept small (``mip_pool_soft_limit`` 10 instead of
-#: 10,000: past it HiGHS ages its cuts faster, so cuts that stop binding leave the pool and each
-#: separation round works on few of them): on
-#: small models (the default district's standards stages, 3,000–4,000 nonzeros; maximal covering
-#: 2,000 × 200, 14,000) these cost more time than they save (measured in alternating runs,
-#: docs/model.md: the pool alone took the default plan's 124 analysis solves from 12.4 s to 9.5 s
-#: and the five 2,000 × 200 seeds from 25.1 s to 17.8 s, every optimum the same). Larger models keep
-#: HiGHS's defaults. Branching on pseudocosts from the first node instead of
+#: sub-MIP heuristics, and those with an objective with a cut pool kept small
+#: (:data:`SMALL_MODEL_POOL`): on small models (the default district's standards stages,
+#: 3,000–4,000 nonzeros; maximal covering 2,000 × 200, 14,000) these cost more time than they save
+#: (measured in alternating runs, docs/model.md). Larger models keep HiGHS's defaults. Branching on
+#: pseudocosts from the first node instead of
 #: strong branching is asked for by the caller (``SolveOptions.pseudocosts``): for every small
 #: model it made maximal covering 2,000 × 200 about 30 % faster but the phased default scenario
 #: then stopped at its time limit instead of proving its plan, so only the coverage optimizer's
 #: whole-model solve and the later stages of small staged models ask for it.
 SMALL_MODEL_NONZEROS = 20_000
-SMALL_MODEL_OPTIONS: dict[str, bool | int] = {"mip_allow_restart": False, "mip_heuristic_run_rins": False,
-                                              "mip_heuristic_run_rens": False, "mip_pool_soft_limit": 10}
+SMALL_MODEL_OPTIONS: dict[str, bool] = {"mip_allow_restart": False, "mip_heuristic_run_rins": False,
+                                        "mip_heuristic_run_rens": False}
+#: The cut pool of small models with an objective: ``mip_pool_soft_limit`` 10 instead of 10,000 (past
+#: it HiGHS ages its cuts faster, so cuts that stop binding leave the pool and each separation round
+#: works on few of them). It took the gaps and basic stages of the default plan's 31 analysis
+#: re-solves from 20.2 s to 13.2 s (two passes) and the five maximal covering 2,000 × 200 seeds from
+#: 25.1 s to 17.8 s, every optimum the same; the feasibility questions (no objective: can a later
+#: stage gain at all?) took longer with it (6.8 s against 5.4 s), so they keep HiGHS's pool.
+SMALL_MODEL_POOL: dict[str, int] = {"mip_pool_soft_limit": 10}
 
 
 class HighsBackend:
@@ -136,6 +140,9 @@ class HighsBackend:
         if model.integer.any() and model.A.nnz <= SMALL_MODEL_NONZEROS:
             for name, value in SMALL_MODEL_OPTIONS.items():
                 h.setOptionValue(name, value)
+            if np.any(np.asarray(model.objective) != 0):
+                for name, number in SMALL_MODEL_POOL.items():
+                    h.setOptionValue(name, number)
         if options.pseudocosts and model.integer.any():
             h.setOptionValue("mip_pscost_minreliable", 0)
         if options.root_cuts_only and model.integer.any():
