@@ -15,6 +15,7 @@ compares every merged row with its representative, entry by entry.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -166,7 +167,8 @@ def merge_identical_rows(R: sparse.csr_matrix, *,
         the number of columns) whose rows are grouped as if each segment were merged on its own:
         every non-empty row must lie within one segment. The groups come segment by segment, in
         the order and with the representatives a separate call per segment gives (one call
-        instead of one per service in :func:`siting.model.structure.cover_rows`); only the rows
+        instead of one per service in :func:`covering_instance` and
+        :func:`siting.model.structure.cover_rows`); only the rows
         split off after a hash collision come last, after every segment's groups.
 
     Returns
@@ -202,6 +204,61 @@ def merge_identical_rows(R: sparse.csr_matrix, *,
     return first.astype(np.int64), group.astype(np.int64)
 
 
+def gather_rows(coverage: Coverage, x_site: np.ndarray, x_service: np.ndarray, shape: tuple[int, int],
+                pairs: Iterable[int]) -> tuple[sparse.csr_matrix, list[tuple[int, np.ndarray]]]:
+    """The demand points of each listed (service, age group) pair as rows over the plan columns.
+
+    A pair's point becomes a row when it is not covered already, has residents of the pair's age
+    group, and a column of the pair's service reaches it; the row holds the columns that reach it.
+    Rows come pair by pair, service by service (pairs of one service in the order given), so that
+    :func:`merge_identical_rows` with the services' column segments merges them.
+
+    Parameters
+    ----------
+    coverage
+        Coverage per pair.
+    x_site, x_service
+        Site and service of each column.
+    shape
+        Numbers of sites and of services (the assignment the columns index).
+    pairs
+        The pairs to gather.
+
+    Returns
+    -------
+    R, kept
+        Boolean csr (rows × columns), and per gathered pair its demand points, in row order.
+    """
+    K = x_site.size
+    col_of = np.full(shape, -1, dtype=np.int64)
+    col_of[x_site, x_service] = np.arange(K)
+    rows_of, cols_of, data_of = [], [], []
+    kept: list[tuple[int, np.ndarray]] = []
+    n_rows = 0
+    for p in sorted(pairs, key=lambda q: coverage.pairs[q][0]):  # stable: within a service, as given
+        s, g = coverage.pairs[p]
+        reach = coverage.reach[p].tocsr()
+        col = col_of[reach.indices, s]
+        valid = col >= 0
+        point = np.repeat(np.arange(reach.shape[0]), np.diff(reach.indptr))
+        counts = np.bincount(point[valid], minlength=reach.shape[0])
+        keep = ~coverage.baseline[p] & (counts > 0) & (coverage.population[:, g] > 0)
+        points = np.flatnonzero(keep)
+        if points.size == 0:
+            continue
+        take = valid & keep[point]
+        rows_of.append((np.cumsum(keep) - 1 + n_rows)[point[take]])
+        cols_of.append(col[take])
+        data_of.append(reach.data[take])
+        kept.append((p, points))
+        n_rows += points.size
+    if n_rows == 0:
+        return sparse.csr_matrix((0, K), dtype=bool), kept
+    R = sparse.csr_matrix((np.concatenate(data_of), (np.concatenate(rows_of), np.concatenate(cols_of))),
+                          shape=(n_rows, K))
+    return R, kept
+
+
 def covering_instance(coverage: Coverage, sites: SiteData, rules: PlanningRules, *,
                       merge: bool = True) -> CoveringInstance:
     """Build the compact instance from coverage, sites and rules.
@@ -227,47 +284,27 @@ def covering_instance(coverage: Coverage, sites: SiteData, rules: PlanningRules,
     S = len(coverage.service_keys)
     x_site, x_service, x_start = pair_columns(usable_pairs(sites, rules))
     K = x_site.size
-    blocks: list[sparse.csr_matrix] = []
-    weights: list[np.ndarray] = []
-    services: list[np.ndarray] = []
-    rows_before = 0
-    baseline_value = 0.0
-    for s in range(S):
-        sites_s = x_site[x_start[s]:x_start[s + 1]]
-        parts, w = [], []
-        for p, (ps, g) in enumerate(coverage.pairs):
-            if ps != s:
-                continue
-            wt = float(rules.service_weight[s] * rules.group_weight[g])
-            pop = coverage.population[:, g]
-            weighted = coverage.objective_population(p)
-            baseline_value += wt * float(weighted[coverage.baseline[p]].sum())
-            if wt == 0 or sites_s.size == 0:
-                continue
-            R = coverage.reach[p][:, sites_s]
-            keep = ~coverage.baseline[p] & (R.getnnz(axis=1) > 0) & (pop > 0)
-            rows_before += int(keep.sum())
-            parts.append(R[keep])
-            w.append(weighted[keep] * wt)
-        if not parts:
-            continue
-        R = sparse.vstack(parts, format="csr")
-        wv = np.concatenate(w)
-        if merge:
-            first, group = merge_identical_rows(R)
-            wv = np.bincount(group, weights=wv, minlength=first.size).astype(np.float64)
-            R = R[first]
-        Rg = R.tocoo()
-        blocks.append(sparse.csr_matrix((np.ones(Rg.nnz, dtype=bool), (Rg.row, Rg.col + x_start[s])),
-                                        shape=(R.shape[0], K)))
-        weights.append(wv)
-        services.append(np.full(R.shape[0], s, dtype=np.int64))
-    cover = sparse.vstack(blocks, format="csr") if blocks else sparse.csr_matrix((0, K), dtype=bool)
+    pair_weight = [float(rules.service_weight[s] * rules.group_weight[g]) for s, g in coverage.pairs]
+    baseline_value = sum(wt * float(coverage.objective_population(p)[coverage.baseline[p]].sum())
+                         for p, wt in enumerate(pair_weight))
+    counted = [p for p, (s, _g) in enumerate(coverage.pairs) if pair_weight[p] != 0 and x_start[s + 1] > x_start[s]]
+    R, kept = gather_rows(coverage, x_site, x_service, (m, S), counted)
+    rows_before = int(R.shape[0])
+    wv = np.concatenate([coverage.objective_population(p)[points] * pair_weight[p] for p, points in kept]) \
+        if kept else np.zeros(0)
+    row_service = np.concatenate([np.full(points.size, coverage.pairs[p][0], dtype=np.int64)
+                                  for p, points in kept]) if kept else np.zeros(0, dtype=np.int64)
+    if merge and rows_before:
+        first, group = merge_identical_rows(R, segment_start=x_start)
+        wv = np.bincount(group, weights=wv, minlength=first.size).astype(np.float64)
+        R, row_service = R[first], row_service[first]
+    Rg = R.tocoo()
+    cover = sparse.csr_matrix((np.ones(Rg.nnz, dtype=bool), (Rg.row, Rg.col)), shape=(R.shape[0], K))
     cover.sort_indices()
     return CoveringInstance(
         cover=cover,
-        weight=np.concatenate(weights) if weights else np.zeros(0),
-        row_service=np.concatenate(services) if services else np.zeros(0, dtype=np.int64),
+        weight=wv,
+        row_service=row_service,
         x_site=x_site.astype(np.int64),
         x_service=x_service.astype(np.int64),
         site_area=np.asarray(sites.floor_area, dtype=float),

@@ -22,7 +22,7 @@ import numpy as np
 from scipy import sparse
 
 from siting.coverage import Coverage
-from siting.model.instance import merge_identical_rows
+from siting.model.instance import gather_rows, merge_identical_rows
 from siting.model.milp import MilpModel, Sense
 from siting.model.rules import (
     PlanningRules,
@@ -114,45 +114,22 @@ class CoverRows:
 def cover_rows(coverage: Coverage, cols: SiteColumns) -> CoverRows:
     """Merge demand points with identical reach, per service, keeping residents per pair.
 
-    One pass over the (service, age group) pairs gathers each pair's demand points (those not
-    covered already, with residents, reached by a column of the service) as rows over the
-    columns; one merge then groups identical rows service by service
+    The pairs' demand points are gathered as rows over the columns
+    (:func:`~siting.model.instance.gather_rows`, as the coverage objective's instance is); one
+    merge then groups identical rows service by service
     (:func:`~siting.model.instance.merge_identical_rows` with the services' column segments).
     """
     K = cols.n_pairs
     P = len(coverage.pairs)
-    col_of = np.full((cols.n_sites, cols.n_services), -1, dtype=np.int64)
-    col_of[cols.x_site, cols.x_service] = np.arange(K)
-    # per pair, in the order of the services and then of the pairs: the kept demand points' entries
-    order = sorted((s, p) for p, (s, _g) in enumerate(coverage.pairs) if cols.x_start[s + 1] > cols.x_start[s])
-    rows_of, cols_of, data_of, pair_of, pops, wpops = [], [], [], [], [], []
-    n_rows = 0
-    for s, p in order:
-        g = coverage.pairs[p][1]
-        reach = coverage.reach[p].tocsr()
-        col = col_of[reach.indices, s]
-        valid = col >= 0
-        point = np.repeat(np.arange(reach.shape[0]), np.diff(reach.indptr))
-        counts = np.bincount(point[valid], minlength=reach.shape[0])
-        pop = coverage.population[:, g]
-        keep = ~coverage.baseline[p] & (counts > 0) & (pop > 0)
-        if not keep.any():
-            continue
-        new_row = np.cumsum(keep) - 1 + n_rows
-        take = valid & keep[point]
-        rows_of.append(new_row[point[take]])
-        cols_of.append(col[take])
-        data_of.append(reach.data[take])
-        pair_of.append(np.full(int(keep.sum()), p))
-        pops.append(pop[keep])
-        wpops.append(coverage.objective_population(p)[keep])
-        n_rows += int(keep.sum())
-    if n_rows == 0:
+    with_columns = [p for p, (s, _g) in enumerate(coverage.pairs) if cols.x_start[s + 1] > cols.x_start[s]]
+    R, kept = gather_rows(coverage, cols.x_site, cols.x_service, (cols.n_sites, cols.n_services), with_columns)
+    if R.shape[0] == 0:
         empty_res = sparse.csr_matrix((0, P))
         return CoverRows(sparse.csr_matrix((0, K)), empty_res, coverage.baseline_population(),
                          coverage.total_population(), empty_res.copy() if coverage.need_weight is not None else None)
-    R = sparse.csr_matrix((np.concatenate(data_of), (np.concatenate(rows_of), np.concatenate(cols_of))),
-                          shape=(n_rows, K))
+    pops = [coverage.population[points, coverage.pairs[p][1]] for p, points in kept]
+    wpops = [coverage.objective_population(p)[points] for p, points in kept]
+    pair_of = [np.full(points.size, p) for p, points in kept]
     first, inverse = merge_identical_rows(R, segment_start=cols.x_start)
     Rg = R[first].tocoo()
     R_all = sparse.csr_matrix((np.ones(Rg.nnz), (Rg.row, Rg.col)), shape=(first.size, K))
